@@ -1,0 +1,212 @@
+/**
+ * Room `chat`: the actor of one conversation (protocol v1). It orders sends through its
+ * ConversationLog, delivers messages only once durable, and answers bad input with typed refusals.
+ */
+import { Room, ServerError, type Client, type MessageContext } from "@colyseus/core";
+import { authorizeConversation } from "./access.ts";
+import { httpStatusOf, refusal, RefusalError, type Refusal } from "./chat-errors.ts";
+import { chatRequests, normaliseText, parseRequest, type ChatRequestType } from "./chat-messages.ts";
+import { ConversationLog } from "./conversation-log.ts";
+import type { Message } from "./history-store.ts";
+import type { Identity } from "./identity.ts";
+import { guardFrames } from "./plugins/frame-guard.ts";
+import type { ChatRoomDeps, RoomLog } from "./room-deps.ts";
+
+/** What onAuth hands to onJoin. */
+type ChatAuth = { identity: Identity; conversationId: string };
+type ChatClient = Client<{ auth: ChatAuth }>;
+
+const REQUEST_TYPES: ReadonlySet<string> = new Set(Object.keys(chatRequests));
+
+/** Turn a refusal thrown during a join into the error Colyseus sends the client (HTTP status + "CODE: message"). */
+export function toJoinError(error: unknown): Error {
+  if (error instanceof RefusalError) return new ServerError(httpStatusOf[error.refusal.code], error.message);
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/** Build the `chat` room class bound to its dependencies. */
+export function createChatRoom(deps: ChatRoomDeps) {
+  const { limits, metrics } = deps;
+
+  class ChatRoom extends Room {
+    override maxMessagesPerSecond = limits.maxFramesPerSec;
+    conversationId = "";
+    log!: ConversationLog;
+    roomLog!: RoomLog;
+
+    static override async onAuth(token: string, options: { conversationId?: unknown } | undefined): Promise<ChatAuth> {
+      try {
+        const identity = await deps.authenticator.authenticate(token, options);
+        const conversation = authorizeConversation(identity, options?.conversationId);
+        return { identity, conversationId: conversation.id };
+      } catch (error) {
+        throw toJoinError(error);
+      }
+    }
+
+    override async onCreate(options: { conversationId: string }): Promise<void> {
+      this.conversationId = options.conversationId;
+      this.roomLog = deps.log.child({ roomId: this.roomId, conversationId: this.conversationId });
+      this.log = new ConversationLog({
+        conversationId: this.conversationId,
+        store: deps.history,
+        append: deps.append,
+        maxPending: limits.maxPendingSendsPerRoom,
+        storeTimeoutMs: limits.storeTimeoutMs,
+        onDurable: (messages) => this.#deliver(messages),
+        onFenced: () => this.#moveAway("another room took over this conversation"),
+        onWriteFailed: (error) => {
+          metrics.storeWriteFailed();
+          this.roomLog.warn({ err: errorText(error) }, "history store write failed");
+        },
+      });
+      try {
+        await this.log.start();
+      } catch (error) {
+        this.roomLog.warn({ err: errorText(error) }, "cannot restore conversation from the history store");
+        throw toJoinError(new RefusalError("UNAVAILABLE", "the history store cannot be reached; join again later"));
+      }
+
+      this.onMessage("send", (client: ChatClient, payload: unknown, ctx: MessageContext) => this.#timed("send", ctx, () => this.#send(client, payload)));
+      this.onMessage("history", (client: ChatClient, payload: unknown, ctx: MessageContext) => this.#timed("history", ctx, () => this.#history(client, payload)));
+      this.onMessage("sync", (client: ChatClient, payload: unknown, ctx: MessageContext) => this.#timed("sync", ctx, () => this.#sync(client, payload)));
+      this.onMessage("read", (client: ChatClient, payload: unknown, ctx: MessageContext) => this.#timed("read", ctx, () => this.#read(client, payload)));
+      this.onMessage("typing", (client: ChatClient) => void this.#typing(client));
+      this.onMessage("*", (client: ChatClient, type: string | number) => {
+        metrics.requestRefused("unknown", "INVALID");
+        client.send("error", { code: "INVALID", message: `unknown message type "${String(type).slice(0, 64)}"` });
+      });
+
+      metrics.roomCreated("chat");
+      this.roomLog.info({ lastSeq: this.log.lastSeq }, "conversation room created");
+    }
+
+    override onJoin(client: ChatClient): void {
+      metrics.clientJoined("chat");
+      this.roomLog.debug({ userId: client.auth?.identity.userId }, "client joined");
+    }
+
+    override onLeave(client: ChatClient): void {
+      metrics.clientLeft("chat");
+      this.roomLog.debug({ userId: client.auth?.identity.userId }, "client left");
+    }
+
+    override async onDispose(): Promise<void> {
+      // Sends already accepted still become durable, even when nobody is left to hear the ack.
+      await this.log?.settled();
+      metrics.roomDisposed("chat");
+      this.roomLog?.info({ lastSeq: this.log?.lastSeq }, "conversation room disposed");
+    }
+
+    /** Run a request handler: time it, and turn a Refusal into ctx.reject. */
+    async #timed(type: ChatRequestType, ctx: MessageContext, handler: () => Promise<unknown>): Promise<unknown> {
+      const started = performance.now();
+      try {
+        const result = await handler();
+        if (isRefusal(result)) {
+          metrics.requestRefused(type, result.refusal.code);
+          return ctx.reject(result.refusal);
+        }
+        return result;
+      } catch (error) {
+        this.roomLog.error({ err: errorText(error), request: type }, "request failed");
+        metrics.requestRefused(type, "UNAVAILABLE");
+        return ctx.reject(refusal("UNAVAILABLE", "the request could not be served now; try again"));
+      } finally {
+        metrics.requestLatency(type, (performance.now() - started) / 1000);
+      }
+    }
+
+    async #limit(client: ChatClient, send: boolean): Promise<Refused | undefined> {
+      const waitMs = await deps.requestLimit.take(client.sessionId);
+      if (waitMs !== undefined) return refused("RATE_LIMITED", "too many requests", waitMs);
+      if (!send) return undefined;
+      const sendWaitMs = await deps.sendLimit.take(client.auth!.identity.userId);
+      if (sendWaitMs !== undefined) return refused("RATE_LIMITED", "too many messages", sendWaitMs);
+      return undefined;
+    }
+
+    async #send(client: ChatClient, payload: unknown) {
+      const limited = await this.#limit(client, true);
+      if (limited) return limited;
+      const parsed = parseRequest("send", payload);
+      if (!parsed.ok) return refused("INVALID", parsed.message);
+      const { text, length } = normaliseText(parsed.value.text);
+      if (length === 0) return refused("INVALID", "text is empty");
+      if (length > limits.maxTextChars) return refused("TOO_LONG", `text is ${length} characters; at most ${limits.maxTextChars}`);
+
+      const identity = client.auth!.identity;
+      const outcome = await this.log.submit({ senderId: identity.userId, senderName: identity.name, text, clientMsgId: parsed.value.clientMsgId });
+      if (!outcome.ok) return { refusal: outcome.refusal };
+      if (!outcome.reply.duplicate) metrics.messageAccepted();
+      return outcome.reply;
+    }
+
+    async #history(client: ChatClient, payload: unknown) {
+      const limited = await this.#limit(client, false);
+      if (limited) return limited;
+      const parsed = parseRequest("history", payload);
+      if (!parsed.ok) return refused("INVALID", parsed.message);
+      return deps.history.listBefore(this.conversationId, parsed.value.beforeSeq, parsed.value.limit ?? 50);
+    }
+
+    async #sync(client: ChatClient, payload: unknown) {
+      const limited = await this.#limit(client, false);
+      if (limited) return limited;
+      const parsed = parseRequest("sync", payload);
+      if (!parsed.ok) return refused("INVALID", parsed.message);
+      return deps.history.listAfter(this.conversationId, parsed.value.afterSeq, parsed.value.limit ?? 500);
+    }
+
+    async #read(client: ChatClient, payload: unknown) {
+      const limited = await this.#limit(client, false);
+      if (limited) return limited;
+      const parsed = parseRequest("read", payload);
+      if (!parsed.ok) return refused("INVALID", parsed.message);
+      const { seq } = parsed.value;
+      if (seq > this.log.lastSeq) return refused("INVALID", `seq ${seq} is beyond the last message (${this.log.lastSeq})`);
+      const userId = client.auth!.identity.userId;
+      const cursor = await deps.history.advanceReadCursor(this.conversationId, userId, seq);
+      this.broadcast("read", { userId, seq: cursor }, { except: client });
+      return {};
+    }
+
+    async #typing(client: ChatClient): Promise<void> {
+      if ((await deps.requestLimit.take(client.sessionId)) !== undefined) {
+        metrics.requestRefused("typing", "RATE_LIMITED");
+        return;
+      }
+      const { userId, name } = client.auth!.identity;
+      this.broadcast("typing", { userId, name }, { except: client });
+    }
+
+    #deliver(messages: readonly Message[]): void {
+      for (const message of messages) this.broadcast("message", message);
+      metrics.fanout(this.clients.length * messages.length);
+    }
+
+    /** Tell every client to join again elsewhere, then close their connections. */
+    #moveAway(reason: string): void {
+      this.roomLog.warn({ reason }, "conversation room moving its clients away");
+      this.broadcast("migrate", { reason });
+      void this.disconnect().catch(() => undefined);
+    }
+  }
+
+  guardFrames(ChatRoom, REQUEST_TYPES, () => metrics.badFrame());
+  return ChatRoom;
+}
+
+type Refused = { refusal: Refusal };
+
+function refused(code: Refusal["code"], message: string, retryAfterMs?: number): Refused {
+  return { refusal: refusal(code, message, retryAfterMs) };
+}
+
+function isRefusal(value: unknown): value is Refused {
+  return typeof value === "object" && value !== null && "refusal" in value;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}

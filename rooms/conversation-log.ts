@@ -1,0 +1,277 @@
+/**
+ * The sequencer of one conversation: the part of the room actor that turns sends into durable,
+ * gap-free, idempotent messages.
+ *
+ * - `seq` is assigned when a batch is written, never at accept time, and only one write is in flight
+ *   at a time. So a write that stops early (a duplicate clientMsgId, an outage) leaves no gap: what
+ *   was not stored is simply numbered again in the next write.
+ * - A message is delivered (`onDurable`) and acknowledged only after the store said it is stored.
+ * - A clientMsgId already stored or in flight gets the first reply with `duplicate: true`.
+ * - `seq-taken` from the store means another writer owns the conversation: the log fences itself
+ *   and tells the room (`onFenced`), which sends its clients `migrate`.
+ */
+import { refusal, type Refusal } from "./chat-errors.ts";
+import type { SendReply } from "./chat-messages.ts";
+import type { AppendOutcome, HistoryStore, Message } from "./history-store.ts";
+
+/** What the room hands over for one send, after validation. */
+export type Draft = { senderId: string; senderName: string; text: string; clientMsgId: string };
+
+/** The outcome of one send: an acknowledgement or a refusal. */
+export type SendOutcome = { ok: true; reply: SendReply } | { ok: false; refusal: Refusal };
+
+/** Where durable writes go: the store itself, or a node-level group commit in front of it. */
+export type AppendMessages = (messages: readonly Message[]) => Promise<AppendOutcome>;
+
+export type ConversationLogOptions = {
+  conversationId: string;
+  store: Pick<HistoryStore, "lastSeq" | "listAfter" | "findByClientMsgId">;
+  append: AppendMessages;
+  /** Sends waiting for the store before new ones are refused UNAVAILABLE. */
+  maxPending: number;
+  /** Time a write may take before its sends are refused UNAVAILABLE. */
+  storeTimeoutMs: number;
+  /** Replies kept in memory for instant duplicate answers; older ones are found in the store. @default 1000 */
+  recentRepliesCap?: number;
+  /** Most messages in one write. @default 500 */
+  maxBatch?: number;
+  /** Called with messages once they are durable, in seq order, before their senders are acknowledged. */
+  onDurable: (messages: readonly Message[]) => void;
+  /** Called once when another writer took a seq of this conversation. */
+  onFenced: () => void;
+  /** Called when a write fails or times out (for a log line and a metric). */
+  onWriteFailed: (error: unknown) => void;
+  now?: () => Date;
+};
+
+type Waiter = (outcome: SendOutcome) => void;
+type Pending = { draft: Draft; key: string; waiters: Waiter[] };
+
+const LOG_DOWN = refusal("UNAVAILABLE", "the history store cannot take messages now; resend the same clientMsgId later");
+
+export class ConversationLog {
+  readonly conversationId: string;
+  #lastSeq = 0;
+  #queue: Pending[] = [];
+  /** Sends queued or in flight, by sender and clientMsgId. */
+  readonly #inFlight = new Map<string, Pending>();
+  /** Recent replies by sender and clientMsgId, oldest first (Map keeps insertion order). */
+  readonly #recent = new Map<string, SendReply>();
+  #writing = false;
+  #mustReconcile = false;
+  #fenced = false;
+  readonly #idle: Array<() => void> = [];
+  readonly #options: ConversationLogOptions;
+  readonly #maxBatch: number;
+  readonly #recentCap: number;
+
+  constructor(options: ConversationLogOptions) {
+    this.conversationId = options.conversationId;
+    this.#options = options;
+    this.#maxBatch = options.maxBatch ?? 500;
+    this.#recentCap = options.recentRepliesCap ?? 1000;
+  }
+
+  /** Restore the last stored seq, so the conversation continues after any restart. */
+  async start(): Promise<void> {
+    this.#lastSeq = await this.#options.store.lastSeq(this.conversationId);
+  }
+
+  /** The highest seq this log has seen stored. */
+  get lastSeq(): number {
+    return this.#lastSeq;
+  }
+
+  /** Sends accepted but not yet answered. */
+  get pending(): number {
+    return this.#inFlight.size;
+  }
+
+  get fenced(): boolean {
+    return this.#fenced;
+  }
+
+  /** Queue a send; resolves once it is durable (or refused). Never rejects. */
+  submit(draft: Draft): Promise<SendOutcome> {
+    const key = `${draft.senderId}\u0000${draft.clientMsgId}`;
+    const known = this.#recent.get(key);
+    if (known) return Promise.resolve({ ok: true, reply: { ...known, duplicate: true } });
+    if (this.#fenced) return Promise.resolve({ ok: false, refusal: refusal("UNAVAILABLE", "this conversation moved; join again and resend") });
+
+    const inFlight = this.#inFlight.get(key);
+    if (inFlight) return new Promise((resolve) => inFlight.waiters.push(resolve));
+
+    if (this.#inFlight.size >= this.#options.maxPending) {
+      return Promise.resolve({ ok: false, refusal: refusal("UNAVAILABLE", "too many messages are waiting for the store; resend later", 500) });
+    }
+    return new Promise((resolve) => {
+      const pending: Pending = { draft, key, waiters: [resolve] };
+      this.#inFlight.set(key, pending);
+      this.#queue.push(pending);
+      this.#scheduleFlush();
+    });
+  }
+
+  /** Resolves once nothing is queued or in flight (used by drain). */
+  settled(): Promise<void> {
+    if (!this.#writing && this.#inFlight.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  #scheduleFlush(): void {
+    if (this.#writing) return;
+    this.#writing = true;
+    // Let sends arriving in the same tick join this write.
+    queueMicrotask(() => void this.#flush());
+  }
+
+  async #flush(): Promise<void> {
+    try {
+      while (this.#queue.length > 0 && !this.#fenced) {
+        if (this.#mustReconcile && !(await this.#reconcile())) {
+          this.#refuseAll(LOG_DOWN);
+          break;
+        }
+        await this.#writeBatch(this.#queue.splice(0, this.#maxBatch));
+      }
+    } finally {
+      this.#writing = false;
+      if (this.#inFlight.size === 0) for (const resolve of this.#idle.splice(0)) resolve();
+    }
+  }
+
+  async #writeBatch(batch: Pending[]): Promise<void> {
+    const sentAt = (this.#options.now?.() ?? new Date()).toISOString();
+    const messages: Message[] = batch.map((pending, index) => ({
+      conversationId: this.conversationId,
+      seq: this.#lastSeq + 1 + index,
+      senderId: pending.draft.senderId,
+      senderName: pending.draft.senderName,
+      text: pending.draft.text,
+      sentAt,
+      clientMsgId: pending.draft.clientMsgId,
+    }));
+
+    const write = this.#options.append(messages);
+    let outcome: AppendOutcome;
+    try {
+      outcome = await withTimeout(write, this.#options.storeTimeoutMs);
+    } catch (error) {
+      this.#options.onWriteFailed(error);
+      for (const pending of batch) this.#answer(pending, { ok: false, refusal: LOG_DOWN });
+      // A timed-out write may still land. Wait for it to settle before numbering anything again, so
+      // a late write can never collide with a new one, refusing what queues meanwhile; then the next
+      // write first reads back whatever did land.
+      for (;;) {
+        try {
+          const late = await withTimeout(write, this.#options.storeTimeoutMs);
+          this.#accept(messages.slice(0, late.stored), []);
+        } catch (stillPending) {
+          if (isTimeout(stillPending)) {
+            this.#refuseAll(LOG_DOWN);
+            continue;
+          }
+        }
+        break;
+      }
+      this.#mustReconcile = true;
+      return;
+    }
+
+    this.#accept(messages.slice(0, outcome.stored), batch.slice(0, outcome.stored));
+    const conflict = outcome.conflict;
+    if (!conflict) return;
+    const rest = batch.slice(conflict.index + 1);
+    const refused = batch[conflict.index]!;
+    if (conflict.kind === "seq-taken") {
+      this.#fence([refused, ...rest]);
+      return;
+    }
+    // duplicate-client-msg: answer it with the stored original, number the rest again.
+    this.#queue.unshift(...rest);
+    await this.#answerFromStore(refused);
+  }
+
+  /** Record stored messages, deliver them, then acknowledge their senders. */
+  #accept(stored: readonly Message[], answered: readonly Pending[]): void {
+    if (stored.length === 0) return;
+    this.#lastSeq = stored.at(-1)!.seq;
+    for (const message of stored) {
+      this.#remember(`${message.senderId}\u0000${message.clientMsgId}`, { seq: message.seq, sentAt: message.sentAt, duplicate: false });
+    }
+    this.#options.onDurable(stored);
+    answered.forEach((pending, index) => {
+      const message = stored[index]!;
+      this.#answer(pending, { ok: true, reply: { seq: message.seq, sentAt: message.sentAt, duplicate: false } });
+    });
+  }
+
+  async #answerFromStore(pending: Pending): Promise<void> {
+    const { senderId, clientMsgId } = pending.draft;
+    try {
+      const original = await this.#options.store.findByClientMsgId(this.conversationId, senderId, clientMsgId);
+      if (!original) throw new Error("duplicate clientMsgId reported but not found");
+      const reply = { seq: original.seq, sentAt: original.sentAt, duplicate: true };
+      this.#remember(pending.key, { ...reply, duplicate: false });
+      this.#answer(pending, { ok: true, reply });
+    } catch (error) {
+      this.#options.onWriteFailed(error);
+      this.#answer(pending, { ok: false, refusal: LOG_DOWN });
+    }
+  }
+
+  /** After a failed write: read what the store holds beyond lastSeq and deliver it. */
+  async #reconcile(): Promise<boolean> {
+    try {
+      for (;;) {
+        const page = await withTimeout(this.#options.store.listAfter(this.conversationId, this.#lastSeq, 500), this.#options.storeTimeoutMs);
+        this.#accept(page.messages, []);
+        if (!page.hasMore) break;
+      }
+      this.#mustReconcile = false;
+      return true;
+    } catch (error) {
+      this.#options.onWriteFailed(error);
+      return false;
+    }
+  }
+
+  #fence(refused: Pending[]): void {
+    this.#fenced = true;
+    const moved = refusal("UNAVAILABLE", "this conversation moved; join again and resend");
+    for (const pending of [...refused, ...this.#queue.splice(0)]) this.#answer(pending, { ok: false, refusal: moved });
+    this.#options.onFenced();
+  }
+
+  #refuseAll(reason: Refusal): void {
+    for (const pending of this.#queue.splice(0)) this.#answer(pending, { ok: false, refusal: reason });
+  }
+
+  #answer(pending: Pending, outcome: SendOutcome): void {
+    this.#inFlight.delete(pending.key);
+    pending.waiters.forEach((resolve, index) => {
+      // The first caller gets the reply as is; anyone who sent the same clientMsgId meanwhile
+      // gets the same seq and sentAt with duplicate: true.
+      resolve(index === 0 || !outcome.ok ? outcome : { ok: true, reply: { ...outcome.reply, duplicate: true } });
+    });
+  }
+
+  #remember(key: string, reply: SendReply): void {
+    this.#recent.delete(key);
+    this.#recent.set(key, reply);
+    if (this.#recent.size > this.#recentCap) this.#recent.delete(this.#recent.keys().next().value!);
+  }
+}
+
+/** Reject with a TimeoutError if `promise` has not settled within `ms`. */
+export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(`store did not answer within ${ms} ms`), { name: "TimeoutError" })), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function isTimeout(error: unknown): boolean {
+  return error instanceof Error && error.name === "TimeoutError";
+}

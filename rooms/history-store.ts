@@ -1,0 +1,67 @@
+/**
+ * The history store: where a conversation's messages become durable. Rooms see only this interface;
+ * server/ decides the implementation (memory-history-store.ts or server/history/mongo-history-store.ts).
+ * Every implementation passes test/contract/history-store.contract.ts.
+ */
+
+/** A message as stored and delivered everywhere (protocol v1 `Message`). */
+export type Message = {
+  conversationId: string;
+  seq: number;
+  senderId: string;
+  senderName: string;
+  text: string;
+  /** ISO 8601, server clock. */
+  sentAt: string;
+  clientMsgId: string;
+};
+
+/** A page of messages in ascending `seq` order. */
+export type MessagePage = { messages: Message[]; hasMore: boolean };
+
+/**
+ * Why an append stopped early.
+ * - `duplicate-client-msg`: that sender already stored that clientMsgId in that conversation.
+ * - `seq-taken`: that (conversationId, seq) is stored already: another writer owns the conversation.
+ */
+export type AppendConflict = { index: number; kind: "duplicate-client-msg" | "seq-taken" };
+
+/**
+ * The outcome of appendMessages: the first `stored` messages are durable, in order; if `conflict`
+ * is set, the message at `conflict.index` (= stored) was refused and nothing after it was written.
+ */
+export type AppendOutcome = { stored: number; conflict?: AppendConflict };
+
+/** Durable, ordered history of every conversation. */
+export interface HistoryStore {
+  /**
+   * Store messages in order, stopping at the first one whose (conversationId, seq) or
+   * (conversationId, senderId, clientMsgId) is already stored. Throws when the store cannot be
+   * reached; then any prefix may or may not be stored, and the caller must reconcile.
+   */
+  appendMessages(messages: readonly Message[]): Promise<AppendOutcome>;
+
+  /** The message a sender stored under a clientMsgId, if any. */
+  findByClientMsgId(conversationId: string, senderId: string, clientMsgId: string): Promise<Message | undefined>;
+
+  /** The highest stored seq of a conversation, 0 when it has none. */
+  lastSeq(conversationId: string): Promise<number>;
+
+  /** The newest `limit` messages below `beforeSeq` (all, when undefined), ascending. */
+  listBefore(conversationId: string, beforeSeq: number | undefined, limit: number): Promise<MessagePage>;
+
+  /** The oldest `limit` messages above `afterSeq`, ascending. */
+  listAfter(conversationId: string, afterSeq: number, limit: number): Promise<MessagePage>;
+
+  /** Move a user's read cursor forward to `seq`; never backwards. Returns the cursor after the call. */
+  advanceReadCursor(conversationId: string, userId: string, seq: number): Promise<number>;
+
+  /** A user's read cursor, 0 when never set. */
+  readCursor(conversationId: string, userId: string): Promise<number>;
+
+  /** Resolves while the store answers; rejects when it does not. Used by /readyz. */
+  ping(): Promise<void>;
+
+  /** Release connections. */
+  close(): Promise<void>;
+}

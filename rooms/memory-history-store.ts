@@ -1,0 +1,105 @@
+import type { AppendOutcome, HistoryStore, Message, MessagePage } from "./history-store.ts";
+
+/**
+ * History in process memory, for development and unit tests. Behaves exactly as the durable store:
+ * it refuses a second (conversationId, seq) and a second (conversationId, senderId, clientMsgId).
+ * Lost on exit.
+ */
+export class MemoryHistoryStore implements HistoryStore {
+  /** Per conversation, messages in ascending seq order. */
+  readonly #bySeq = new Map<string, Message[]>();
+  readonly #byClientMsgId = new Map<string, Message>();
+  readonly #cursors = new Map<string, number>();
+  #down = false;
+
+  /** Simulate an outage (unit tests only): every call rejects until set back to false. */
+  set down(value: boolean) {
+    this.#down = value;
+  }
+
+  #check(): void {
+    if (this.#down) throw new Error("memory history store is down");
+  }
+
+  async appendMessages(messages: readonly Message[]): Promise<AppendOutcome> {
+    this.#check();
+    for (let index = 0; index < messages.length; index++) {
+      const message = messages[index]!;
+      const conversation = this.#bySeq.get(message.conversationId) ?? [];
+      const at = firstIndexAbove(conversation, message.seq - 1);
+      if (conversation[at]?.seq === message.seq) return { stored: index, conflict: { index, kind: "seq-taken" } };
+      const idKey = clientKey(message.conversationId, message.senderId, message.clientMsgId);
+      if (this.#byClientMsgId.has(idKey)) return { stored: index, conflict: { index, kind: "duplicate-client-msg" } };
+      const copy = { ...message };
+      conversation.splice(at, 0, copy);
+      this.#bySeq.set(message.conversationId, conversation);
+      this.#byClientMsgId.set(idKey, copy);
+    }
+    return { stored: messages.length };
+  }
+
+  async findByClientMsgId(conversationId: string, senderId: string, clientMsgId: string): Promise<Message | undefined> {
+    this.#check();
+    const found = this.#byClientMsgId.get(clientKey(conversationId, senderId, clientMsgId));
+    return found && copyOf(found);
+  }
+
+  async lastSeq(conversationId: string): Promise<number> {
+    this.#check();
+    return this.#bySeq.get(conversationId)?.at(-1)?.seq ?? 0;
+  }
+
+  async listBefore(conversationId: string, beforeSeq: number | undefined, limit: number): Promise<MessagePage> {
+    this.#check();
+    const all = this.#bySeq.get(conversationId) ?? [];
+    const end = beforeSeq === undefined ? all.length : firstIndexAbove(all, beforeSeq - 1);
+    const start = Math.max(0, end - limit);
+    return { messages: all.slice(start, end).map(copyOf), hasMore: start > 0 };
+  }
+
+  async listAfter(conversationId: string, afterSeq: number, limit: number): Promise<MessagePage> {
+    this.#check();
+    const all = this.#bySeq.get(conversationId) ?? [];
+    const start = firstIndexAbove(all, afterSeq);
+    return { messages: all.slice(start, start + limit).map(copyOf), hasMore: start + limit < all.length };
+  }
+
+  async advanceReadCursor(conversationId: string, userId: string, seq: number): Promise<number> {
+    this.#check();
+    const key = `${conversationId}\u0000${userId}`;
+    const next = Math.max(this.#cursors.get(key) ?? 0, seq);
+    this.#cursors.set(key, next);
+    return next;
+  }
+
+  async readCursor(conversationId: string, userId: string): Promise<number> {
+    this.#check();
+    return this.#cursors.get(`${conversationId}\u0000${userId}`) ?? 0;
+  }
+
+  async ping(): Promise<void> {
+    this.#check();
+  }
+
+  async close(): Promise<void> {}
+}
+
+function clientKey(conversationId: string, senderId: string, clientMsgId: string): string {
+  return `${conversationId}\u0000${senderId}\u0000${clientMsgId}`;
+}
+
+function copyOf(message: Message): Message {
+  return { ...message };
+}
+
+/** Index of the first message whose seq is above `seq` (binary search; messages ascend by seq). */
+function firstIndexAbove(messages: readonly Message[], seq: number): number {
+  let low = 0;
+  let high = messages.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (messages[mid]!.seq <= seq) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}

@@ -1,0 +1,50 @@
+/**
+ * What server/ hands a room: interfaces only, so rooms never depend on a driver, a metrics library
+ * or a logger implementation.
+ */
+import type { ErrorCode } from "./chat-errors.ts";
+import type { AppendMessages } from "./conversation-log.ts";
+import type { HistoryStore } from "./history-store.ts";
+import type { Authenticator } from "./identity.ts";
+import type { RateLimit } from "./plugins/rate-limit.ts";
+
+/** A structured logger (pino's shape): context object first, then the event text. */
+export interface RoomLog {
+  child(bindings: Record<string, unknown>): RoomLog;
+  debug(context: Record<string, unknown>, message: string): void;
+  info(context: Record<string, unknown>, message: string): void;
+  warn(context: Record<string, unknown>, message: string): void;
+  error(context: Record<string, unknown>, message: string): void;
+}
+
+/** The room-side metrics; server/metrics.ts implements them with prom-client. */
+export interface RoomMetrics {
+  messageAccepted(): void;
+  requestRefused(request: string, code: ErrorCode): void;
+  fanout(recipients: number): void;
+  requestLatency(request: string, seconds: number): void;
+  badFrame(): void;
+  storeWriteFailed(): void;
+  roomCreated(roomName: string): void;
+  roomDisposed(roomName: string): void;
+  clientJoined(roomName: string): void;
+  clientLeft(roomName: string): void;
+  pendingSends(delta: number): void;
+}
+
+export type ChatRoomDeps = {
+  authenticator: Authenticator;
+  history: HistoryStore;
+  /** Where durable writes go: the store, or a group commit in front of it. */
+  append: AppendMessages;
+  sendLimit: RateLimit;
+  requestLimit: RateLimit;
+  limits: {
+    maxTextChars: number;
+    maxPendingSendsPerRoom: number;
+    storeTimeoutMs: number;
+    maxFramesPerSec: number;
+  };
+  log: RoomLog;
+  metrics: RoomMetrics;
+};

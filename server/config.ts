@@ -1,0 +1,153 @@
+/**
+ * The only reader of process.env. Every variable is parsed once into a frozen Config; a bad value
+ * is a ConfigError that names the variable and what it must be.
+ */
+
+/** Which WebSocket transport to run. */
+export type TransportChoice = "auto" | "uws" | "ws";
+
+/** The parsed, frozen configuration of one Parley node. */
+export type Config = Readonly<{
+  /** @default "development" */
+  env: "production" | "development" | "test";
+  /** @default 2567 */
+  port: number;
+  /** Redis URL for presence, matchmaking and routing; undefined runs a single in-process node. */
+  redisUrl: string | undefined;
+  /** MongoDB URL for history; undefined keeps history in memory. */
+  mongoUrl: string | undefined;
+  /** host:port[/path] at which clients reach this node; undefined lets the client keep its own. */
+  publicAddress: string | undefined;
+  /** HS256 key for user tokens; undefined means development identities. */
+  jwtSecret: Uint8Array | undefined;
+  /** @default "auto" */
+  transport: TransportChoice;
+  /** @default "info" */
+  logLevel: string;
+  rateLimit: Readonly<{
+    /** Sends a user may make per second, sustained. @default 10 */
+    sendsPerSec: number;
+    /** Extra sends a user may make in a burst, refilled over 10 s. @default 20 */
+    sendBurst: number;
+    /** Requests of any kind one connection may make per second. @default 50 */
+    requestsPerSec: number;
+    /** Frames per second above which Colyseus closes a connection outright. @default 1000 */
+    maxFramesPerSec: number;
+  }>;
+  /** Longest text after NFC and trim, in characters (code points). @default 2000 */
+  maxTextChars: number;
+  /** Sends awaiting the store per room before new ones are refused UNAVAILABLE. @default 1000 */
+  maxPendingSendsPerRoom: number;
+  /** Time a store write may take before its sends are refused UNAVAILABLE. @default 5000 */
+  storeTimeoutMs: number;
+  /** How long a draining node waits for its rooms before it exits. @default 10000 */
+  drainTimeoutMs: number;
+}>;
+
+/** A configuration variable has a value Parley cannot use. The message names the variable. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  readonly variable: string;
+  constructor(variable: string, message: string) {
+    super(`${variable} ${message}`);
+    this.variable = variable;
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function optionalString(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === undefined || value === "" ? undefined : value;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = optionalString(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^-?\d+$/.test(raw)) throw new ConfigError(name, `must be a whole number, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function url(env: Env, name: string, protocols: string[]): string | undefined {
+  const raw = optionalString(env, name);
+  if (raw === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `must be a URL such as ${protocols[0]}//host:port, got "${raw}"`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `must use ${protocols.join(" or ")}, got "${parsed.protocol}"`);
+  }
+  return raw;
+}
+
+/** Parse the environment into a frozen Config, or throw a ConfigError naming the variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const nodeEnv = optionalString(env, "NODE_ENV") ?? "development";
+  if (nodeEnv !== "production" && nodeEnv !== "development" && nodeEnv !== "test") {
+    throw new ConfigError("NODE_ENV", `must be production, development or test, got "${nodeEnv}"`);
+  }
+
+  const transport = optionalString(env, "TRANSPORT") ?? "auto";
+  if (transport !== "auto" && transport !== "uws" && transport !== "ws") {
+    throw new ConfigError("TRANSPORT", `must be auto, uws or ws, got "${transport}"`);
+  }
+
+  const publicAddress = optionalString(env, "PUBLIC_ADDRESS");
+  if (publicAddress !== undefined && !/^[A-Za-z0-9.\-[\]:]+:\d{1,5}(\/\S*)?$/.test(publicAddress)) {
+    throw new ConfigError("PUBLIC_ADDRESS", `must be host:port[/path], got "${publicAddress}"`);
+  }
+
+  const jwtSecretText = optionalString(env, "JWT_SECRET");
+  if (jwtSecretText !== undefined && Buffer.byteLength(jwtSecretText) < 32) {
+    throw new ConfigError("JWT_SECRET", "must be at least 32 bytes for HS256");
+  }
+
+  const config: Config = {
+    env: nodeEnv,
+    port: integer(env, "PORT", 2567, 0, 65535),
+    redisUrl: url(env, "REDIS_URL", ["redis:", "rediss:"]),
+    mongoUrl: url(env, "MONGO_URL", ["mongodb:", "mongodb+srv:"]),
+    publicAddress,
+    jwtSecret: jwtSecretText === undefined ? undefined : new TextEncoder().encode(jwtSecretText),
+    transport,
+    logLevel: optionalString(env, "LOG_LEVEL") ?? "info",
+    rateLimit: Object.freeze({
+      sendsPerSec: integer(env, "SEND_RATE_PER_SEC", 10, 1, 100_000),
+      sendBurst: integer(env, "SEND_BURST", 20, 0, 100_000),
+      requestsPerSec: integer(env, "REQUEST_RATE_PER_SEC", 50, 1, 100_000),
+      maxFramesPerSec: integer(env, "MAX_FRAMES_PER_SEC", 1000, 10, 1_000_000),
+    }),
+    maxTextChars: integer(env, "MAX_TEXT_CHARS", 2000, 1, 100_000),
+    maxPendingSendsPerRoom: integer(env, "MAX_PENDING_SENDS_PER_ROOM", 1000, 1, 1_000_000),
+    storeTimeoutMs: integer(env, "STORE_TIMEOUT_MS", 5000, 10, 600_000),
+    drainTimeoutMs: integer(env, "DRAIN_TIMEOUT_MS", 10_000, 0, 600_000),
+  };
+
+  if (config.env === "production") {
+    if (config.redisUrl === undefined) throw new ConfigError("REDIS_URL", "is required when NODE_ENV=production");
+    if (config.mongoUrl === undefined) throw new ConfigError("MONGO_URL", "is required when NODE_ENV=production");
+    if (config.jwtSecret === undefined) throw new ConfigError("JWT_SECRET", "is required when NODE_ENV=production");
+  }
+
+  return Object.freeze(config);
+}
+
+/** The embedded defaults a config falls back to, one warning line each. */
+export function describeEmbeddedDefaults(config: Config): string[] {
+  const warnings: string[] = [];
+  if (config.redisUrl === undefined) {
+    warnings.push("REDIS_URL is not set: single node with in-process presence and matchmaker driver");
+  }
+  if (config.mongoUrl === undefined) {
+    warnings.push("MONGO_URL is not set: history is kept in memory and lost on exit");
+  }
+  if (config.jwtSecret === undefined) {
+    warnings.push("JWT_SECRET is not set: development identities, join options { userId, name } are trusted");
+  }
+  return warnings;
+}

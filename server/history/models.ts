@@ -1,0 +1,54 @@
+/**
+ * The mongoose models of durable history. See docs/architecture.md, "Data stores".
+ */
+import { Schema, type Connection } from "mongoose";
+
+/** One document per message; the two unique indexes fence seq and clientMsgId. */
+export const messageSchema = new Schema(
+  {
+    conversationId: { type: String, required: true },
+    seq: { type: Number, required: true },
+    senderId: { type: String, required: true },
+    senderName: { type: String, required: true },
+    text: { type: String, required: true },
+    sentAt: { type: Date, required: true },
+    clientMsgId: { type: String, required: true },
+  },
+  { collection: "messages", versionKey: false, autoIndex: false },
+);
+// Serves history and sync (range on seq within a conversation) and fences seq.
+messageSchema.index({ conversationId: 1, seq: 1 }, { unique: true, name: "conversation_seq" });
+// Idempotency, forever: one clientMsgId per sender and conversation.
+messageSchema.index({ conversationId: 1, senderId: 1, clientMsgId: 1 }, { unique: true, name: "conversation_sender_clientMsgId" });
+
+/** One document per conversation: its last seq (kept with $max, off the ack path), kind and members. */
+export const conversationSchema = new Schema(
+  {
+    _id: { type: String, required: true },
+    kind: { type: String, required: true, enum: ["channel", "group", "dm"] },
+    lastSeq: { type: Number, required: true, default: 0 },
+    members: { type: [String], default: undefined },
+  },
+  { collection: "conversations", versionKey: false, autoIndex: false },
+);
+
+/** One document per (conversation, user): how far that user has read. */
+export const readCursorSchema = new Schema(
+  {
+    conversationId: { type: String, required: true },
+    userId: { type: String, required: true },
+    seq: { type: Number, required: true },
+  },
+  { collection: "read_cursors", versionKey: false, autoIndex: false },
+);
+readCursorSchema.index({ conversationId: 1, userId: 1 }, { unique: true, name: "conversation_user" });
+readCursorSchema.index({ userId: 1 }, { name: "user" });
+
+/** Register the models on a connection. */
+export function historyModels(connection: Connection) {
+  return {
+    Message: connection.model("Message", messageSchema),
+    Conversation: connection.model("Conversation", conversationSchema),
+    ReadCursor: connection.model("ReadCursor", readCursorSchema),
+  };
+}

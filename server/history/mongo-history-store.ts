@@ -1,0 +1,171 @@
+/**
+ * The durable HistoryStore on MongoDB (or any MongoDB-wire server) through mongoose. Passes the same
+ * contract suite as the in-memory store.
+ */
+import mongoose, { type Connection } from "mongoose";
+import { parseConversationId } from "../../rooms/conversation-id.ts";
+import type { AppendOutcome, HistoryStore, Message, MessagePage } from "../../rooms/history-store.ts";
+import type { Logger } from "../logger.ts";
+import { historyModels } from "./models.ts";
+
+export type MongoHistoryOptions = {
+  logger: Logger;
+  /** Server selection and socket timeouts, in ms. */
+  timeoutMs: number;
+  /** @default { w: "majority", j: true } */
+  writeConcern?: { w: number | "majority"; j: boolean };
+};
+
+type MessageDoc = Omit<Message, "sentAt"> & { sentAt: Date };
+
+const DUPLICATE_KEY = 11000;
+const PROJECTION = { _id: 0, conversationId: 1, seq: 1, senderId: 1, senderName: 1, text: 1, sentAt: 1, clientMsgId: 1 } as const;
+
+export class MongoHistoryStore implements HistoryStore {
+  readonly #connection: Connection;
+  readonly #models: ReturnType<typeof historyModels>;
+  readonly #logger: Logger;
+  readonly #writeConcern: { w: number | "majority"; j: boolean };
+
+  private constructor(connection: Connection, options: MongoHistoryOptions) {
+    this.#connection = connection;
+    this.#models = historyModels(connection);
+    this.#logger = options.logger;
+    this.#writeConcern = options.writeConcern ?? { w: "majority", j: true };
+  }
+
+  /** Connect, create the indexes, and return the store. */
+  static async connect(url: string, options: MongoHistoryOptions): Promise<MongoHistoryStore> {
+    const connection = mongoose.createConnection(url, {
+      serverSelectionTimeoutMS: options.timeoutMs,
+      socketTimeoutMS: Math.max(options.timeoutMs * 2, 10_000),
+      connectTimeoutMS: options.timeoutMs,
+      bufferCommands: false,
+      autoIndex: false,
+      autoCreate: true,
+    });
+    await connection.asPromise();
+    const store = new MongoHistoryStore(connection, options);
+    await Promise.all(Object.values(store.#models).map((model) => model.createIndexes()));
+    connection.on("disconnected", () => options.logger.warn({}, "history store disconnected"));
+    connection.on("reconnected", () => options.logger.info({}, "history store reconnected"));
+    options.logger.info({ host: connection.host, db: connection.name }, "history store connected");
+    return store;
+  }
+
+  async appendMessages(messages: readonly Message[]): Promise<AppendOutcome> {
+    if (messages.length === 0) return { stored: 0 };
+    const docs: MessageDoc[] = messages.map((message) => ({ ...message, sentAt: new Date(message.sentAt) }));
+    try {
+      await this.#models.Message.collection.insertMany(docs, { ordered: true, writeConcern: this.#writeConcern });
+    } catch (error) {
+      const failure = firstWriteError(error);
+      if (!failure || failure.code !== DUPLICATE_KEY) throw error;
+      const refused = messages[failure.index]!;
+      const original = await this.findByClientMsgId(refused.conversationId, refused.senderId, refused.clientMsgId);
+      const kind = original ? "duplicate-client-msg" : "seq-taken";
+      this.#touchConversations(messages.slice(0, failure.index));
+      return { stored: failure.index, conflict: { index: failure.index, kind } };
+    }
+    this.#touchConversations(messages);
+    return { stored: messages.length };
+  }
+
+  async findByClientMsgId(conversationId: string, senderId: string, clientMsgId: string): Promise<Message | undefined> {
+    const doc = await this.#models.Message.findOne({ conversationId, senderId, clientMsgId }, PROJECTION).lean<MessageDoc>();
+    return doc ? toMessage(doc) : undefined;
+  }
+
+  async lastSeq(conversationId: string): Promise<number> {
+    const doc = await this.#models.Message.findOne({ conversationId }, { _id: 0, seq: 1 }).sort({ seq: -1 }).lean<{ seq: number }>();
+    return doc?.seq ?? 0;
+  }
+
+  async listBefore(conversationId: string, beforeSeq: number | undefined, limit: number): Promise<MessagePage> {
+    const filter = beforeSeq === undefined ? { conversationId } : { conversationId, seq: { $lt: beforeSeq } };
+    const docs = await this.#models.Message.find(filter, PROJECTION).sort({ seq: -1 }).limit(limit + 1).lean<MessageDoc[]>();
+    const hasMore = docs.length > limit;
+    return { messages: docs.slice(0, limit).reverse().map(toMessage), hasMore };
+  }
+
+  async listAfter(conversationId: string, afterSeq: number, limit: number): Promise<MessagePage> {
+    const docs = await this.#models.Message.find({ conversationId, seq: { $gt: afterSeq } }, PROJECTION)
+      .sort({ seq: 1 })
+      .limit(limit + 1)
+      .lean<MessageDoc[]>();
+    const hasMore = docs.length > limit;
+    return { messages: docs.slice(0, limit).map(toMessage), hasMore };
+  }
+
+  async advanceReadCursor(conversationId: string, userId: string, seq: number): Promise<number> {
+    const doc = await this.#models.ReadCursor.findOneAndUpdate(
+      { conversationId, userId },
+      { $max: { seq } },
+      { upsert: true, new: true, projection: { _id: 0, seq: 1 }, writeConcern: this.#writeConcern },
+    ).lean<{ seq: number }>();
+    return doc?.seq ?? seq;
+  }
+
+  async readCursor(conversationId: string, userId: string): Promise<number> {
+    const doc = await this.#models.ReadCursor.findOne({ conversationId, userId }, { _id: 0, seq: 1 }).lean<{ seq: number }>();
+    return doc?.seq ?? 0;
+  }
+
+  async ping(): Promise<void> {
+    const db = this.#connection.db;
+    if (!db || this.#connection.readyState !== 1) throw new Error("history store is not connected");
+    await db.command({ ping: 1 });
+  }
+
+  async close(): Promise<void> {
+    await this.#connection.close();
+  }
+
+  /** Keep `conversations.lastSeq` with $max, off the ack path; messages remain the source of truth. */
+  #touchConversations(stored: readonly Message[]): void {
+    if (stored.length === 0) return;
+    const lastByConversation = new Map<string, number>();
+    for (const message of stored) lastByConversation.set(message.conversationId, Math.max(lastByConversation.get(message.conversationId) ?? 0, message.seq));
+    const operations = [...lastByConversation].map(([conversationId, lastSeq]) => {
+      const parsed = parseConversationId(conversationId);
+      const kind = "kind" in parsed ? parsed.kind : "channel";
+      const members = "members" in parsed ? [...parsed.members] : undefined;
+      return {
+        updateOne: {
+          filter: { _id: conversationId },
+          update: { $max: { lastSeq }, $setOnInsert: members ? { kind, members } : { kind } },
+          upsert: true,
+        },
+      };
+    });
+    this.#models.Conversation.bulkWrite(operations, { ordered: false }).catch((error: unknown) => {
+      this.#logger.warn({ err: error instanceof Error ? error.message : String(error) }, "conversations.lastSeq update failed");
+    });
+  }
+}
+
+function toMessage(doc: MessageDoc): Message {
+  return {
+    conversationId: doc.conversationId,
+    seq: doc.seq,
+    senderId: doc.senderId,
+    senderName: doc.senderName,
+    text: doc.text,
+    sentAt: new Date(doc.sentAt).toISOString(),
+    clientMsgId: doc.clientMsgId,
+  };
+}
+
+/** The first write error of a failed ordered insertMany, with its index and code. */
+function firstWriteError(error: unknown): { index: number; code: number } | undefined {
+  if (typeof error !== "object" || error === null) return undefined;
+  const writeErrors = (error as { writeErrors?: unknown }).writeErrors;
+  const first = Array.isArray(writeErrors) ? writeErrors[0] : writeErrors;
+  if (first && typeof first === "object") {
+    const { index, code } = first as { index?: unknown; code?: unknown };
+    if (typeof index === "number" && typeof code === "number") return { index, code };
+  }
+  // A single-document insert may surface as a plain duplicate-key error.
+  if ((error as { code?: unknown }).code === DUPLICATE_KEY) return { index: 0, code: DUPLICATE_KEY };
+  return undefined;
+}

@@ -1,0 +1,58 @@
+/**
+ * Every Prometheus metric of a node, in one place. Names follow parley_<subsystem>_<name>_<unit>;
+ * labels are bounded (request types, codes, room names: never ids).
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { RoomMetrics } from "../rooms/room-deps.ts";
+
+export type Metrics = RoomMetrics & { registry: Registry; httpRequest(route: string, status: number, seconds: number): void };
+
+/** A registry with the default process metrics (event-loop lag included) and Parley's own. */
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
+
+  const accepted = new Counter({ name: "parley_chat_messages_accepted_total", help: "Messages made durable and acknowledged (duplicates excluded).", registers: [registry] });
+  const refused = new Counter({ name: "parley_chat_requests_refused_total", help: "Requests refused, by request type and code.", labelNames: ["request", "code"], registers: [registry] });
+  const fanout = new Histogram({
+    name: "parley_chat_fanout_recipients",
+    help: "Deliveries made per durable batch (recipients x messages).",
+    buckets: [0, 1, 2, 5, 10, 50, 100, 500, 1000, 5000],
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: "parley_chat_request_duration_seconds",
+    help: "Time from a request's arrival to its reply, by request type.",
+    labelNames: ["request"],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const badFrames = new Counter({ name: "parley_chat_bad_frames_total", help: "Client frames refused as malformed or of unknown type.", registers: [registry] });
+  const writeFailures = new Counter({ name: "parley_history_write_failures_total", help: "History store writes or reads that failed or timed out.", registers: [registry] });
+  const rooms = new Gauge({ name: "parley_rooms", help: "Rooms hosted by this node, by room name.", labelNames: ["room"], registers: [registry] });
+  const clients = new Gauge({ name: "parley_clients", help: "Clients seated on this node, by room name.", labelNames: ["room"], registers: [registry] });
+  const pending = new Gauge({ name: "parley_chat_pending_sends", help: "Sends accepted and waiting for the history store.", registers: [registry] });
+  const http = new Histogram({
+    name: "parley_http_request_duration_seconds",
+    help: "HTTP API latency by route and status.",
+    labelNames: ["route", "status"],
+    buckets: [0.001, 0.005, 0.025, 0.1, 0.5, 2.5],
+    registers: [registry],
+  });
+
+  return {
+    registry,
+    messageAccepted: () => accepted.inc(),
+    requestRefused: (request, code) => refused.inc({ request, code }),
+    fanout: (recipients) => fanout.observe(recipients),
+    requestLatency: (request, seconds) => latency.observe({ request }, seconds),
+    badFrame: () => badFrames.inc(),
+    storeWriteFailed: () => writeFailures.inc(),
+    roomCreated: (room) => rooms.inc({ room }),
+    roomDisposed: (room) => rooms.dec({ room }),
+    clientJoined: (room) => clients.inc({ room }),
+    clientLeft: (room) => clients.dec({ room }),
+    pendingSends: (delta) => pending.inc(delta),
+    httpRequest: (route, status, seconds) => http.observe({ route, status: String(status) }, seconds),
+  };
+}
