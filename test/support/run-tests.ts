@@ -1,0 +1,46 @@
+/**
+ * `npm test`: typecheck, provision Redis and a MongoDB-wire server (unless REDIS_URL / MONGO_URL are
+ * given), then run every mocha suite against them. Stops with an error naming what to install when
+ * a service cannot be provisioned.
+ */
+import { spawn } from "node:child_process";
+import { startMongoWire, startRedis, type Service } from "./services.ts";
+
+const say = (line: string) => console.log(`[npm test] ${line}`);
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { stdio: "inherit", env });
+    child.once("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
+
+const started: Service[] = [];
+let exitCode = 1;
+try {
+  say("typecheck (tsc --noEmit)");
+  if ((await run("tsc", ["--noEmit", "-p", "tsconfig.json"])) !== 0) throw new Error("typecheck failed");
+
+  const env = { ...process.env };
+  if (!env.REDIS_URL) {
+    const redis = await startRedis();
+    started.push(redis);
+    env.REDIS_URL = redis.url;
+    say(`started redis-server at ${redis.url}`);
+  } else say(`using REDIS_URL=${env.REDIS_URL}`);
+  if (!env.MONGO_URL) {
+    const mongo = await startMongoWire(say);
+    started.push(mongo);
+    env.MONGO_URL = mongo.url;
+    say(`started ${mongo.kind} at ${mongo.url}`);
+  } else say(`using MONGO_URL=${env.MONGO_URL}`);
+
+  const specs = process.argv.slice(2);
+  exitCode = await run("mocha", specs.length > 0 ? specs : ["test/unit/**/*.test.ts", "test/contract/**/*.test.ts", "test/integration/**/*.test.ts"], env);
+} catch (error) {
+  console.error(`[npm test] ${error instanceof Error ? error.message : String(error)}`);
+  exitCode = 1;
+} finally {
+  await Promise.all(started.map((service) => service.stop()));
+}
+process.exit(exitCode);

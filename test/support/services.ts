@@ -1,0 +1,131 @@
+/**
+ * Real services for tests: redis-server and a MongoDB-wire server (mongod if installed, else
+ * FerretDB on SQLite), each on a free port in a temporary directory. Used by run-tests.ts and by
+ * tests that need a service of their own.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer, connect } from "node:net";
+import { homedir, tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { waitFor } from "./wait-for.ts";
+
+export type Service = { url: string; port: number; stop(): Promise<void> };
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+/** Resolves once something accepts TCP connections on the port. */
+export async function portAccepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: "127.0.0.1" });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+function onPath(command: string): boolean {
+  return spawnSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" }).status === 0;
+}
+
+async function startProcess(name: string, command: string, args: string[], port: number, dir: string): Promise<ChildProcess> {
+  const child = spawn(command, args, { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  let exited = false;
+  child.once("exit", () => (exited = true));
+  try {
+    await waitFor(async () => exited || (await portAccepts(port)), { timeoutMs: 30_000, what: `${name} to listen on ${port}` });
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw error;
+  }
+  if (exited) throw new Error(`${name} exited at start: ${stderr.trim()} (dir ${dir})`);
+  return child;
+}
+
+function stopper(child: ChildProcess, dir: string) {
+  return async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const gone = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+      await gone;
+      clearTimeout(timer);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+}
+
+/** Start redis-server on a free port, keeping nothing on disk. */
+export async function startRedis(): Promise<Service> {
+  if (!onPath("redis-server")) throw new Error("redis-server is not installed: apt-get install redis-server (or set REDIS_URL)");
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "parley-redis-"));
+  const child = await startProcess("redis-server", "redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir], port, dir);
+  return { url: `redis://127.0.0.1:${port}`, port, stop: stopper(child, dir) };
+}
+
+const FERRETDB_VERSION = "v1.24.2";
+
+/** Where the FerretDB binary is kept between runs. */
+export function ferretdbPath(): string {
+  return process.env.PARLEY_FERRETDB ?? join(homedir(), ".cache", "parley", `ferretdb-${FERRETDB_VERSION}`);
+}
+
+/** Build FerretDB once if it is missing; throws naming what to install when it cannot. */
+export function ensureFerretdb(log: (line: string) => void = () => {}): string {
+  const binary = ferretdbPath();
+  if (existsSync(binary)) return binary;
+  log(`building FerretDB ${FERRETDB_VERSION} once into ${binary} (a few minutes)`);
+  const script = join(dirname(fileURLToPath(import.meta.url)), "build-ferretdb.sh");
+  const built = spawnSync("bash", [script, binary], { stdio: ["ignore", "inherit", "inherit"] });
+  if (built.status !== 0 || !existsSync(binary)) {
+    throw new Error("no MongoDB-wire server: install mongod, or Go to build FerretDB (apt-get install golang), or set MONGO_URL");
+  }
+  return binary;
+}
+
+/** Start a MongoDB-wire server on a free port: mongod if installed, else FerretDB on SQLite. */
+export async function startMongoWire(log?: (line: string) => void): Promise<Service & { kind: "mongod" | "ferretdb" }> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "parley-mongo-"));
+  if (onPath("mongod")) {
+    const child = await startProcess("mongod", "mongod", ["--port", String(port), "--bind_ip", "127.0.0.1", "--dbpath", dir, "--quiet"], port, dir);
+    return { kind: "mongod", url: `mongodb://127.0.0.1:${port}/parley`, port, stop: stopper(child, dir) };
+  }
+  const binary = ensureFerretdb(log);
+  const args = [
+    "--handler=sqlite",
+    `--sqlite-url=file:${dir}/`,
+    `--listen-addr=127.0.0.1:${port}`,
+    "--debug-addr=-",
+    "--telemetry=disable",
+    "--log-level=error",
+    `--state-dir=${dir}`,
+  ];
+  const child = await startProcess("ferretdb", binary, args, port, dir);
+  return { kind: "ferretdb", url: `mongodb://127.0.0.1:${port}/parley`, port, stop: stopper(child, dir) };
+}
+
+/** The same server as `url`, with another database name, so suites do not see each other's data. */
+export function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
