@@ -136,7 +136,9 @@ export function createChatRoom(deps: ChatRoomDeps) {
       if (length > limits.maxTextChars) return refused("TOO_LONG", `text is ${length} characters; at most ${limits.maxTextChars}`);
 
       const identity = client.auth!.identity;
+      metrics.pendingSends(1);
       const outcome = await this.log.submit({ senderId: identity.userId, senderName: identity.name, text, clientMsgId: parsed.value.clientMsgId });
+      metrics.pendingSends(-1);
       if (!outcome.ok) return { refusal: outcome.refusal };
       if (!outcome.reply.duplicate) metrics.messageAccepted();
       return outcome.reply;
@@ -189,7 +191,9 @@ export function createChatRoom(deps: ChatRoomDeps) {
     #moveAway(reason: string): void {
       this.roomLog.warn({ reason }, "conversation room moving its clients away");
       this.broadcast("migrate", { reason });
-      void this.disconnect().catch(() => undefined);
+      // Refusals of the sends this move cancelled are still on their way through the request
+      // handlers' microtasks; close after them so every request gets its answer.
+      setImmediate(() => void this.disconnect().catch(() => undefined));
     }
   }
 

@@ -12,6 +12,7 @@ import { mountRoutes } from "./http/routes.ts";
 import { createDevelopmentAuthenticator, createJwtAuthenticator } from "./identity.ts";
 import { colyseusLogger, type Logger } from "./logger.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
+import { createGroupCommit } from "./history/group-commit.ts";
 import { createTransport } from "./transport.ts";
 
 export type App = {
@@ -39,7 +40,11 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
   const ChatRoom = createChatRoom({
     authenticator,
     history,
-    append: (messages) => history.appendMessages(messages),
+    append: createGroupCommit(history, {
+      ...config.groupCommit,
+      onBatch: (messages, seconds) => metrics.historyBatch(messages, seconds),
+      onQueueDepth: (messages) => metrics.historyQueueDepth(messages),
+    }),
     sendLimit: createMemoryRateLimit(config.rateLimit.sendsPerSec, config.rateLimit.sendBurst),
     requestLimit: createMemoryRateLimit(config.rateLimit.requestsPerSec, config.rateLimit.requestsPerSec),
     limits: {
@@ -95,7 +100,11 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
 async function openHistoryStore(config: Config, logger: Logger): Promise<HistoryStore> {
   if (!config.mongoUrl) return new MemoryHistoryStore();
   const { MongoHistoryStore } = await import("./history/mongo-history-store.ts");
-  return MongoHistoryStore.connect(config.mongoUrl, { logger: logger.child({ component: "history" }), timeoutMs: config.storeTimeoutMs });
+  return MongoHistoryStore.connect(config.mongoUrl, {
+    logger: logger.child({ component: "history" }),
+    timeoutMs: config.storeTimeoutMs,
+    writeConcern: config.mongoWriteConcern,
+  });
 }
 
 async function redisPresenceAndDriver(redisUrl: string) {

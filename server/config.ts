@@ -42,6 +42,18 @@ export type Config = Readonly<{
   storeTimeoutMs: number;
   /** How long a draining node waits for its rooms before it exits. @default 10000 */
   drainTimeoutMs: number;
+  groupCommit: Readonly<{
+    /** Window in which appends of all rooms are gathered into one write; 0 turns group commit off. @default 2 */
+    windowMs: number;
+    /** @default 500 */
+    maxMessages: number;
+    /** @default 1048576 */
+    maxBytes: number;
+    /** Messages waiting for a write before appends are refused. @default 10000 */
+    maxQueuedMessages: number;
+  }>;
+  /** MongoDB write concern for messages and cursors. @default { w: "majority", j: true } */
+  mongoWriteConcern: Readonly<{ w: number | "majority"; j: boolean }>;
 }>;
 
 /** A configuration variable has a value Parley cannot use. The message names the variable. */
@@ -85,6 +97,14 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
   return raw;
 }
 
+function writeConcern(env: Env): { w: number | "majority"; j: boolean } {
+  const w = optionalString(env, "MONGO_WRITE_CONCERN") ?? "majority";
+  if (w !== "majority" && !/^\d{1,2}$/.test(w)) throw new ConfigError("MONGO_WRITE_CONCERN", `must be majority or a number of nodes, got "${w}"`);
+  const journal = optionalString(env, "MONGO_JOURNAL") ?? "true";
+  if (journal !== "true" && journal !== "false") throw new ConfigError("MONGO_JOURNAL", `must be true or false, got "${journal}"`);
+  return { w: w === "majority" ? w : Number(w), j: journal === "true" };
+}
+
 /** Parse the environment into a frozen Config, or throw a ConfigError naming the variable. */
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = optionalString(env, "NODE_ENV") ?? "development";
@@ -126,6 +146,13 @@ export function loadConfig(env: Env = process.env): Config {
     maxPendingSendsPerRoom: integer(env, "MAX_PENDING_SENDS_PER_ROOM", 1000, 1, 1_000_000),
     storeTimeoutMs: integer(env, "STORE_TIMEOUT_MS", 5000, 10, 600_000),
     drainTimeoutMs: integer(env, "DRAIN_TIMEOUT_MS", 10_000, 0, 600_000),
+    groupCommit: Object.freeze({
+      windowMs: integer(env, "GROUP_COMMIT_WINDOW_MS", 2, 0, 1000),
+      maxMessages: integer(env, "GROUP_COMMIT_MAX_MESSAGES", 500, 1, 100_000),
+      maxBytes: integer(env, "GROUP_COMMIT_MAX_BYTES", 1_048_576, 1024, 16_777_216),
+      maxQueuedMessages: integer(env, "GROUP_COMMIT_MAX_QUEUE", 10_000, 1, 10_000_000),
+    }),
+    mongoWriteConcern: Object.freeze(writeConcern(env)),
   };
 
   if (config.env === "production") {

@@ -5,7 +5,12 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { RoomMetrics } from "../rooms/room-deps.ts";
 
-export type Metrics = RoomMetrics & { registry: Registry; httpRequest(route: string, status: number, seconds: number): void };
+export type Metrics = RoomMetrics & {
+  registry: Registry;
+  httpRequest(route: string, status: number, seconds: number): void;
+  historyBatch(messages: number, seconds: number): void;
+  historyQueueDepth(messages: number): void;
+};
 
 /** A registry with the default process metrics (event-loop lag included) and Parley's own. */
 export function createMetrics(): Metrics {
@@ -40,8 +45,27 @@ export function createMetrics(): Metrics {
     registers: [registry],
   });
 
+  const batchSize = new Histogram({
+    name: "parley_history_batch_messages",
+    help: "Messages per history write (group commit batch size).",
+    buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000],
+    registers: [registry],
+  });
+  const writeLatency = new Histogram({
+    name: "parley_history_write_duration_seconds",
+    help: "Time one history write (insertMany) took.",
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+    registers: [registry],
+  });
+  const queueDepth = new Gauge({ name: "parley_history_queue_messages", help: "Messages waiting for a group-commit write.", registers: [registry] });
+
   return {
     registry,
+    historyBatch: (messages, seconds) => {
+      batchSize.observe(messages);
+      writeLatency.observe(seconds);
+    },
+    historyQueueDepth: (messages) => queueDepth.set(messages),
     messageAccepted: () => accepted.inc(),
     requestRefused: (request, code) => refused.inc({ request, code }),
     fanout: (recipients) => fanout.observe(recipients),

@@ -1,0 +1,55 @@
+/**
+ * A small TCP proxy for fault injection: forwards to a target until `cut()`, which drops every
+ * connection and refuses new ones until `restore()`.
+ */
+import { createServer, connect, type Socket } from "node:net";
+
+export type TcpProxy = { port: number; url(template: string): string; cut(): void; restore(): void; close(): Promise<void> };
+
+/** Proxy 127.0.0.1:<free port> to `targetPort`. */
+export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
+  let open = true;
+  const sockets = new Set<Socket>();
+  const track = (socket: Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  };
+  const server = createServer((client) => {
+    track(client);
+    if (!open) {
+      client.destroy();
+      return;
+    }
+    const upstream = connect({ port: targetPort, host: "127.0.0.1" });
+    track(upstream);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    client.on("error", () => upstream.destroy());
+    upstream.on("error", () => client.destroy());
+    client.once("close", () => upstream.destroy());
+    upstream.once("close", () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+  return {
+    port,
+    url: (template) => {
+      const parsed = new URL(template);
+      parsed.host = `127.0.0.1:${port}`;
+      return parsed.toString();
+    },
+    cut() {
+      open = false;
+      for (const socket of sockets) socket.destroy();
+    },
+    restore() {
+      open = true;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
