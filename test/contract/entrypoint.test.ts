@@ -1,0 +1,65 @@
+/**
+ * The entrypoint as `npm start` runs it: embedded defaults announced, production refusing to start
+ * without what it needs, and the transport choice.
+ */
+import assert from "node:assert/strict";
+import { runNodeToExit, startNode } from "../support/node-process.ts";
+
+function logLines(output: string): Array<Record<string, unknown>> {
+  return output
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+describe("entrypoint", function () {
+  it("announces each embedded default in one warning line and serves", async () => {
+    const node = await startNode({});
+    try {
+      const warnings = logLines(node.output()).filter((line) => line.embeddedDefault === true);
+      assert.equal(warnings.length, 3);
+      assert.deepEqual(warnings.map((line) => String(line.msg).split(" ")[0]), ["REDIS_URL", "MONGO_URL", "JWT_SECRET"]);
+      assert.ok(warnings.every((line) => line.level === 40), "warnings are at warn level");
+      const transport = logLines(node.output()).find((line) => line.msg === "websocket transport selected");
+      assert.ok(transport && typeof transport.reason === "string" && ["ws", "uws"].includes(String(transport.transport)), "logs which transport and why");
+    } finally {
+      await node.stop();
+    }
+  });
+
+  for (const missing of ["REDIS_URL", "MONGO_URL", "JWT_SECRET"]) {
+    it(`refuses to start in production without ${missing}, naming it`, async () => {
+      const env: Record<string, string> = {
+        NODE_ENV: "production",
+        PORT: "0",
+        REDIS_URL: "redis://127.0.0.1:1",
+        MONGO_URL: "mongodb://127.0.0.1:1/parley",
+        JWT_SECRET: "a-production-secret-of-at-least-32-bytes",
+      };
+      delete env[missing];
+      const { code, output } = await runNodeToExit(env);
+      assert.notEqual(code, 0);
+      assert.match(output, new RegExp(`${missing} is required when NODE_ENV=production`));
+    });
+  }
+
+  it("stops with an error naming the variable for a bad value", async () => {
+    const { code, output } = await runNodeToExit({ PORT: "eighty" });
+    assert.notEqual(code, 0);
+    assert.match(output, /PORT must be a whole number/);
+  });
+
+  it("fails to start when TRANSPORT=uws cannot load uWebSockets.js, and says why", async function () {
+    const probe = await import("@colyseus/uwebsockets-transport").then(
+      () => true,
+      () => false,
+    );
+    if (probe) {
+      console.log("      skipped: uWebSockets.js loads on this machine, so TRANSPORT=uws starts");
+      this.skip();
+    }
+    const { code, output } = await runNodeToExit({ TRANSPORT: "uws", PORT: "0" });
+    assert.notEqual(code, 0);
+    assert.match(output, /TRANSPORT=uws but uWebSockets.js cannot load here/);
+  });
+});
