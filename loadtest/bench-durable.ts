@@ -22,6 +22,7 @@ const { values } = parseArgs({
     senders: { type: "string", default: "2" },
     window: { type: "string", default: "2" },
     runs: { type: "string", default: "3" },
+    "store-timeout": { type: "string", default: "5000" },
   },
 });
 const seconds = Number(values.seconds);
@@ -46,6 +47,7 @@ async function measure(mongoUrl: string, windowMs: number) {
     SEND_BURST: "100000",
     REQUEST_RATE_PER_SEC: "100000",
     MAX_PENDING_SENDS_PER_ROOM: "100000",
+    STORE_TIMEOUT_MS: values["store-timeout"],
   });
   if (hasTaskset) spawnSync("taskset", ["-p", "-c", "0", String(node.child.pid)], { stdio: "ignore" });
   try {
@@ -90,6 +92,13 @@ async function measure(mongoUrl: string, windowMs: number) {
     };
   } finally {
     await node.stop();
+    const warnings = node.output().split("\n").filter((line) => /"level":(40|50|60)/.test(line) && !line.includes("embeddedDefault"));
+    const byMessage = new Map<string, number>();
+    for (const line of warnings) {
+      const msg = (JSON.parse(line) as { msg: string }).msg;
+      byMessage.set(msg, (byMessage.get(msg) ?? 0) + 1);
+    }
+    if (warnings.length > 0) console.log(`node warnings: ${JSON.stringify(Object.fromEntries(byMessage))}`);
   }
 }
 

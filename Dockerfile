@@ -1,0 +1,13 @@
+# One image for every role of a Parley node. Node 24 runs the TypeScript sources directly.
+FROM node:24-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+COPY server ./server
+COPY rooms ./rooms
+COPY schema ./schema
+USER node
+EXPOSE 2567
+HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||2567)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+CMD ["node", "server/main.ts"]
