@@ -91,6 +91,14 @@ export function createChatRoom(deps: ChatRoomDeps) {
       this.roomLog.debug({ userId: client.auth?.identity.userId }, "client left");
     }
 
+    /** Drain: finish accepted sends, tell clients to join again elsewhere, then close. */
+    override onBeforeShutdown(): void {
+      void this.log
+        ?.settled()
+        .then(() => this.#moveAway("node draining"))
+        .catch(() => undefined);
+    }
+
     override async onDispose(): Promise<void> {
       // Sends already accepted still become durable, even when nobody is left to hear the ack.
       await this.log?.settled();

@@ -74,7 +74,7 @@ export class ConversationLog {
 
   /** Restore the last stored seq, so the conversation continues after any restart. */
   async start(): Promise<void> {
-    this.#lastSeq = await this.#options.store.lastSeq(this.conversationId);
+    this.#lastSeq = await withTimeout(this.#options.store.lastSeq(this.conversationId), this.#options.storeTimeoutMs);
   }
 
   /** The highest seq this log has seen stored. */
@@ -128,12 +128,21 @@ export class ConversationLog {
   async #flush(): Promise<void> {
     try {
       while (this.#queue.length > 0 && !this.#fenced) {
-        if (this.#mustReconcile && !(await this.#reconcile())) {
-          this.#refuseAll(LOG_DOWN);
-          break;
+        if (this.#mustReconcile) {
+          if (!(await this.#reconcile())) {
+            this.#refuseAll(LOG_DOWN);
+            break;
+          }
+          this.#answerStoredFromQueue();
+          if (this.#queue.length === 0) break;
         }
         await this.#writeBatch(this.#queue.splice(0, this.#maxBatch));
       }
+    } catch (error) {
+      // A bug, not an outage: answer everyone rather than leave sends hanging.
+      this.#options.onWriteFailed(error);
+      this.#refuseAll(LOG_DOWN);
+      for (const pending of [...this.#inFlight.values()]) this.#answer(pending, { ok: false, refusal: LOG_DOWN });
     } finally {
       this.#writing = false;
       if (this.#inFlight.size === 0) for (const resolve of this.#idle.splice(0)) resolve();
@@ -152,7 +161,8 @@ export class ConversationLog {
       clientMsgId: pending.draft.clientMsgId,
     }));
 
-    const write = this.#options.append(messages);
+    // Never let a synchronous throw of `append` escape the flush loop.
+    const write = Promise.resolve().then(() => this.#options.append(messages));
     let outcome: AppendOutcome;
     try {
       outcome = await withTimeout(write, this.#options.storeTimeoutMs);
@@ -166,6 +176,10 @@ export class ConversationLog {
         try {
           const late = await withTimeout(write, this.#options.storeTimeoutMs);
           this.#accept(messages.slice(0, late.stored), []);
+          if (late.conflict?.kind === "seq-taken") {
+            this.#fence([]);
+            return;
+          }
         } catch (stillPending) {
           if (isTimeout(stillPending)) {
             this.#refuseAll(LOG_DOWN);
@@ -187,8 +201,11 @@ export class ConversationLog {
       this.#fence([refused, ...rest]);
       return;
     }
-    // duplicate-client-msg: answer it with the stored original, number the rest again.
+    // duplicate-client-msg: answer it with the stored original. What followed it may be stored
+    // already too (a driver retry of a write that had landed), so read back before numbering the
+    // rest again.
     this.#queue.unshift(...rest);
+    this.#mustReconcile = true;
     await this.#answerFromStore(refused);
   }
 
@@ -199,7 +216,12 @@ export class ConversationLog {
     for (const message of stored) {
       this.#remember(`${message.senderId}\u0000${message.clientMsgId}`, { seq: message.seq, sentAt: message.sentAt, duplicate: false });
     }
-    this.#options.onDurable(stored);
+    try {
+      this.#options.onDurable(stored);
+    } catch (error) {
+      // Delivery is at most once; the messages are stored and the senders still get their acks.
+      this.#options.onWriteFailed(error);
+    }
     answered.forEach((pending, index) => {
       const message = stored[index]!;
       this.#answer(pending, { ok: true, reply: { seq: message.seq, sentAt: message.sentAt, duplicate: false } });
@@ -209,7 +231,7 @@ export class ConversationLog {
   async #answerFromStore(pending: Pending): Promise<void> {
     const { senderId, clientMsgId } = pending.draft;
     try {
-      const original = await this.#options.store.findByClientMsgId(this.conversationId, senderId, clientMsgId);
+      const original = await withTimeout(this.#options.store.findByClientMsgId(this.conversationId, senderId, clientMsgId), this.#options.storeTimeoutMs);
       if (!original) throw new Error("duplicate clientMsgId reported but not found");
       const reply = { seq: original.seq, sentAt: original.sentAt, duplicate: true };
       this.#remember(pending.key, { ...reply, duplicate: false });
@@ -234,6 +256,16 @@ export class ConversationLog {
       this.#options.onWriteFailed(error);
       return false;
     }
+  }
+
+  /** Answer queued sends that a read-back found stored already (their own earlier write landed). */
+  #answerStoredFromQueue(): void {
+    this.#queue = this.#queue.filter((pending) => {
+      const stored = this.#recent.get(pending.key);
+      if (!stored) return true;
+      this.#answer(pending, { ok: true, reply: stored });
+      return false;
+    });
   }
 
   #fence(refused: Pending[]): void {
@@ -263,15 +295,20 @@ export class ConversationLog {
   }
 }
 
-/** Reject with a TimeoutError if `promise` has not settled within `ms`. */
+/** The store did not answer in time; what it was asked may still happen. */
+export class StoreTimeoutError extends Error {
+  override name = "StoreTimeoutError";
+}
+
+/** Reject with a StoreTimeoutError if `promise` has not settled within `ms`. */
 export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error(`store did not answer within ${ms} ms`), { name: "TimeoutError" })), ms);
+    timer = setTimeout(() => reject(new StoreTimeoutError(`store did not answer within ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function isTimeout(error: unknown): boolean {
-  return error instanceof Error && error.name === "TimeoutError";
+  return error instanceof StoreTimeoutError;
 }

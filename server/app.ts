@@ -46,7 +46,7 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
       onQueueDepth: (messages) => metrics.historyQueueDepth(messages),
     }),
     sendLimit: createMemoryRateLimit(config.rateLimit.sendsPerSec, config.rateLimit.sendBurst),
-    requestLimit: createMemoryRateLimit(config.rateLimit.requestsPerSec, config.rateLimit.requestsPerSec),
+    requestLimit: createMemoryRateLimit(config.rateLimit.requestsPerSec, 0),
     limits: {
       maxTextChars: config.maxTextChars,
       maxPendingSendsPerRoom: config.maxPendingSendsPerRoom,

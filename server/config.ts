@@ -97,9 +97,17 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
   return raw;
 }
 
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+function logLevel(env: Env): string {
+  const level = optionalString(env, "LOG_LEVEL") ?? "info";
+  if (!LOG_LEVELS.includes(level)) throw new ConfigError("LOG_LEVEL", `must be one of ${LOG_LEVELS.join(", ")}, got "${level}"`);
+  return level;
+}
+
 function writeConcern(env: Env): { w: number | "majority"; j: boolean } {
   const w = optionalString(env, "MONGO_WRITE_CONCERN") ?? "majority";
-  if (w !== "majority" && !/^\d{1,2}$/.test(w)) throw new ConfigError("MONGO_WRITE_CONCERN", `must be majority or a number of nodes, got "${w}"`);
+  if (w !== "majority" && !/^[1-9]\d?$/.test(w)) throw new ConfigError("MONGO_WRITE_CONCERN", `must be majority or a number of nodes (1 or more: an unacknowledged write would break the seq fence), got "${w}"`);
   const journal = optionalString(env, "MONGO_JOURNAL") ?? "true";
   if (journal !== "true" && journal !== "false") throw new ConfigError("MONGO_JOURNAL", `must be true or false, got "${journal}"`);
   return { w: w === "majority" ? w : Number(w), j: journal === "true" };
@@ -118,7 +126,8 @@ export function loadConfig(env: Env = process.env): Config {
   }
 
   const publicAddress = optionalString(env, "PUBLIC_ADDRESS");
-  if (publicAddress !== undefined && !/^[A-Za-z0-9.\-[\]:]+:\d{1,5}(\/\S*)?$/.test(publicAddress)) {
+  const publicPort = Number(/:(\d{1,5})(\/\S*)?$/.exec(publicAddress ?? "")?.[1]);
+  if (publicAddress !== undefined && (!/^[A-Za-z0-9.\-[\]:]+:\d{1,5}(\/\S*)?$/.test(publicAddress) || publicPort < 1 || publicPort > 65535)) {
     throw new ConfigError("PUBLIC_ADDRESS", `must be host:port[/path], got "${publicAddress}"`);
   }
 
@@ -135,7 +144,7 @@ export function loadConfig(env: Env = process.env): Config {
     publicAddress,
     jwtSecret: jwtSecretText === undefined ? undefined : new TextEncoder().encode(jwtSecretText),
     transport,
-    logLevel: optionalString(env, "LOG_LEVEL") ?? "info",
+    logLevel: logLevel(env),
     rateLimit: Object.freeze({
       sendsPerSec: integer(env, "SEND_RATE_PER_SEC", 10, 1, 100_000),
       sendBurst: integer(env, "SEND_BURST", 20, 0, 100_000),
@@ -156,9 +165,12 @@ export function loadConfig(env: Env = process.env): Config {
   };
 
   if (config.env === "production") {
-    if (config.redisUrl === undefined) throw new ConfigError("REDIS_URL", "is required when NODE_ENV=production");
-    if (config.mongoUrl === undefined) throw new ConfigError("MONGO_URL", "is required when NODE_ENV=production");
-    if (config.jwtSecret === undefined) throw new ConfigError("JWT_SECRET", "is required when NODE_ENV=production");
+    const missing = [
+      config.redisUrl === undefined && "REDIS_URL",
+      config.mongoUrl === undefined && "MONGO_URL",
+      config.jwtSecret === undefined && "JWT_SECRET",
+    ].filter((name): name is string => name !== false);
+    if (missing.length > 0) throw new ConfigError(missing.join(", "), `${missing.length === 1 ? "is" : "are"} required when NODE_ENV=production`);
   }
 
   return Object.freeze(config);

@@ -11,7 +11,8 @@ try {
   config = loadConfig();
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
-  console.error(JSON.stringify({ level: "fatal", msg: `cannot start: ${error.message}`, variable: error.variable }));
+  // pino's numeric level for fatal, so log filters treat this line like any other.
+  console.error(JSON.stringify({ level: 60, time: Date.now(), msg: `cannot start: ${error.message}`, variable: error.variable }));
   process.exit(2);
 }
 

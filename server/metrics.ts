@@ -34,8 +34,8 @@ export function createMetrics(): Metrics {
   });
   const badFrames = new Counter({ name: "parley_chat_bad_frames_total", help: "Client frames refused as malformed or of unknown type.", registers: [registry] });
   const writeFailures = new Counter({ name: "parley_history_write_failures_total", help: "History store writes or reads that failed or timed out.", registers: [registry] });
-  const rooms = new Gauge({ name: "parley_rooms", help: "Rooms hosted by this node, by room name.", labelNames: ["room"], registers: [registry] });
-  const clients = new Gauge({ name: "parley_clients", help: "Clients seated on this node, by room name.", labelNames: ["room"], registers: [registry] });
+  const rooms = new Gauge({ name: "parley_node_rooms", help: "Rooms hosted by this node, by room name.", labelNames: ["room"], registers: [registry] });
+  const clients = new Gauge({ name: "parley_node_clients", help: "Clients seated on this node, by room name.", labelNames: ["room"], registers: [registry] });
   const pending = new Gauge({ name: "parley_chat_pending_sends", help: "Sends accepted and waiting for the history store.", registers: [registry] });
   const http = new Histogram({
     name: "parley_http_request_duration_seconds",

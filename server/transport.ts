@@ -16,7 +16,7 @@ export async function createTransport(config: Pick<Config, "transport">, logger:
   } else {
     try {
       const { uWebSocketsTransport } = await import("@colyseus/uwebsockets-transport");
-      pick = { transport: new uWebSocketsTransport(), name: "uws", reason: `TRANSPORT=${config.transport} and uWebSockets.js loaded` };
+      pick = { transport: new uWebSocketsTransport({ maxPayloadLength: 64 * 1024 }), name: "uws", reason: `TRANSPORT=${config.transport} and uWebSockets.js loaded` };
     } catch (error) {
       const text = error instanceof Error ? error.message : String(error);
       const why = /GLIBC_[\d.]+' not found/.exec(text)?.[0] ?? text.split("\n")[0];

@@ -98,11 +98,18 @@ export class MongoHistoryStore implements HistoryStore {
   }
 
   async advanceReadCursor(conversationId: string, userId: string, seq: number): Promise<number> {
-    const doc = await this.#models.ReadCursor.findOneAndUpdate(
-      { conversationId, userId },
-      { $max: { seq } },
-      { upsert: true, new: true, projection: { _id: 0, seq: 1 }, writeConcern: this.#writeConcern },
-    ).lean<{ seq: number }>();
+    const advance = () =>
+      this.#models.ReadCursor.findOneAndUpdate({ conversationId, userId }, { $max: { seq } }, { upsert: true, returnDocument: "after", writeConcern: this.#writeConcern }).lean<{
+        seq: number;
+      }>();
+    let doc;
+    try {
+      doc = await advance();
+    } catch (error) {
+      // Two first advances of one cursor race on the unique index; the loser updates the winner's.
+      if ((error as { code?: unknown }).code !== DUPLICATE_KEY) throw error;
+      doc = await advance();
+    }
     return doc?.seq ?? seq;
   }
 
@@ -138,9 +145,13 @@ export class MongoHistoryStore implements HistoryStore {
         },
       };
     });
-    this.#models.Conversation.bulkWrite(operations, { ordered: false }).catch((error: unknown) => {
-      this.#logger.warn({ err: error instanceof Error ? error.message : String(error) }, "conversations.lastSeq update failed");
-    });
+    const write = () => this.#models.Conversation.bulkWrite(operations, { ordered: false });
+    write()
+      // Concurrent first upserts of one conversation race on _id; once more settles it.
+      .catch((error: unknown) => ((error as { code?: unknown }).code === DUPLICATE_KEY ? write() : Promise.reject(error)))
+      .catch((error: unknown) => {
+        this.#logger.warn({ err: error instanceof Error ? error.message : String(error) }, "conversations.lastSeq update failed");
+      });
   }
 }
 

@@ -3,7 +3,8 @@
  * without what it needs, and the transport choice.
  */
 import assert from "node:assert/strict";
-import { runNodeToExit, startNode } from "../support/node-process.ts";
+import { runNodeToExit, sdkClient, startNode, unique } from "../support/node-process.ts";
+import { waitFor } from "../support/wait-for.ts";
 
 function logLines(output: string): Array<Record<string, unknown>> {
   return output
@@ -25,6 +26,20 @@ describe("entrypoint", function () {
     } finally {
       await node.stop();
     }
+  });
+
+  it("drains on SIGTERM: accepted sends are acknowledged, clients get migrate, and the process exits 0", async () => {
+    const node = await startNode({});
+    const room = await sdkClient(node).joinOrCreate("chat", { conversationId: `channel:${unique()}`, userId: "alice" });
+    const migrate: Array<{ reason: string }> = [];
+    room.onMessage("migrate", (message: { reason: string }) => migrate.push(message));
+    room.onMessage("message", () => {});
+    const pendingSend = room.request("send", { clientMsgId: "during-drain", text: "made durable before the move" });
+    node.signal("SIGTERM");
+    assert.equal((await pendingSend).seq, 1);
+    await waitFor(() => migrate.length === 1, { what: "migrate" });
+    assert.equal(migrate[0]!.reason, "node draining");
+    assert.equal(await node.exited, 0);
   });
 
   for (const missing of ["REDIS_URL", "MONGO_URL", "JWT_SECRET"]) {

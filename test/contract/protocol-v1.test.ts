@@ -206,7 +206,7 @@ describe("protocol v1 with development identities", function () {
     assert.equal(ready.status, 200);
     assert.equal((await json(ready)).ready, true);
     const metrics = await (await fetch(`${node.httpUrl}/metrics`)).text();
-    for (const name of ["parley_chat_messages_accepted_total", "parley_chat_requests_refused_total", "parley_chat_request_duration_seconds", "parley_chat_fanout_recipients", "parley_rooms", "parley_clients", "nodejs_eventloop_lag_seconds"]) {
+    for (const name of ["parley_chat_messages_accepted_total", "parley_chat_requests_refused_total", "parley_chat_request_duration_seconds", "parley_chat_fanout_recipients", "parley_node_rooms", "parley_node_clients", "nodejs_eventloop_lag_seconds"]) {
       assert.match(metrics, new RegExp(`^${name}`, "m"), `metric ${name}`);
     }
     assert.match(metrics, /^parley_chat_requests_refused_total\{request="send",code="TOO_LONG"\} [1-9]/m);
