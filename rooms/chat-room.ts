@@ -6,7 +6,7 @@ import { Room, ServerError, type Client, type MessageContext } from "@colyseus/c
 import { authorizeConversation } from "./access.ts";
 import { httpStatusOf, refusal, RefusalError, type Refusal } from "./chat-errors.ts";
 import { chatRequests, normaliseText, parseRequest, type ChatRequestType } from "./chat-messages.ts";
-import { ConversationLog } from "./conversation-log.ts";
+import { ConversationLog, withTimeout } from "./conversation-log.ts";
 import type { Message } from "./history-store.ts";
 import type { Identity } from "./identity.ts";
 import { guardFrames } from "./plugins/frame-guard.ts";
@@ -157,7 +157,7 @@ export function createChatRoom(deps: ChatRoomDeps) {
       if (limited) return limited;
       const parsed = parseRequest("history", payload);
       if (!parsed.ok) return refused("INVALID", parsed.message);
-      return deps.history.listBefore(this.conversationId, parsed.value.beforeSeq, parsed.value.limit ?? 50);
+      return withTimeout(deps.history.listBefore(this.conversationId, parsed.value.beforeSeq, parsed.value.limit ?? 50), limits.storeTimeoutMs);
     }
 
     async #sync(client: ChatClient, payload: unknown) {
@@ -165,7 +165,7 @@ export function createChatRoom(deps: ChatRoomDeps) {
       if (limited) return limited;
       const parsed = parseRequest("sync", payload);
       if (!parsed.ok) return refused("INVALID", parsed.message);
-      return deps.history.listAfter(this.conversationId, parsed.value.afterSeq, parsed.value.limit ?? 500);
+      return withTimeout(deps.history.listAfter(this.conversationId, parsed.value.afterSeq, parsed.value.limit ?? 500), limits.storeTimeoutMs);
     }
 
     async #read(client: ChatClient, payload: unknown) {
@@ -176,7 +176,7 @@ export function createChatRoom(deps: ChatRoomDeps) {
       const { seq } = parsed.value;
       if (seq > this.log.lastSeq) return refused("INVALID", `seq ${seq} is beyond the last message (${this.log.lastSeq})`);
       const userId = client.auth!.identity.userId;
-      const cursor = await deps.history.advanceReadCursor(this.conversationId, userId, seq);
+      const cursor = await withTimeout(deps.history.advanceReadCursor(this.conversationId, userId, seq), limits.storeTimeoutMs);
       this.broadcast("read", { userId, seq: cursor }, { except: client });
       return {};
     }
