@@ -6,10 +6,11 @@ import { Room, ServerError, type Client, type MessageContext } from "@colyseus/c
 import { authorizeConversation } from "./access.ts";
 import { httpStatusOf, refusal, RefusalError, type Refusal } from "./chat-errors.ts";
 import { chatRequests, normaliseText, parseRequest, type ChatRequestType } from "./chat-messages.ts";
-import { ConversationLog, withTimeout } from "./conversation-log.ts";
+import { ConversationLog } from "./conversation-log.ts";
 import type { Message } from "./history-store.ts";
 import type { Identity } from "./identity.ts";
 import { guardFrames } from "./plugins/frame-guard.ts";
+import { withTimeout } from "./timeout.ts";
 import type { ChatRoomDeps, RoomLog } from "./room-deps.ts";
 
 /** What onAuth hands to onJoin. */

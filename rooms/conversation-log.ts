@@ -13,6 +13,7 @@
 import { refusal, type Refusal } from "./chat-errors.ts";
 import type { SendReply } from "./chat-messages.ts";
 import type { AppendOutcome, HistoryStore, Message } from "./history-store.ts";
+import { StoreTimeoutError, withTimeout } from "./timeout.ts";
 
 /** What the room hands over for one send, after validation. */
 export type Draft = { senderId: string; senderName: string; text: string; clientMsgId: string };
@@ -93,7 +94,7 @@ export class ConversationLog {
 
   /** Queue a send; resolves once it is durable (or refused). Never rejects. */
   submit(draft: Draft): Promise<SendOutcome> {
-    const key = `${draft.senderId}\u0000${draft.clientMsgId}`;
+    const key = replyKey(draft.senderId, draft.clientMsgId);
     const known = this.#recent.get(key);
     if (known) return Promise.resolve({ ok: true, reply: { ...known, duplicate: true } });
     if (this.#fenced) return Promise.resolve({ ok: false, refusal: refusal("UNAVAILABLE", "this conversation moved; join again and resend") });
@@ -214,7 +215,7 @@ export class ConversationLog {
     if (stored.length === 0) return;
     this.#lastSeq = stored.at(-1)!.seq;
     for (const message of stored) {
-      this.#remember(`${message.senderId}\u0000${message.clientMsgId}`, { seq: message.seq, sentAt: message.sentAt, duplicate: false });
+      this.#remember(replyKey(message.senderId, message.clientMsgId), { seq: message.seq, sentAt: message.sentAt, duplicate: false });
     }
     try {
       this.#options.onDurable(stored);
@@ -295,18 +296,9 @@ export class ConversationLog {
   }
 }
 
-/** The store did not answer in time; what it was asked may still happen. */
-export class StoreTimeoutError extends Error {
-  override name = "StoreTimeoutError";
-}
-
-/** Reject with a StoreTimeoutError if `promise` has not settled within `ms`. */
-export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StoreTimeoutError(`store did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+/** One sender's clientMsgId within this conversation. */
+function replyKey(senderId: string, clientMsgId: string): string {
+  return `${senderId}\u0000${clientMsgId}`;
 }
 
 function isTimeout(error: unknown): boolean {

@@ -2,7 +2,7 @@
  * createApp: builds one Parley node from a Config. Used by main.ts and by tests; owns no process
  * signals (shutdown.ts does).
  */
-import { defineRoom, defineServer, matchMaker, type Server } from "@colyseus/core";
+import { defineRoom, defineServer } from "@colyseus/core";
 import { createChatRoom } from "../rooms/chat-room.ts";
 import type { HistoryStore } from "../rooms/history-store.ts";
 import { MemoryHistoryStore } from "../rooms/memory-history-store.ts";
@@ -11,14 +11,11 @@ import { describeEmbeddedDefaults, type Config } from "./config.ts";
 import { mountRoutes } from "./http/routes.ts";
 import { createDevelopmentAuthenticator, createJwtAuthenticator } from "./identity.ts";
 import { colyseusLogger, type Logger } from "./logger.ts";
-import { createMetrics, type Metrics } from "./metrics.ts";
+import { createMetrics } from "./metrics.ts";
 import { createGroupCommit } from "./history/group-commit.ts";
 import { createTransport } from "./transport.ts";
 
 export type App = {
-  server: Server;
-  metrics: Metrics;
-  history: HistoryStore;
   transportName: "uws" | "ws";
   listen(): Promise<void>;
   /** Stop taking new work: /readyz turns 503. */
@@ -81,9 +78,6 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
   });
 
   return {
-    server,
-    metrics,
-    history,
     transportName,
     listen: () => server.listen(config.port),
     startDraining() {
@@ -113,5 +107,3 @@ async function redisPresenceAndDriver(redisUrl: string) {
   const { RedisDriver } = await import("@colyseus/redis-driver");
   return { presence: new RedisPresence(redisUrl), driver: new RedisDriver(redisUrl) };
 }
-
-export { matchMaker };

@@ -9,6 +9,10 @@ import { Roles, type Authenticator, type Identity, type Role } from "../rooms/id
 
 const MAX_NAME = 64;
 
+function isRole(value: unknown): value is Role {
+  return (Roles as readonly unknown[]).includes(value);
+}
+
 function displayName(value: unknown, fallback: string): string {
   if (value === undefined) return fallback;
   if (typeof value !== "string") throw new RefusalError("UNAUTHENTICATED", "name must be a string");
@@ -31,7 +35,7 @@ export function createJwtAuthenticator(secret: Uint8Array): Authenticator {
       }
       if (!isName(payload.sub)) throw new RefusalError("UNAUTHENTICATED", "sub must be 1..64 of A-Za-z0-9_-");
       const roles = payload.roles === undefined ? [] : payload.roles;
-      if (!Array.isArray(roles) || !roles.every((role): role is Role => (Roles as readonly string[]).includes(role))) {
+      if (!Array.isArray(roles) || !roles.every(isRole)) {
         throw new RefusalError("UNAUTHENTICATED", `roles must be a list of ${Roles.join(", ")}`);
       }
       return { userId: payload.sub, name: displayName(payload.name, payload.sub), roles } satisfies Identity;
@@ -45,7 +49,7 @@ export function createDevelopmentAuthenticator(): Authenticator {
     async authenticate(_token, options) {
       const { userId, name, roles } = (options ?? {}) as { userId?: unknown; name?: unknown; roles?: unknown };
       if (!isName(userId)) throw new RefusalError("UNAUTHENTICATED", "development identity needs userId: 1..64 of A-Za-z0-9_-");
-      const granted = Array.isArray(roles) ? roles.filter((role): role is Role => (Roles as readonly string[]).includes(role)) : [];
+      const granted = Array.isArray(roles) ? roles.filter(isRole) : [];
       return { userId, name: displayName(name, userId), roles: granted };
     },
   };

@@ -107,7 +107,7 @@ export class MongoHistoryStore implements HistoryStore {
       doc = await advance();
     } catch (error) {
       // Two first advances of one cursor race on the unique index; the loser updates the winner's.
-      if ((error as { code?: unknown }).code !== DUPLICATE_KEY) throw error;
+      if (!isDuplicateKey(error)) throw error;
       doc = await advance();
     }
     return doc?.seq ?? seq;
@@ -148,11 +148,15 @@ export class MongoHistoryStore implements HistoryStore {
     const write = () => this.#models.Conversation.bulkWrite(operations, { ordered: false });
     write()
       // Concurrent first upserts of one conversation race on _id; once more settles it.
-      .catch((error: unknown) => ((error as { code?: unknown }).code === DUPLICATE_KEY ? write() : Promise.reject(error)))
+      .catch((error: unknown) => (isDuplicateKey(error) ? write() : Promise.reject(error)))
       .catch((error: unknown) => {
         this.#logger.warn({ err: error instanceof Error ? error.message : String(error) }, "conversations.lastSeq update failed");
       });
   }
+}
+
+function isDuplicateKey(error: unknown): boolean {
+  return typeof error === "object" && error !== null && (error as { code?: unknown }).code === DUPLICATE_KEY;
 }
 
 function toMessage(doc: MessageDoc): Message {
@@ -177,6 +181,6 @@ function firstWriteError(error: unknown): { index: number; code: number } | unde
     if (typeof index === "number" && typeof code === "number") return { index, code };
   }
   // A single-document insert may surface as a plain duplicate-key error.
-  if ((error as { code?: unknown }).code === DUPLICATE_KEY) return { index: 0, code: DUPLICATE_KEY };
+  if (isDuplicateKey(error)) return { index: 0, code: DUPLICATE_KEY };
   return undefined;
 }

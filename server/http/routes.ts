@@ -4,7 +4,7 @@
 import type { Application, Request, Response } from "express";
 import { authorizeConversation } from "../../rooms/access.ts";
 import { httpStatusOf, RefusalError } from "../../rooms/chat-errors.ts";
-import { withTimeout } from "../../rooms/conversation-log.ts";
+import { withTimeout } from "../../rooms/timeout.ts";
 import type { HistoryStore } from "../../rooms/history-store.ts";
 import type { Authenticator } from "../../rooms/identity.ts";
 import type { Logger } from "../logger.ts";

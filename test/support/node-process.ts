@@ -25,12 +25,11 @@ export type NodeProcess = {
   exited: Promise<number | null>;
 };
 
-/** Start `node server/main.ts` with the given environment; resolves once /healthz answers. */
-export async function startNode(env: Record<string, string | undefined> = {}): Promise<NodeProcess> {
-  const port = await freePort();
+/** Spawn the entrypoint with only PATH and `env` from the environment, keeping the tail of its output. */
+function spawnEntrypoint(env: Record<string, string | undefined>): { child: ChildProcess; output: () => string } {
   const child = spawn(process.execPath, [join(ROOT, "server", "main.ts")], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, NODE_ENV: "test", LOG_LEVEL: "info", PORT: String(port), ...env },
+    env: { PATH: process.env.PATH, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
@@ -39,25 +38,32 @@ export async function startNode(env: Record<string, string | undefined> = {}): P
   };
   child.stdout!.on("data", collect);
   child.stderr!.on("data", collect);
+  return { child, output: () => output };
+}
+
+/** Start `node server/main.ts` with the given environment; resolves once /healthz answers. */
+export async function startNode(env: Record<string, string | undefined> = {}): Promise<NodeProcess> {
+  const port = await freePort();
+  const { child, output: outputOf } = spawnEntrypoint({ NODE_ENV: "test", LOG_LEVEL: "info", PORT: String(port), ...env });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const httpUrl = `http://127.0.0.1:${port}`;
   let done = false;
   void exited.then(() => (done = true));
   await waitFor(
     async () => {
-      if (done) throw new Error(`node exited at start:\n${output}`);
+      if (done) throw new Error(`node exited at start:\n${outputOf()}`);
       return (await fetch(`${httpUrl}/healthz`).catch(() => undefined))?.ok;
     },
     { timeoutMs: 20_000, what: `node on port ${port}` },
   ).catch((error: Error) => {
     child.kill("SIGKILL");
-    throw new Error(`${error.message}\n${output}`);
+    throw new Error(`${error.message}\n${outputOf()}`);
   });
   return {
     port,
     httpUrl,
     child,
-    output: () => output,
+    output: outputOf,
     exited,
     signal: (signal) => void child.kill(signal),
     async stop() {
@@ -71,19 +77,12 @@ export async function startNode(env: Record<string, string | undefined> = {}): P
 
 /** Run the entrypoint to completion (for startup errors); resolves with exit code and output. */
 export function runNodeToExit(env: Record<string, string | undefined>, timeoutMs = 20_000): Promise<{ code: number | null; output: string }> {
+  const { child, output } = spawnEntrypoint(env);
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(ROOT, "server", "main.ts")], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let output = "";
-    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
     child.once("exit", (code) => {
       clearTimeout(timer);
-      resolve({ code, output });
+      resolve({ code, output: output() });
     });
   });
 }
