@@ -21,12 +21,16 @@ messageSchema.index({ conversationId: 1, seq: 1 }, { unique: true, name: "conver
 // Idempotency, forever: one clientMsgId per sender and conversation.
 messageSchema.index({ conversationId: 1, senderId: 1, clientMsgId: 1 }, { unique: true, name: "conversation_sender_clientMsgId" });
 
-/** One document per conversation: its last seq (kept with $max, off the ack path), kind and members. */
+/**
+ * One document per conversation with state beyond its id: kind and members (group membership, #4).
+ * The last seq is not kept here: it is the newest message, served by the conversation_seq index.
+ * Keeping a copy up to date on every write deadlocked FerretDB's SQLite backend against the
+ * inserts acknowledgements wait on (see docs/architecture.md, "Data stores").
+ */
 export const conversationSchema = new Schema(
   {
     _id: { type: String, required: true },
     kind: { type: String, required: true, enum: ["channel", "group", "dm"] },
-    lastSeq: { type: Number, required: true, default: 0 },
     members: { type: [String], default: undefined },
   },
   { collection: "conversations", versionKey: false, autoIndex: false },

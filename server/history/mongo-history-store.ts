@@ -3,7 +3,6 @@
  * contract suite as the in-memory store.
  */
 import mongoose, { type Connection } from "mongoose";
-import { parseConversationId } from "../../rooms/conversation-id.ts";
 import type { AppendOutcome, HistoryStore, Message, MessagePage } from "../../rooms/history-store.ts";
 import type { Logger } from "../logger.ts";
 import { historyModels } from "./models.ts";
@@ -24,13 +23,11 @@ const PROJECTION = { _id: 0, conversationId: 1, seq: 1, senderId: 1, senderName:
 export class MongoHistoryStore implements HistoryStore {
   readonly #connection: Connection;
   readonly #models: ReturnType<typeof historyModels>;
-  readonly #logger: Logger;
   readonly #writeConcern: { w: number | "majority"; j: boolean };
 
   private constructor(connection: Connection, options: MongoHistoryOptions) {
     this.#connection = connection;
     this.#models = historyModels(connection);
-    this.#logger = options.logger;
     this.#writeConcern = options.writeConcern ?? { w: "majority", j: true };
   }
 
@@ -64,10 +61,8 @@ export class MongoHistoryStore implements HistoryStore {
       const refused = messages[failure.index]!;
       const original = await this.findByClientMsgId(refused.conversationId, refused.senderId, refused.clientMsgId);
       const kind = original ? "duplicate-client-msg" : "seq-taken";
-      this.#touchConversations(messages.slice(0, failure.index));
       return { stored: failure.index, conflict: { index: failure.index, kind } };
     }
-    this.#touchConversations(messages);
     return { stored: messages.length };
   }
 
@@ -126,32 +121,6 @@ export class MongoHistoryStore implements HistoryStore {
 
   async close(): Promise<void> {
     await this.#connection.close();
-  }
-
-  /** Keep `conversations.lastSeq` with $max, off the ack path; messages remain the source of truth. */
-  #touchConversations(stored: readonly Message[]): void {
-    if (stored.length === 0) return;
-    const lastByConversation = new Map<string, number>();
-    for (const message of stored) lastByConversation.set(message.conversationId, Math.max(lastByConversation.get(message.conversationId) ?? 0, message.seq));
-    const operations = [...lastByConversation].map(([conversationId, lastSeq]) => {
-      const parsed = parseConversationId(conversationId);
-      const kind = "kind" in parsed ? parsed.kind : "channel";
-      const members = "members" in parsed ? [...parsed.members] : undefined;
-      return {
-        updateOne: {
-          filter: { _id: conversationId },
-          update: { $max: { lastSeq }, $setOnInsert: members ? { kind, members } : { kind } },
-          upsert: true,
-        },
-      };
-    });
-    const write = () => this.#models.Conversation.bulkWrite(operations, { ordered: false });
-    write()
-      // Concurrent first upserts of one conversation race on _id; once more settles it.
-      .catch((error: unknown) => (isDuplicateKey(error) ? write() : Promise.reject(error)))
-      .catch((error: unknown) => {
-        this.#logger.warn({ err: error instanceof Error ? error.message : String(error) }, "conversations.lastSeq update failed");
-      });
   }
 }
 
