@@ -59,6 +59,21 @@ export interface HistoryStore {
   /** A user's read cursor, 0 when never set. */
   readCursor(conversationId: string, userId: string): Promise<number>;
 
+  /**
+   * Record that a conversation exists and who its members are, so that `conversationsOf` finds it.
+   * Idempotent. For a dm the members come from its id; for a group, use setMember.
+   */
+  recordConversation(conversationId: string, kind: "dm" | "group", members: readonly string[]): Promise<void>;
+
+  /** Add (`member` true) or remove a user from a group. Idempotent. */
+  setMember(groupId: string, userId: string, member: boolean): Promise<void>;
+
+  /** The members of a group or dm as recorded, sorted; empty when nothing is recorded. */
+  members(conversationId: string): Promise<string[]>;
+
+  /** The recorded dm and group conversations a user is a member of, sorted by id, at most `limit`. */
+  conversationsOf(userId: string, limit: number): Promise<string[]>;
+
   /** Resolves while the store answers; rejects when it does not. Used by /readyz. */
   ping(): Promise<void>;
 

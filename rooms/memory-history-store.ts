@@ -10,6 +10,7 @@ export class MemoryHistoryStore implements HistoryStore {
   readonly #bySeq = new Map<string, Message[]>();
   readonly #byClientMsgId = new Map<string, Message>();
   readonly #cursors = new Map<string, number>();
+  readonly #members = new Map<string, Set<string>>();
   #down = false;
 
   /** Simulate an outage (unit tests only): every call rejects until set back to false. */
@@ -75,6 +76,32 @@ export class MemoryHistoryStore implements HistoryStore {
   async readCursor(conversationId: string, userId: string): Promise<number> {
     this.#check();
     return this.#cursors.get(`${conversationId}\u0000${userId}`) ?? 0;
+  }
+
+  async recordConversation(conversationId: string, _kind: "dm" | "group", members: readonly string[]): Promise<void> {
+    this.#check();
+    const recorded = this.#members.get(conversationId) ?? new Set<string>();
+    for (const member of members) recorded.add(member);
+    this.#members.set(conversationId, recorded);
+  }
+
+  async setMember(groupId: string, userId: string, member: boolean): Promise<void> {
+    this.#check();
+    const recorded = this.#members.get(groupId) ?? new Set<string>();
+    if (member) recorded.add(userId);
+    else recorded.delete(userId);
+    this.#members.set(groupId, recorded);
+  }
+
+  async members(conversationId: string): Promise<string[]> {
+    this.#check();
+    return [...(this.#members.get(conversationId) ?? [])].sort();
+  }
+
+  async conversationsOf(userId: string, limit: number): Promise<string[]> {
+    this.#check();
+    const mine = [...this.#members].filter(([, members]) => members.has(userId)).map(([id]) => id);
+    return mine.sort().slice(0, limit);
   }
 
   async ping(): Promise<void> {

@@ -6,10 +6,18 @@
 /** Which WebSocket transport to run. */
 export type TransportChoice = "auto" | "uws" | "ws";
 
+/**
+ * What a node does. `all`: HTTP, matchmaking and rooms. `api`: HTTP, matchmaking and the monitor,
+ * no rooms. `rooms`: hosts rooms (and still answers HTTP for its own health and sockets).
+ */
+export type Role = "all" | "api" | "rooms";
+
 /** The parsed, frozen configuration of one Parley node. */
 export type Config = Readonly<{
   /** @default "development" */
   env: "production" | "development" | "test";
+  /** @default "all" */
+  role: Role;
   /** @default 2567 */
   port: number;
   /** Redis URL for presence, matchmaking and routing; undefined runs a single in-process node. */
@@ -42,6 +50,11 @@ export type Config = Readonly<{
   storeTimeoutMs: number;
   /** How long a draining node waits for its rooms before it exits. @default 10000 */
   drainTimeoutMs: number;
+  /**
+   * Lease on a conversation's routing key, renewed by its node every third of it. A crashed node's
+   * conversations become joinable elsewhere within this time. @default 5000
+   */
+  roomLeaseMs: number;
   groupCommit: Readonly<{
     /** Window in which appends of all rooms are gathered into one write; 0 turns group commit off. @default 2 */
     windowMs: number;
@@ -125,6 +138,11 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError("TRANSPORT", `must be auto, uws or ws, got "${transport}"`);
   }
 
+  const role = optionalString(env, "ROLE") ?? "all";
+  if (role !== "all" && role !== "api" && role !== "rooms") {
+    throw new ConfigError("ROLE", `must be all, api or rooms, got "${role}"`);
+  }
+
   const publicAddress = optionalString(env, "PUBLIC_ADDRESS");
   const publicPort = Number(/:(\d{1,5})(\/\S*)?$/.exec(publicAddress ?? "")?.[1]);
   if (publicAddress !== undefined && (!/^[A-Za-z0-9.\-[\]:]+:\d{1,5}(\/\S*)?$/.test(publicAddress) || publicPort < 1 || publicPort > 65535)) {
@@ -138,6 +156,7 @@ export function loadConfig(env: Env = process.env): Config {
 
   const config: Config = {
     env: nodeEnv,
+    role,
     port: integer(env, "PORT", 2567, 0, 65535),
     redisUrl: url(env, "REDIS_URL", ["redis:", "rediss:"]),
     mongoUrl: url(env, "MONGO_URL", ["mongodb:", "mongodb+srv:"]),
@@ -155,6 +174,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxPendingSendsPerRoom: integer(env, "MAX_PENDING_SENDS_PER_ROOM", 1000, 1, 1_000_000),
     storeTimeoutMs: integer(env, "STORE_TIMEOUT_MS", 5000, 10, 600_000),
     drainTimeoutMs: integer(env, "DRAIN_TIMEOUT_MS", 10_000, 0, 600_000),
+    roomLeaseMs: integer(env, "ROOM_LEASE_MS", 5000, 300, 600_000),
     groupCommit: Object.freeze({
       windowMs: integer(env, "GROUP_COMMIT_WINDOW_MS", 2, 0, 1000),
       maxMessages: integer(env, "GROUP_COMMIT_MAX_MESSAGES", 500, 1, 100_000),
@@ -163,6 +183,10 @@ export function loadConfig(env: Env = process.env): Config {
     }),
     mongoWriteConcern: Object.freeze(writeConcern(env)),
   };
+
+  if (config.role !== "all" && config.redisUrl === undefined) {
+    throw new ConfigError("ROLE", `${config.role} needs REDIS_URL: split roles only make sense in a cluster`);
+  }
 
   if (config.env === "production") {
     const missing = [

@@ -35,6 +35,8 @@ export const conversationSchema = new Schema(
   },
   { collection: "conversations", versionKey: false, autoIndex: false },
 );
+// The inbox's `unread` lists a user's dm and group conversations.
+conversationSchema.index({ members: 1, _id: 1 }, { name: "members" });
 
 /** One document per (conversation, user): how far that user has read. */
 export const readCursorSchema = new Schema(

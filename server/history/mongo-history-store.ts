@@ -93,24 +93,51 @@ export class MongoHistoryStore implements HistoryStore {
   }
 
   async advanceReadCursor(conversationId: string, userId: string, seq: number): Promise<number> {
-    const advance = () =>
-      this.#models.ReadCursor.findOneAndUpdate({ conversationId, userId }, { $max: { seq } }, { upsert: true, returnDocument: "after", writeConcern: this.#writeConcern }).lean<{
-        seq: number;
-      }>();
-    let doc;
-    try {
-      doc = await advance();
-    } catch (error) {
-      // Two first advances of one cursor race on the unique index; the loser updates the winner's.
-      if (!isDuplicateKey(error)) throw error;
-      doc = await advance();
+    // FerretDB applies $max as read-then-write, so a slower advance to a lower seq can overwrite a
+    // higher one. Raise only a lower cursor, then read back, and repeat while a lower write won.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.#models.ReadCursor.updateOne({ conversationId, userId, seq: { $lt: seq } }, { $set: { seq } }, { upsert: true, writeConcern: this.#writeConcern });
+      } catch (error) {
+        // The upsert of an existing cursor whose seq is not lower collides on the unique index: nothing to raise.
+        if (!isDuplicateKey(error)) throw error;
+      }
+      const current = await this.readCursor(conversationId, userId);
+      if (current >= seq || attempt >= 5) return current;
     }
-    return doc?.seq ?? seq;
   }
 
   async readCursor(conversationId: string, userId: string): Promise<number> {
     const doc = await this.#models.ReadCursor.findOne({ conversationId, userId }, { _id: 0, seq: 1 }).lean<{ seq: number }>();
     return doc?.seq ?? 0;
+  }
+
+  async recordConversation(conversationId: string, kind: "dm" | "group", members: readonly string[]): Promise<void> {
+    // An insert, not an upsert: upserts racing message inserts deadlock FerretDB's SQLite backend
+    // (docs/architecture.md, "Data stores"). A dm's members never change, so the first insert wins.
+    try {
+      await this.#models.Conversation.collection.insertOne({ _id: conversationId, kind, members: [...members].sort() } as never, { writeConcern: this.#writeConcern });
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error;
+      if (kind === "group") {
+        await this.#models.Conversation.updateOne({ _id: conversationId }, { $addToSet: { members: { $each: [...members] } } }, { writeConcern: this.#writeConcern });
+      }
+    }
+  }
+
+  async setMember(groupId: string, userId: string, member: boolean): Promise<void> {
+    if (member) return this.recordConversation(groupId, "group", [userId]);
+    await this.#models.Conversation.updateOne({ _id: groupId }, { $pull: { members: userId } }, { writeConcern: this.#writeConcern });
+  }
+
+  async members(conversationId: string): Promise<string[]> {
+    const doc = await this.#models.Conversation.findById(conversationId, { _id: 0, members: 1 }).lean<{ members?: string[] }>();
+    return [...(doc?.members ?? [])].sort();
+  }
+
+  async conversationsOf(userId: string, limit: number): Promise<string[]> {
+    const docs = await this.#models.Conversation.find({ members: userId }, { _id: 1 }).sort({ _id: 1 }).limit(limit).lean<{ _id: string }[]>();
+    return docs.map((doc) => doc._id);
   }
 
   async ping(): Promise<void> {

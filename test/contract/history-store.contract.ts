@@ -323,6 +323,44 @@ export function historyStoreContract(name: string, makeStore: () => Promise<Hist
       });
     });
 
+    describe("conversations and members", function () {
+      const fresh = (label: string) => `${label}-${randomUUID().slice(0, 8)}`;
+
+      it("records a dm with its two members, once, however often it is recorded", async function () {
+        const [a, b] = [fresh("a"), fresh("b")];
+        const dm = `dm:${a}:${b}`;
+        await Promise.all([store().recordConversation(dm, "dm", [a, b]), store().recordConversation(dm, "dm", [a, b])]);
+
+        assert.deepEqual(await store().members(dm), [a, b].sort());
+        assert.deepEqual(await store().conversationsOf(a, 10), [dm]);
+        assert.deepEqual(await store().conversationsOf(b, 10), [dm]);
+      });
+
+      it("adds and removes group members idempotently, and lists a user's conversations in id order", async function () {
+        const user = fresh("carol");
+        const other = fresh("dave");
+        const [g1, g2] = [`group:${fresh("g1")}`, `group:${fresh("g2")}`].sort() as [string, string];
+        await store().setMember(g2, user, true);
+        await store().setMember(g1, user, true);
+        await store().setMember(g1, user, true);
+        await store().setMember(g1, other, true);
+
+        assert.deepEqual(await store().members(g1), [user, other].sort());
+        assert.deepEqual(await store().conversationsOf(user, 10), [g1, g2]);
+        assert.deepEqual(await store().conversationsOf(user, 1), [g1]);
+
+        await store().setMember(g1, user, false);
+        await store().setMember(g1, user, false);
+        assert.deepEqual(await store().members(g1), [other]);
+        assert.deepEqual(await store().conversationsOf(user, 10), [g2]);
+      });
+
+      it("knows no members of a conversation never recorded, and no conversations of a stranger", async function () {
+        assert.deepEqual(await store().members(`group:${fresh("none")}`), []);
+        assert.deepEqual(await store().conversationsOf(fresh("nobody"), 10), []);
+      });
+    });
+
     it("answers ping while it is up", async function () {
       await store().ping();
     });
