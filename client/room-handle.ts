@@ -1,0 +1,167 @@
+/**
+ * The seam between the kit and the Colyseus SDK: a RoomHandle is one joined room, a Connector joins
+ * one. The SDK connector is the real one; tests may pass another.
+ */
+import { Client, type Room } from "@colyseus/sdk";
+import type { AttemptFailure } from "./send-policy.ts";
+import { isRefusal } from "./protocol.ts";
+
+/** One joined room on one socket. Events of a handle the kit has abandoned are ignored by the kit. */
+export interface RoomHandle {
+  /** The endpoint the join went through. */
+  readonly endpoint: string;
+  /** Send a request; rejects with a {@link RequestFailure}. */
+  request<T>(type: string, payload: unknown, timeoutMs: number): Promise<T>;
+  /** Fire-and-forget message (no reply). Dropped when the socket is not open. */
+  send(type: string, payload?: unknown): void;
+  onMessage(type: string, listener: (payload: unknown) => void): void;
+  /** Called once when the socket closes, for any reason. */
+  onClose(listener: (code: number, reason?: string) => void): void;
+  /** Resolve true if the node answers a ping within `timeoutMs`. */
+  ping(timeoutMs: number): Promise<boolean>;
+  /** Drop the connection without waiting for the node (it may be dead). */
+  abandon(): void;
+  /** Leave the room politely; drops the connection if the node does not close it soon. */
+  leave(): void;
+}
+
+/** Join a room through an endpoint. */
+export interface Connector {
+  /** Rejects with a {@link JoinFailure} after `timeoutMs` or on refusal. */
+  join(endpoint: string, roomName: string, options: Record<string, unknown>, token: string | undefined, timeoutMs: number): Promise<RoomHandle>;
+}
+
+/** The error a RoomHandle request rejects with. */
+export class RequestFailure extends Error {
+  override name = "RequestFailure";
+  readonly failure: AttemptFailure;
+  constructor(failure: AttemptFailure, message: string) {
+    super(message);
+    this.failure = failure;
+  }
+}
+
+/** The error a join rejects with; `code` is the protocol code when the server refused. */
+export class JoinFailure extends Error {
+  override name = "JoinFailure";
+  readonly code: string | undefined;
+  constructor(message: string, code?: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** How long a consented leave may take before the socket is dropped. */
+const LEAVE_GRACE_MS = 1000;
+
+const JOIN_CODE = /^(UNAUTHENTICATED|FORBIDDEN|INVALID|UNAVAILABLE|RATE_LIMITED)\b/;
+
+/** Map whatever a Colyseus room request rejected with onto an attempt failure. */
+export function toRequestFailure(error: unknown): RequestFailure {
+  const reason = (error as { reason?: unknown } | undefined)?.reason;
+  if (isRefusal(reason)) return new RequestFailure({ kind: "refused", refusal: reason }, `${reason.code}: ${reason.message}`);
+  const message = error instanceof Error ? error.message : String(error);
+  if (/timed out/i.test(message)) return new RequestFailure({ kind: "timeout" }, message);
+  if (/connection (is not open|closed)/i.test(message)) return new RequestFailure({ kind: "closed" }, message);
+  return new RequestFailure({ kind: "fault", message }, message);
+}
+
+/** Map a Colyseus matchmaking or connection error onto a join failure with its protocol code. */
+export function toJoinFailure(error: unknown): JoinFailure {
+  const message = error instanceof Error ? error.message : String(error);
+  return new JoinFailure(message, JOIN_CODE.exec(message)?.[1]);
+}
+
+/** A RoomHandle over an SDK room, with the SDK's own same-node reconnection turned off. */
+function sdkHandle(room: Room, endpoint: string): RoomHandle {
+  // The SDK reconnects only to the same process and buffers 10 frames, dropping the oldest; the
+  // kit rejoins through any node itself, so every close must reach it at once.
+  room.reconnection.enabled = false;
+  let closed = false;
+  const closeListeners: Array<(code: number, reason?: string) => void> = [];
+  const fireClose = (code: number, reason?: string) => {
+    if (closed) return;
+    closed = true;
+    for (const listener of closeListeners) listener(code, reason);
+  };
+  room.onLeave((code, reason) => fireClose(code, reason));
+  return {
+    endpoint,
+    async request<T>(type: string, payload: unknown, timeoutMs: number): Promise<T> {
+      if (closed || !room.connection?.isOpen) throw new RequestFailure({ kind: "closed" }, "connection is not open");
+      try {
+        return (await room.request(type, payload, { timeout: timeoutMs })) as T;
+      } catch (error) {
+        throw toRequestFailure(error);
+      }
+    },
+    send(type, payload) {
+      if (!closed && room.connection?.isOpen) room.send(type, payload);
+    },
+    onMessage(type, listener) {
+      room.onMessage(type, listener);
+    },
+    onClose(listener) {
+      closeListeners.push(listener);
+    },
+    ping(timeoutMs) {
+      return new Promise((resolve) => {
+        if (closed || !room.connection?.isOpen) return resolve(false);
+        const timer = setTimeout(() => resolve(false), timeoutMs);
+        room.ping(() => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      });
+    },
+    abandon() {
+      if (closed) return;
+      try {
+        room.connection?.close();
+      } catch {
+        // The socket may never have opened; nothing to release.
+      }
+      fireClose(4000, "abandoned by the client kit");
+    },
+    leave() {
+      if (closed) return;
+      // A consented leave needs the node to close the socket; a dead node never will.
+      const fallback = setTimeout(() => this.abandon(), LEAVE_GRACE_MS);
+      room.onLeave(() => clearTimeout(fallback));
+      try {
+        void room.leave(true).catch(() => undefined);
+      } catch {
+        this.abandon();
+      }
+    },
+  };
+}
+
+/** The real connector: one stock @colyseus/sdk Client per join, with the token set on it. */
+export function createSdkConnector(): Connector {
+  return {
+    join(endpoint, roomName, options, token, timeoutMs) {
+      const client = new Client(endpoint);
+      if (token) client.auth.token = token;
+      return new Promise<RoomHandle>((resolve, reject) => {
+        let timedOut = false;
+        const timer = setTimeout(() => {
+          timedOut = true;
+          reject(new JoinFailure(`join through ${endpoint} timed out after ${timeoutMs} ms`));
+        }, timeoutMs);
+        client.joinOrCreate(roomName, options).then(
+          (room) => {
+            clearTimeout(timer);
+            // A join that lands after its deadline is released at once: the kit has moved on.
+            if (timedOut) return void room.leave(true).catch(() => undefined);
+            resolve(sdkHandle(room, endpoint));
+          },
+          (error: unknown) => {
+            clearTimeout(timer);
+            if (!timedOut) reject(toJoinFailure(error));
+          },
+        );
+      });
+    },
+  };
+}

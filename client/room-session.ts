@@ -1,0 +1,235 @@
+/**
+ * RoomSession: keeps one logical room (a conversation, or the inbox) joined across migrates,
+ * dropped sockets and dead nodes. It joins through the endpoint ring with backoff, watches the node
+ * with pings, and on any loss abandons the old socket and joins again, letting its owner catch up
+ * (`onJoined`) before it reports `connected`. Events of an abandoned socket are ignored.
+ */
+import { backoffDelayMs, delay, type BackoffOptions } from "./backoff.ts";
+import type { EndpointRing } from "./endpoints.ts";
+import { ParleyError } from "./errors.ts";
+import { JoinFailure, type Connector, type RoomHandle } from "./room-handle.ts";
+import { emitTrace, type TraceSink } from "./trace.ts";
+
+/** Where a room (or the whole client) stands. */
+export type ConnectionState = "connecting" | "connected" | "reconnecting" | "disconnected";
+
+/** Timings of joins and liveness checks. */
+export type SessionTiming = {
+  /** A join through one endpoint that takes longer is abandoned. @default 10000 */
+  joinTimeoutMs: number;
+  /** Ping the node this often while connected. @default 10000 */
+  heartbeatIntervalMs: number;
+  /** A ping unanswered this long means the node is dead. @default 5000 */
+  heartbeatTimeoutMs: number;
+  /** Spacing of join attempts. */
+  backoff: BackoffOptions;
+  /** Join attempts in a row before giving up with UNREACHABLE. @default Infinity */
+  maxJoinAttempts: number;
+};
+
+/** What a RoomSession needs from its owner. */
+export type RoomSessionOptions = {
+  roomName: string;
+  /** Trace label (the conversation id), if any. */
+  conversationId?: string;
+  joinOptions: () => Record<string, unknown>;
+  ring: EndpointRing;
+  connector: Connector;
+  /** The token for the next join; undefined for development identities. */
+  token: () => Promise<string | undefined>;
+  /** True when `token` can produce a fresh token after UNAUTHENTICATED. */
+  tokenRefreshes: boolean;
+  timing: SessionTiming;
+  trace?: TraceSink;
+  /** Register the owner's message handlers on a freshly joined room. */
+  bind(room: RoomHandle, isCurrent: () => boolean): void;
+  /** Catch up on a freshly joined room; throwing abandons it and joins again. */
+  onJoined(room: RoomHandle, isCurrent: () => boolean): Promise<void>;
+  /** Connected again after a loss (not after the first join). */
+  onRejoined(room: RoomHandle, reason: string): void;
+  onState(state: ConnectionState): void;
+  /** The session gave up for good (refused join, closed, unreachable). */
+  onGiveUp(error: ParleyError): void;
+};
+
+const PERMANENT_JOIN_CODES: ReadonlySet<string> = new Set(["FORBIDDEN", "INVALID"]);
+const MAX_UNAUTHENTICATED_IN_A_ROW = 3;
+
+/** One logical room kept joined through any node. */
+export class RoomSession {
+  readonly #options: RoomSessionOptions;
+  #room: RoomHandle | undefined;
+  #connected = false;
+  #generation = 0;
+  #state: ConnectionState = "connecting";
+  #closed = false;
+  #connecting: Promise<void> | undefined;
+  #started: Promise<void> | undefined;
+  #heartbeat: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(options: RoomSessionOptions) {
+    this.#options = options;
+  }
+
+  /** Where the room stands. */
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /** The joined, caught-up room; undefined while (re)connecting. */
+  get room(): RoomHandle | undefined {
+    return this.#connected ? this.#room : undefined;
+  }
+
+  /** Join for the first time; resolves once joined and caught up, rejects with a ParleyError if refused for good. */
+  start(): Promise<void> {
+    this.#started ??= this.#run("first join", true);
+    return this.#started;
+  }
+
+  /**
+   * The owner saw `room` fail to answer (a request timed out): ping it, and if it stays silent,
+   * join again elsewhere. Resolves true if the node answered.
+   */
+  async suspect(room: RoomHandle): Promise<boolean> {
+    if (room !== this.#room) return false;
+    const alive = await room.ping(this.#options.timing.heartbeatTimeoutMs);
+    if (!alive && room === this.#room) this.#lose(room, "dead node: no answer", true);
+    return alive;
+  }
+
+  /** Leave the room and stop rejoining. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#generation++;
+    this.#stopHeartbeat();
+    this.#room?.leave();
+    this.#room = undefined;
+    this.#connected = false;
+    this.#setState("disconnected");
+  }
+
+  /** Run a join loop (first join or rejoin), remembering it so losses during it do not start another. */
+  #run(reason: string, first: boolean): Promise<void> {
+    const running = this.#joinLoop(reason, first).finally(() => {
+      if (this.#connecting === running) this.#connecting = undefined;
+    });
+    this.#connecting = running;
+    return running;
+  }
+
+  async #joinLoop(reason: string, first: boolean): Promise<void> {
+    const { ring, connector, timing } = this.#options;
+    let unauthenticated = 0;
+    for (let attempt = 0; ; attempt++) {
+      if (this.#closed) throw new ParleyError("CLOSED", `${this.#what()} was closed`);
+      if (attempt >= timing.maxJoinAttempts) return this.#giveUp(new ParleyError("UNREACHABLE", `no endpoint accepted ${this.#what()} in ${attempt} attempts`));
+      if (attempt > 0) await delay(backoffDelayMs(attempt, timing.backoff));
+      const endpoint = ring.pick(0);
+      let room: RoomHandle | undefined;
+      try {
+        room = await connector.join(endpoint, this.#options.roomName, this.#options.joinOptions(), await this.#options.token(), timing.joinTimeoutMs);
+        if (this.#closed) {
+          room.leave();
+          throw new ParleyError("CLOSED", `${this.#what()} was closed`);
+        }
+        const generation = ++this.#generation;
+        const isCurrent = () => this.#generation === generation && !this.#closed;
+        this.#room = room;
+        this.#watch(room, isCurrent);
+        this.#options.bind(room, isCurrent);
+        await this.#options.onJoined(room, isCurrent);
+        if (!isCurrent()) throw new Error("the connection was lost while catching up");
+        this.#connected = true;
+        ring.markHealthy(endpoint);
+        this.#setState("connected");
+        this.#startHeartbeat(room, isCurrent);
+        if (!first) {
+          emitTrace(this.#options.trace, { type: "rejoin", room: this.#options.roomName, conversationId: this.#options.conversationId, endpoint, reason, attempts: attempt + 1, t: Date.now() });
+          this.#options.onRejoined(room, reason);
+        }
+        return;
+      } catch (error) {
+        if (error instanceof ParleyError && error.code === "CLOSED") throw error;
+        if (room && room === this.#room) {
+          this.#generation++;
+          this.#room = undefined;
+          room.abandon();
+        }
+        const code = error instanceof JoinFailure ? error.code : undefined;
+        if (code && PERMANENT_JOIN_CODES.has(code)) return this.#giveUp(new ParleyError(code as "FORBIDDEN" | "INVALID", (error as Error).message));
+        if (code === "UNAUTHENTICATED") {
+          unauthenticated++;
+          if (!this.#options.tokenRefreshes || unauthenticated >= MAX_UNAUTHENTICATED_IN_A_ROW) return this.#giveUp(new ParleyError("UNAUTHENTICATED", (error as Error).message));
+        } else {
+          unauthenticated = 0;
+          ring.markFailed(endpoint);
+        }
+      }
+    }
+  }
+
+  /** Lose the room on a close or a migrate. */
+  #watch(room: RoomHandle, isCurrent: () => boolean): void {
+    room.onClose((code, reason) => {
+      if (isCurrent()) this.#lose(room, `closed ${code}${reason ? `: ${reason}` : ""}`, false);
+    });
+    room.onMessage("migrate", (payload) => {
+      const why = typeof (payload as { reason?: unknown })?.reason === "string" ? (payload as { reason: string }).reason : "moving";
+      if (isCurrent()) this.#lose(room, `migrate: ${why}`, true);
+    });
+  }
+
+  /** Abandon `room` and join again, unless a join loop already runs (it sees the loss itself). */
+  #lose(room: RoomHandle, reason: string, avoidEndpoint: boolean): void {
+    if (this.#closed || room !== this.#room) return;
+    this.#generation++;
+    this.#room = undefined;
+    this.#connected = false;
+    this.#stopHeartbeat();
+    room.abandon();
+    if (avoidEndpoint) this.#options.ring.markFailed(room.endpoint);
+    emitTrace(this.#options.trace, { type: "lost", room: this.#options.roomName, conversationId: this.#options.conversationId, endpoint: room.endpoint, reason, t: Date.now() });
+    if (this.#connecting) return;
+    this.#setState("reconnecting");
+    void this.#run(reason, false).catch(() => undefined);
+  }
+
+  #startHeartbeat(room: RoomHandle, isCurrent: () => boolean): void {
+    this.#stopHeartbeat();
+    const { heartbeatIntervalMs } = this.#options.timing;
+    if (!(heartbeatIntervalMs > 0) || !Number.isFinite(heartbeatIntervalMs)) return;
+    const beat = () => {
+      this.#heartbeat = setTimeout(() => {
+        void this.suspect(room).then((alive) => {
+          if (alive && isCurrent()) beat();
+        });
+      }, heartbeatIntervalMs);
+    };
+    beat();
+  }
+
+  #stopHeartbeat(): void {
+    if (this.#heartbeat !== undefined) clearTimeout(this.#heartbeat);
+    this.#heartbeat = undefined;
+  }
+
+  #giveUp(error: ParleyError): never {
+    this.#closed = true;
+    this.#stopHeartbeat();
+    this.#setState("disconnected");
+    this.#options.onGiveUp(error);
+    throw error;
+  }
+
+  #setState(state: ConnectionState): void {
+    if (state === this.#state) return;
+    this.#state = state;
+    this.#options.onState(state);
+  }
+
+  #what(): string {
+    return this.#options.conversationId ? `conversation ${this.#options.conversationId}` : `room ${this.#options.roomName}`;
+  }
+}
