@@ -1,0 +1,121 @@
+/**
+ * Benchmark: the same chat workload against each system in turn, within one run: the raw `ws` and
+ * uWebSockets.js ceilings, Socket.IO and stock Colyseus 0.18 peers, and Parley with in-memory and
+ * durable (FerretDB) history. Servers run on CPU 0, this load generator on CPU 1.
+ *
+ *   npm run bench                      # default: 1,000 clients, 100 conversations of 10, 3 runs
+ *   npm run bench -- --quick           # smoke run: 1 run, short steps, few rates
+ *   npm run bench -- --systems parley-memory,ws-ceiling --runs 1 --profile
+ *
+ * Results go to loadtest/results/ (latest.json, latest.md, latest.svg). Numbers are reported,
+ * never asserted.
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { startMongoWire, withDatabase } from "../test/support/services.ts";
+import { summariseProfile, newestProfile } from "./profile-summary.ts";
+import { writeResults, type BenchRun, type SystemRuns } from "./report.ts";
+import { hasTaskset, pinProcess } from "./server-process.ts";
+import { pidListeningOn, startSystem, SYSTEM_NAMES, type SystemName } from "./systems.ts";
+import { sweep, type SweepOptions } from "./sweep.ts";
+
+const { values } = parseArgs({
+  options: {
+    systems: { type: "string", default: SYSTEM_NAMES.join(",") },
+    runs: { type: "string" },
+    rates: { type: "string" },
+    clients: { type: "string", default: "1000" },
+    "room-size": { type: "string", default: "10" },
+    bytes: { type: "string", default: "100" },
+    "step-seconds": { type: "string" },
+    "warmup-seconds": { type: "string" },
+    quick: { type: "boolean", default: false },
+    profile: { type: "boolean", default: false },
+    out: { type: "string", default: join(import.meta.dirname, "results") },
+  },
+});
+
+const quick = values.quick;
+const systems = values.systems.split(",").map((name) => name.trim()) as SystemName[];
+for (const name of systems) if (!SYSTEM_NAMES.includes(name)) throw new Error(`--systems: unknown system "${name}"; one of ${SYSTEM_NAMES.join(", ")}`);
+const runs = Number(values.runs ?? (quick ? 1 : 3));
+const roomSize = Number(values["room-size"]);
+const clients = Number(values.clients);
+const DEFAULT_RATES = [1000, 2000, 3000, 4000, 6000, 8000, 11000, 15000, 20000];
+const options: SweepOptions = {
+  conversations: Math.ceil(clients / roomSize),
+  membersPerConversation: roomSize,
+  textBytes: Number(values.bytes),
+  ratesPerSec: (values.rates?.split(",").map(Number) ?? (quick ? [1000, 2000, 4000, 8000] : DEFAULT_RATES)).sort((a, b) => a - b),
+  warmupMs: Number(values["warmup-seconds"] ?? (quick ? 1 : 3)) * 1000,
+  stepMs: Number(values["step-seconds"] ?? (quick ? 2 : 4)) * 1000,
+  drainMs: 2000,
+  p99LimitMs: 100,
+  minDeliveredRatio: 0.999,
+};
+const SERVER_CPU = 0;
+const LOADGEN_CPU = 1;
+pinProcess(process.pid, LOADGEN_CPU);
+
+const profileDir = join(values.out, "profiles");
+if (values.profile) mkdirSync(profileDir, { recursive: true });
+const mongo = systems.includes("parley-durable") ? await startMongoWire((line) => console.log(line)) : undefined;
+const storePid = mongo ? pidListeningOn(mongo.port) : undefined;
+if (storePid) pinProcess(storePid, SERVER_CPU);
+
+const results = new Map<SystemName, SystemRuns>(systems.map((name) => [name, { name, runs: [] }]));
+const benchStarted = Date.now();
+try {
+  for (let run = 0; run < runs; run++) {
+    for (const name of systems) {
+      const entry = results.get(name)!;
+      if (entry.skipped) continue;
+      let system;
+      try {
+        system = await startSystem(name, {
+          serverCpu: SERVER_CPU,
+          mongoUrl: mongo && withDatabase(mongo.url, `parley_bench_${Date.now()}`),
+          storePid,
+          parleyNodeArgs: values.profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [],
+        });
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        if (!reason.startsWith("skipped:")) throw error;
+        entry.skipped = reason.replace(/^skipped:\s*/, "");
+        console.log(`${name}: skipped: ${entry.skipped}`);
+        continue;
+      }
+      try {
+        const result = await sweep(system, {
+          ...options,
+          onStep: (s) =>
+            console.log(
+              `run ${run + 1}/${runs} ${name.padEnd(14)} rate ${String(s.ratePerSec).padStart(5)}/s  deliveries ${s.deliveriesPerSec.toFixed(0).padStart(6)}/s  ` +
+                `p50 ${s.delivery.p50.toFixed(1)} p99 ${s.delivery.p99.toFixed(1)} ms  delivered ${(s.deliveredRatio * 100).toFixed(2)}%  ` +
+                `server CPU ${s.serverCpuPct.toFixed(0)}%  loadgen CPU ${s.loadgenCpuPct.toFixed(0)}%  other ${s.otherCpuPct.toFixed(0)}%${Object.keys(s.errors).length ? `  errors ${JSON.stringify(s.errors)}` : ""}${s.passed ? "" : "  (stop)"}`,
+            ),
+        });
+        entry.runs.push(result satisfies BenchRun);
+      } finally {
+        await system.server.stop();
+      }
+      if (values.profile && name.startsWith("parley")) {
+        const file = newestProfile(profileDir);
+        if (file) console.log(`${name} profile ${file}\n${summariseProfile(file, 20)}`);
+      }
+    }
+  }
+} finally {
+  await mongo?.stop();
+}
+
+const files = writeResults(values.out, {
+  systems: [...results.values()],
+  options,
+  runs,
+  cpuSplit: hasTaskset ? `servers (and FerretDB) pinned to CPU ${SERVER_CPU}, load generator to CPU ${LOADGEN_CPU} (taskset)` : "no taskset: processes unpinned",
+  storeKind: mongo?.kind,
+  durationSec: (Date.now() - benchStarted) / 1000,
+});
+console.log(`\n${files.markdown}\nwritten: ${files.paths.join(", ")}`);

@@ -1,0 +1,174 @@
+/**
+ * Benchmark results: medians over runs per system, ratios of Parley to the ceiling and each peer,
+ * written as loadtest/results/latest.json, latest.md and latest.svg (p99 against deliveries/s).
+ */
+import { writeFileSync, mkdirSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
+import type { SweepOptions, SweepResult, StepResult } from "./sweep.ts";
+import type { SystemName } from "./systems.ts";
+
+export type BenchRun = SweepResult;
+export type SystemRuns = { name: SystemName; runs: BenchRun[]; skipped?: string };
+
+/** The send rate (messages/s) at which p50, p99 and CPU per delivery are compared. */
+const COMPARE_RATE = 2000;
+/** Load generator CPU (% of its core) at which it, not the server, may be the limit. */
+const LOADGEN_SATURATED_PCT = 90;
+
+const median = (xs: number[]): number | null => {
+  const sorted = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (sorted.length === 0) return null;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+const round = (x: number | null, digits = 1) => (x === null ? null : Number(x.toFixed(digits)));
+
+/** The best passing step of a run, and the step that stopped it. */
+function bestAndStop(run: BenchRun): { best: StepResult | undefined; stop: StepResult | undefined } {
+  const passed = run.steps.filter((step) => step.passed);
+  return { best: passed.at(-1), stop: run.steps.find((step) => !step.passed) };
+}
+
+/** Why a run stopped where it did. */
+function limitOf(run: BenchRun): string {
+  const { stop } = bestAndStop(run);
+  if (!stop) return "top rate reached";
+  if (stop.loadgenCpuPct >= LOADGEN_SATURATED_PCT) return "load generator";
+  if (stop.deliveredRatio < 0.999) return "deliveries lost";
+  return stop.serverCpuPct >= LOADGEN_SATURATED_PCT ? "server CPU" : "latency";
+}
+
+/** One row of latest.json's `systems`. */
+function summarise(system: SystemRuns) {
+  if (system.skipped) return { name: system.name, skipped: system.skipped };
+  const at = (run: BenchRun) => run.steps.find((step) => step.ratePerSec === COMPARE_RATE && step.passed) ?? run.steps.find((step) => step.ratePerSec === COMPARE_RATE);
+  const atCompare = system.runs.map(at).filter((step): step is StepResult => step !== undefined);
+  const limits = system.runs.map(limitOf);
+  const rates = [...new Set(system.runs.flatMap((run) => run.steps.map((step) => step.ratePerSec)))].sort((a, b) => a - b);
+  return {
+    name: system.name,
+    maxDeliveriesPerSecAtP99Under100ms: round(median(system.runs.map((run) => bestAndStop(run).best?.deliveriesPerSec ?? 0)), 0),
+    p50MsAt2kSent: round(median(atCompare.map((step) => step.delivery.p50)), 2),
+    p99MsAt2kSent: round(median(atCompare.map((step) => step.delivery.p99)), 2),
+    ackP99MsAt2kSent: round(median(atCompare.flatMap((step) => (step.ack ? [step.ack.p99] : []))), 2),
+    serverCpuUsPerDelivery: round(median(atCompare.map((step) => step.serverCpuUsPerDelivery)), 2),
+    serverRssMb: round(median(system.runs.map((run) => run.serverRssMb)), 0),
+    loadgenCpuPctAtMax: round(median(system.runs.map((run) => bestAndStop(run).best?.loadgenCpuPct ?? Number.NaN)), 0),
+    limitedBy: limits.sort((a, b) => limits.filter((x) => x === b).length - limits.filter((x) => x === a).length)[0],
+    curve: rates.map((ratePerSec) => {
+      const steps = system.runs.flatMap((run) => run.steps.filter((step) => step.ratePerSec === ratePerSec));
+      return { ratePerSec, runs: steps.length, deliveriesPerSec: round(median(steps.map((s) => s.deliveriesPerSec)), 0), p50Ms: round(median(steps.map((s) => s.delivery.p50)), 2), p99Ms: round(median(steps.map((s) => s.delivery.p99)), 2), deliveredRatio: round(median(steps.map((s) => s.deliveredRatio)), 5), serverCpuPct: round(median(steps.map((s) => s.serverCpuPct)), 0), loadgenCpuPct: round(median(steps.map((s) => s.loadgenCpuPct)), 0), otherCpuPct: round(median(steps.map((s) => s.otherCpuPct)), 0) };
+    }),
+    runs: system.runs,
+  };
+}
+
+type Summary = ReturnType<typeof summarise>;
+type Measured = Extract<Summary, { curve: unknown }>;
+const isMeasured = (s: Summary): s is Measured => "curve" in s;
+
+/** Parley's throughput and CPU per delivery as multiples of every other measured system. */
+function ratios(summaries: Summary[]) {
+  const measured = summaries.filter(isMeasured);
+  return measured
+    .filter((parley) => parley.name.startsWith("parley"))
+    .flatMap((parley) =>
+      measured
+        .filter((other) => other !== parley)
+        .map((other) => ({
+          parley: parley.name,
+          versus: other.name,
+          throughput: round((parley.maxDeliveriesPerSecAtP99Under100ms ?? 0) / (other.maxDeliveriesPerSecAtP99Under100ms || Number.NaN), 2),
+          cpuPerDelivery: round((parley.serverCpuUsPerDelivery ?? Number.NaN) / (other.serverCpuUsPerDelivery ?? Number.NaN), 2),
+          p99At2k: round((parley.p99MsAt2kSent ?? Number.NaN) / (other.p99MsAt2kSent ?? Number.NaN), 2),
+        })),
+    );
+}
+
+const cell = (x: number | null | undefined) => (x === null || x === undefined || Number.isNaN(x) ? "–" : x.toLocaleString("en-US"));
+
+function markdown(report: ReturnType<typeof buildReport>): string {
+  const lines = [
+    `Workload: ${report.workload.description}. Machine: ${report.machine}. CPU split: ${report.cpuSplit}. Median of ${report.runs} runs; the whole bench took ${Math.round(report.durationSec)} s.`,
+    "",
+    "| system | max deliveries/s (p99 < 100 ms, ≥ 99.9 %) | p50 ms @ 2k sent/s | p99 ms @ 2k sent/s | server CPU µs / delivery | server RSS MiB | load gen CPU % at max | stopped by |",
+    "|---|---|---|---|---|---|---|---|",
+    ...report.systems.map((s) =>
+      isMeasured(s)
+        ? `| ${s.name} | ${cell(s.maxDeliveriesPerSecAtP99Under100ms)} | ${cell(s.p50MsAt2kSent)} | ${cell(s.p99MsAt2kSent)} | ${cell(s.serverCpuUsPerDelivery)} | ${cell(s.serverRssMb)} | ${cell(s.loadgenCpuPctAtMax)} | ${s.limitedBy} |`
+        : `| ${s.name} | skipped: ${s.skipped} | | | | | | |`,
+    ),
+    "",
+    "| Parley | versus | throughput ratio | CPU per delivery ratio | p99 @ 2k ratio |",
+    "|---|---|---|---|---|",
+    ...report.ratios.map((r) => `| ${r.parley} | ${r.versus} | ${cell(r.throughput)}× | ${cell(r.cpuPerDelivery)}× | ${cell(r.p99At2k)}× |`),
+  ];
+  return lines.join("\n");
+}
+
+const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"];
+
+/** A hand-written SVG: delivery p99 (ms, capped at 300) against deliveries/s, one line per system. */
+function chart(summaries: Summary[], p99LimitMs: number): string {
+  const measured = summaries.filter(isMeasured);
+  const width = 760, height = 420, left = 60, right = 170, top = 30, bottom = 50;
+  const maxX = Math.max(1, ...measured.flatMap((s) => s.curve.map((p) => p.deliveriesPerSec ?? 0))) * 1.05;
+  const maxY = 300;
+  const x = (v: number) => left + (v / maxX) * (width - left - right);
+  const y = (v: number) => top + (1 - Math.min(v, maxY) / maxY) * (height - top - bottom);
+  const ticks = Array.from({ length: 6 }, (_, i) => (maxX / 5) * i);
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="${left}" y="18" font-size="14">Delivery p99 latency against deliveries per second (median of runs)</text>`,
+    `<line x1="${left}" y1="${y(0)}" x2="${width - right}" y2="${y(0)}" stroke="black"/><line x1="${left}" y1="${y(0)}" x2="${left}" y2="${top}" stroke="black"/>`,
+    `<line x1="${left}" y1="${y(p99LimitMs)}" x2="${width - right}" y2="${y(p99LimitMs)}" stroke="#999" stroke-dasharray="4 4"/><text x="${width - right - 4}" y="${y(p99LimitMs) - 4}" text-anchor="end" fill="#666">p99 ${p99LimitMs} ms</text>`,
+    ...ticks.map((t) => `<text x="${x(t)}" y="${y(0) + 16}" text-anchor="middle">${Math.round(t / 1000)}k</text>`),
+    ...[0, 50, 100, 150, 200, 250, 300].map((t) => `<text x="${left - 6}" y="${y(t) + 4}" text-anchor="end">${t}</text>`),
+    `<text x="${(left + width - right) / 2}" y="${height - 12}" text-anchor="middle">deliveries/s (each message to all 10 members)</text>`,
+    `<text x="14" y="${(top + height - bottom) / 2}" transform="rotate(-90 14 ${(top + height - bottom) / 2})" text-anchor="middle">p99 ms (capped at ${maxY})</text>`,
+  ];
+  measured.forEach((s, i) => {
+    const color = COLORS[i % COLORS.length];
+    const points = s.curve.filter((p) => p.deliveriesPerSec !== null && p.p99Ms !== null).map((p) => `${x(p.deliveriesPerSec!).toFixed(1)},${y(p.p99Ms!).toFixed(1)}`);
+    parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${points.join(" ")}"/>`);
+    parts.push(...points.map((p) => `<circle cx="${p.split(",")[0]}" cy="${p.split(",")[1]}" r="3" fill="${color}"/>`));
+    parts.push(`<rect x="${width - right + 12}" y="${top + i * 20}" width="12" height="12" fill="${color}"/><text x="${width - right + 30}" y="${top + i * 20 + 11}">${s.name}</text>`);
+  });
+  summaries.filter((s) => !isMeasured(s)).forEach((s, i) => parts.push(`<text x="${width - right + 12}" y="${top + (measured.length + i) * 20 + 11}" fill="#999">${s.name}: skipped</text>`));
+  parts.push("</svg>");
+  return parts.join("\n");
+}
+
+type ReportInput = { systems: SystemRuns[]; options: SweepOptions; runs: number; cpuSplit: string; storeKind: string | undefined; durationSec: number };
+
+function buildReport(input: ReportInput) {
+  const systems = input.systems.map(summarise);
+  const { options } = input;
+  return {
+    generatedAt: new Date().toISOString(),
+    machine: `${os.cpus()[0]?.model} × ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`,
+    cpuSplit: input.cpuSplit,
+    workload: {
+      description: `${options.conversations * options.membersPerConversation} clients in ${options.conversations} conversations of ${options.membersPerConversation}, ${options.textBytes}-byte texts, open-loop senders stepped through ${options.ratesPerSec.join(", ")} messages/s (${options.stepMs / 1000} s each after a ${options.warmupMs / 1000} s warm-up) until delivery p99 passes ${options.p99LimitMs} ms or fewer than ${options.minDeliveredRatio * 100} % of deliveries arrive; latency from the send time in the payload to receipt by each member${input.storeKind ? `; durable store ${input.storeKind} on SQLite` : ""}`,
+      ...options,
+    },
+    runs: input.runs,
+    durationSec: input.durationSec,
+    systems,
+    ratios: ratios(systems),
+  };
+}
+
+/** Write latest.json, latest.md and latest.svg into `dir`; returns the markdown and the paths. */
+export function writeResults(dir: string, input: ReportInput): { markdown: string; paths: string[] } {
+  mkdirSync(dir, { recursive: true });
+  const report = buildReport(input);
+  const md = markdown(report);
+  const paths = [join(dir, "latest.json"), join(dir, "latest.md"), join(dir, "latest.svg")];
+  writeFileSync(paths[0]!, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(paths[1]!, `${md}\n\n![p99 against deliveries/s](latest.svg)\n`);
+  writeFileSync(paths[2]!, `${chart(report.systems, input.options.p99LimitMs)}\n`);
+  return { markdown: md, paths };
+}

@@ -1,0 +1,125 @@
+/**
+ * One sweep of one system: seat the members, warm up, then step the open-loop send rate up until a
+ * step fails (p99 over the limit, or too few deliveries), measuring latency and the CPU of both sides.
+ */
+import { cpuMicros, machineBusyMicros, peakRssMb } from "./server-process.ts";
+import type { RunningSystem } from "./systems.ts";
+import { createMeter, drain, percentilesMs, sendOpenLoop, type Connector, type Member, type MemberEvents, type Seating } from "./workload.ts";
+
+export type SweepOptions = {
+  conversations: number;
+  membersPerConversation: number;
+  textBytes: number;
+  ratesPerSec: number[];
+  warmupMs: number;
+  stepMs: number;
+  drainMs: number;
+  p99LimitMs: number;
+  minDeliveredRatio: number;
+  /** Called after each step, for progress lines. */
+  onStep?: (step: StepResult) => void;
+};
+
+/** What one step at one send rate measured. */
+export type StepResult = {
+  ratePerSec: number;
+  sentPerSec: number;
+  deliveriesPerSec: number;
+  deliveredRatio: number;
+  delivery: { p50: number; p95: number; p99: number; max: number };
+  ack: { p50: number; p95: number; p99: number; max: number } | undefined;
+  errors: Record<string, number>;
+  /** Server CPU while sending, % of its core (store included for durable Parley). */
+  serverCpuPct: number;
+  /** Server CPU from the step's start until its deliveries drained, per delivery. */
+  serverCpuUsPerDelivery: number;
+  /** This process's CPU while sending, % of its core. */
+  loadgenCpuPct: number;
+  /** CPU every other process on the machine used while sending, % of one core: noise from neighbours. */
+  otherCpuPct: number;
+  passed: boolean;
+};
+
+export type SweepResult = { steps: StepResult[]; serverRssMb: number; connectMs: number };
+
+/** Run `tasks` with at most `limit` in flight. */
+async function inBatches<T>(tasks: Array<() => Promise<T>>, limit: number): Promise<T[]> {
+  const results: T[] = new Array(tasks.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < tasks.length) {
+      const index = next++;
+      results[index] = await tasks[index]!();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
+  return results;
+}
+
+/** Seat `membersPerConversation` members in each conversation; the first of each joins first, so each room is created once. */
+export async function seatMembers(connector: Connector, conversations: number, membersPerConversation: number, events: MemberEvents): Promise<Seating> {
+  const seating: Seating = Array.from({ length: conversations }, () => []);
+  const join = (conversation: number, user: number) => async () => void (seating[conversation]![user] = await connector(conversation, user, events));
+  const conversationIds = [...Array(conversations).keys()];
+  await inBatches(conversationIds.map((c) => join(c, 0)), 20);
+  await inBatches(conversationIds.flatMap((c) => Array.from({ length: membersPerConversation - 1 }, (_, u) => join(c, u + 1))), 50);
+  return seating;
+}
+
+/** Close every member, waiting at most `timeoutMs`. */
+export async function closeMembers(members: Member[], timeoutMs = 5000): Promise<void> {
+  await Promise.race([Promise.all(members.map((member) => member.close().catch(() => undefined))), new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
+}
+
+/** Sweep the rates against a started system; the caller stops the system. */
+export async function sweep(system: RunningSystem, options: SweepOptions): Promise<SweepResult> {
+  const meter = createMeter();
+  const connectStarted = performance.now();
+  const seating = await seatMembers(system.connector, options.conversations, options.membersPerConversation, meter.events);
+  const connectMs = performance.now() - connectStarted;
+  const serverPids = [system.server.pid, ...(system.storePid ? [system.storePid] : [])];
+  const serverCpu = () => serverPids.reduce((sum, pid) => sum + cpuMicros(pid), 0);
+  const steps: StepResult[] = [];
+  try {
+    meter.reset();
+    await sendOpenLoop(seating, meter, { ratePerSec: options.ratesPerSec[0]!, durationMs: options.warmupMs, textBytes: options.textBytes });
+    await drain(meter, options.drainMs);
+
+    for (const ratePerSec of options.ratesPerSec) {
+      meter.reset();
+      const started = performance.now();
+      const serverCpuBefore = serverCpu();
+      const loadgenCpuBefore = process.cpuUsage();
+      const machineBefore = machineBusyMicros();
+      await sendOpenLoop(seating, meter, { ratePerSec, durationMs: options.stepMs, textBytes: options.textBytes });
+      const sendSeconds = (performance.now() - started) / 1000;
+      const serverCpuSendingUs = serverCpu() - serverCpuBefore;
+      const loadgenCpuSending = process.cpuUsage(loadgenCpuBefore);
+      const machineSendingUs = machineBusyMicros() - machineBefore;
+      await drain(meter, options.drainMs);
+      const serverCpuUs = serverCpu() - serverCpuBefore;
+      const delivery = percentilesMs(meter.delivery);
+      const deliveredRatio = meter.expected === 0 ? 0 : meter.delivered / meter.expected;
+      const step: StepResult = {
+        ratePerSec,
+        sentPerSec: meter.sent / sendSeconds,
+        deliveriesPerSec: meter.delivered / sendSeconds,
+        deliveredRatio,
+        delivery,
+        ack: meter.ack.count > 0 ? percentilesMs(meter.ack) : undefined,
+        errors: Object.fromEntries(meter.errors),
+        serverCpuPct: (serverCpuSendingUs / (sendSeconds * 1e6)) * 100,
+        serverCpuUsPerDelivery: meter.delivered === 0 ? Number.NaN : serverCpuUs / meter.delivered,
+        loadgenCpuPct: ((loadgenCpuSending.user + loadgenCpuSending.system) / (sendSeconds * 1e6)) * 100,
+        otherCpuPct: Math.max(0, ((machineSendingUs - serverCpuSendingUs - loadgenCpuSending.user - loadgenCpuSending.system) / (sendSeconds * 1e6)) * 100),
+        passed: delivery.p99 <= options.p99LimitMs && deliveredRatio >= options.minDeliveredRatio,
+      };
+      steps.push(step);
+      options.onStep?.(step);
+      if (!step.passed) break;
+    }
+    return { steps, serverRssMb: peakRssMb(system.server.pid), connectMs };
+  } finally {
+    await closeMembers(seating.flat());
+  }
+}

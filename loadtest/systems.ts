@@ -1,0 +1,80 @@
+/**
+ * The systems the benchmark compares, each started as its own server process on the server CPU and
+ * reached through its own client: the raw ceilings, the peers, and Parley in memory and durable.
+ */
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { colyseusConnector, parleyChat, stockBroadcast } from "./clients/colyseus.ts";
+import { socketioConnector } from "./clients/socketio.ts";
+import { wsConnector } from "./clients/ws.ts";
+import { startServer, type ServerProcess } from "./server-process.ts";
+import type { Connector } from "./workload.ts";
+
+export const SYSTEM_NAMES = ["ws-ceiling", "uws-ceiling", "socketio", "colyseus-stock", "parley-memory", "parley-durable"] as const;
+export type SystemName = (typeof SYSTEM_NAMES)[number];
+
+/** A started system: its server process (plus a store's pid for durable Parley) and how to connect. */
+export type RunningSystem = { server: ServerProcess; storePid: number | undefined; connector: Connector };
+
+/** Where and how to start a system. */
+export type StartOptions = {
+  serverCpu: number;
+  /** MongoDB-wire URL (one database per start) for parley-durable. */
+  mongoUrl?: string;
+  /** PID of the store behind mongoUrl, so its CPU counts as the server's. */
+  storePid?: number;
+  /** Extra node flags for Parley, e.g. --cpu-prof. */
+  parleyNodeArgs?: string[];
+};
+
+const LOADTEST = import.meta.dirname;
+const ROOT = join(LOADTEST, "..");
+
+/** Parley's limits raised out of the way: the benchmark measures delivery, not the rate limiter. */
+const PARLEY_BENCH_ENV = {
+  LOG_LEVEL: "warn",
+  TRANSPORT: "ws",
+  SEND_RATE_PER_SEC: "100000",
+  SEND_BURST: "100000",
+  REQUEST_RATE_PER_SEC: "100000",
+  MAX_FRAMES_PER_SEC: "100000",
+  MAX_PENDING_SENDS_PER_ROOM: "100000",
+  GROUP_COMMIT_MAX_QUEUE: "1000000",
+};
+
+/** Start one system; rejects (for uws-ceiling, with "skipped: <reason>") when it cannot run here. */
+export async function startSystem(name: SystemName, options: StartOptions): Promise<RunningSystem> {
+  const cpu = options.serverCpu;
+  const script = (file: string) => join(LOADTEST, "servers", file);
+  switch (name) {
+    case "ws-ceiling": {
+      const server = await startServer(script("ws-ceiling.ts"), {}, cpu);
+      return { server, storePid: undefined, connector: wsConnector(server.endpoint) };
+    }
+    case "uws-ceiling": {
+      const server = await startServer(script("uws-ceiling.ts"), {}, cpu);
+      return { server, storePid: undefined, connector: wsConnector(server.endpoint) };
+    }
+    case "socketio": {
+      const server = await startServer(script("socketio.ts"), {}, cpu);
+      return { server, storePid: undefined, connector: socketioConnector(server.endpoint) };
+    }
+    case "colyseus-stock": {
+      const server = await startServer(script("colyseus-stock.ts"), {}, cpu);
+      return { server, storePid: undefined, connector: colyseusConnector([server.endpoint], stockBroadcast) };
+    }
+    case "parley-memory":
+    case "parley-durable": {
+      if (name === "parley-durable" && !options.mongoUrl) throw new Error("parley-durable needs a MongoDB-wire URL");
+      const env = { ...PARLEY_BENCH_ENV, ...(name === "parley-durable" ? { MONGO_URL: options.mongoUrl! } : {}) };
+      const server = await startServer(join(ROOT, "server", "main.ts"), env, cpu, options.parleyNodeArgs);
+      return { server, storePid: name === "parley-durable" ? options.storePid : undefined, connector: colyseusConnector([server.endpoint], parleyChat) };
+    }
+  }
+}
+
+/** PID of the process listening on a local TCP port (the FerretDB child of startMongoWire). */
+export function pidListeningOn(port: number): number | undefined {
+  const found = spawnSync("sh", ["-c", `pgrep -f "listen-addr=127.0.0.1:${port}" | head -1`]).stdout?.toString().trim();
+  return found ? Number(found) : undefined;
+}
