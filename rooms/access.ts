@@ -2,11 +2,15 @@ import { RefusalError } from "./chat-errors.ts";
 import { parseConversationId, type Conversation } from "./conversation-id.ts";
 import type { Identity } from "./identity.ts";
 
+/** Where group membership is read from (the history store, behind a timeout). */
+export type GroupMembers = (groupId: string) => Promise<readonly string[]>;
+
 /**
- * Decide whether `identity` may join or read `conversationId`. Throws INVALID for a malformed id and
- * FORBIDDEN for someone who is not a member.
+ * Decide whether `identity` may join or read `conversationId`. Throws INVALID for a malformed id,
+ * FORBIDDEN for someone who is not a member, and lets a failed membership read through (the caller
+ * answers UNAVAILABLE).
  */
-export function authorizeConversation(identity: Identity, conversationId: unknown): Conversation {
+export async function authorizeConversation(identity: Identity, conversationId: unknown, groupMembers: GroupMembers): Promise<Conversation> {
   const conversation = parseConversationId(conversationId);
   if ("invalid" in conversation) throw new RefusalError("INVALID", conversation.invalid);
   switch (conversation.kind) {
@@ -16,7 +20,7 @@ export function authorizeConversation(identity: Identity, conversationId: unknow
       if (!conversation.members.includes(identity.userId)) throw new RefusalError("FORBIDDEN", "only its two users may join a dm");
       return conversation;
     case "group":
-      // TODO(#4): group membership is managed over HTTP by the cluster issue; until then no one is a member.
-      throw new RefusalError("FORBIDDEN", "not a member of this group");
+      if (!(await groupMembers(conversation.id)).includes(identity.userId)) throw new RefusalError("FORBIDDEN", "not a member of this group");
+      return conversation;
   }
 }

@@ -6,6 +6,8 @@ import { Room, ServerError, type Client, type MessageContext } from "@colyseus/c
 import { authorizeConversation } from "./access.ts";
 import { httpStatusOf, refusal, RefusalError, type Refusal } from "./chat-errors.ts";
 import { chatRequests, normaliseText, parseRequest, type ChatRequestType } from "./chat-messages.ts";
+import { inboxChannel, membersChannel, type MembershipChange } from "./channels.ts";
+import { parseConversationId, type Conversation } from "./conversation-id.ts";
 import { ConversationLog } from "./conversation-log.ts";
 import type { Message } from "./history-store.ts";
 import type { Identity } from "./identity.ts";
@@ -25,28 +27,44 @@ export function toJoinError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
 }
 
+/** A send made over HTTP by a `service` (POST /v1/conversations/:id/messages). */
+export type ServiceSend = { senderId: string; senderName: string; clientMsgId: string; text: string };
+
+/** Close code for a client removed from a group: do not rejoin. */
+export const REMOVED_CLOSE_CODE = 4403;
+
 /** Build the `chat` room class bound to its dependencies. */
 export function createChatRoom(deps: ChatRoomDeps) {
   const { limits, metrics } = deps;
+  const groupMembers = (groupId: string) => withTimeout(deps.history.members(groupId), limits.storeTimeoutMs);
 
   class ChatRoom extends Room {
     override maxMessagesPerSecond = limits.maxFramesPerSec;
     conversationId = "";
+    conversation!: Conversation;
+    /** Who gets `notify` for each message: a dm's two users, a group's members; none for a channel. */
+    members = new Set<string>();
     log!: ConversationLog;
     roomLog!: RoomLog;
 
     static override async onAuth(token: string, options: { conversationId?: unknown } | undefined): Promise<ChatAuth> {
       try {
         const identity = await deps.authenticator.authenticate(token, options);
-        const conversation = authorizeConversation(identity, options?.conversationId);
+        const conversation = await authorizeConversation(identity, options?.conversationId, groupMembers);
+        metrics.joinOutcome("chat", "authorized");
         return { identity, conversationId: conversation.id };
       } catch (error) {
+        metrics.joinOutcome("chat", error instanceof RefusalError ? error.refusal.code : "error");
         throw toJoinError(error);
       }
     }
 
     override async onCreate(options: { conversationId: string }): Promise<void> {
-      this.conversationId = options.conversationId;
+      if (!deps.hostsRooms) throw toJoinError(new RefusalError("UNAVAILABLE", "this node hosts no rooms; join again"));
+      const conversation = parseConversationId(options.conversationId);
+      if ("invalid" in conversation) throw toJoinError(new RefusalError("INVALID", conversation.invalid));
+      this.conversation = conversation;
+      this.conversationId = conversation.id;
       this.roomLog = deps.log.child({ roomId: this.roomId, conversationId: this.conversationId });
       this.log = new ConversationLog({
         conversationId: this.conversationId,
@@ -63,6 +81,7 @@ export function createChatRoom(deps: ChatRoomDeps) {
       });
       try {
         await this.log.start();
+        await this.#loadMembers();
       } catch (error) {
         this.roomLog.warn({ err: errorText(error) }, "cannot restore conversation from the history store");
         throw toJoinError(new RefusalError("UNAVAILABLE", "the history store cannot be reached; join again later"));
@@ -84,6 +103,7 @@ export function createChatRoom(deps: ChatRoomDeps) {
 
     override onJoin(client: ChatClient): void {
       metrics.clientJoined("chat");
+      metrics.joinOutcome("chat", "joined");
       this.roomLog.debug({ userId: client.auth?.identity.userId }, "client joined");
     }
 
@@ -105,6 +125,53 @@ export function createChatRoom(deps: ChatRoomDeps) {
       await this.log?.settled();
       metrics.roomDisposed("chat");
       this.roomLog?.info({ lastSeq: this.log?.lastSeq }, "conversation room disposed");
+    }
+
+    /**
+     * A send over HTTP from a `service`, routed here by remoteRoomCall from any node. Answers like
+     * the `send` request: `{ seq, sentAt, duplicate }` or `{ refusal }`.
+     */
+    async serviceSend(send: ServiceSend): Promise<unknown> {
+      const { text, length } = normaliseText(send.text);
+      if (length === 0) return refused("INVALID", "text is empty");
+      if (length > limits.maxTextChars) return refused("TOO_LONG", `text is ${length} characters; at most ${limits.maxTextChars}`);
+      const outcome = await this.log.submit({ senderId: send.senderId, senderName: send.senderName, text, clientMsgId: send.clientMsgId });
+      if (!outcome.ok) return { refusal: outcome.refusal };
+      if (!outcome.reply.duplicate) metrics.messageAccepted();
+      return outcome.reply;
+    }
+
+    /** The node found another room holding this conversation's lease: stop writing and move away. */
+    leaseLost(): void {
+      this.roomLog.warn({}, "lease on the conversation lost to another room");
+      this.log.relinquish();
+    }
+
+    /** Who gets `notify`: the dm's two users, or the group's members (kept current by membership changes). */
+    async #loadMembers(): Promise<void> {
+      const { conversation } = this;
+      if (conversation.kind === "dm") {
+        this.members = new Set(conversation.members);
+        // So the inbox's `unread` finds this dm. Best effort: the dm works without it.
+        void withTimeout(deps.history.recordConversation(conversation.id, "dm", conversation.members), limits.storeTimeoutMs).catch((error) => {
+          metrics.storeWriteFailed();
+          this.roomLog.warn({ err: errorText(error) }, "cannot record the dm for unread");
+        });
+      } else if (conversation.kind === "group") {
+        this.presence.subscribe(membersChannel(conversation.id), (change: MembershipChange) => this.#membershipChanged(change));
+        this.members = new Set(await groupMembers(conversation.id));
+      }
+    }
+
+    #membershipChanged({ userId, member }: MembershipChange): void {
+      if (member) return void this.members.add(userId);
+      this.members.delete(userId);
+      for (const client of this.clients as unknown as ChatClient[]) {
+        if (client.auth?.identity.userId !== userId) continue;
+        client.send("error", { code: "FORBIDDEN", message: "removed from this group" });
+        client.leave(REMOVED_CLOSE_CODE);
+      }
+      this.roomLog.info({ userId }, "member removed from the group; their clients left");
     }
 
     /** Run a request handler: time it, and turn a Refusal into ctx.reject. */
@@ -194,6 +261,16 @@ export function createChatRoom(deps: ChatRoomDeps) {
     #deliver(messages: readonly Message[]): void {
       for (const message of messages) this.broadcast("message", message);
       metrics.fanout(this.clients.length * messages.length);
+      if (this.members.size === 0) return;
+      let notified = 0;
+      for (const message of messages) {
+        for (const member of this.members) {
+          if (member === message.senderId) continue;
+          this.presence.publish(inboxChannel(member), message);
+          notified++;
+        }
+      }
+      metrics.notifiesPublished(notified);
     }
 
     /** Tell every client to join again elsewhere, then close their connections. */

@@ -113,6 +113,14 @@ export class ConversationLog {
     });
   }
 
+  /**
+   * Another room owns the conversation now (its lease moved): refuse what is queued, take no new
+   * sends, and tell the room. A write already in flight still completes or meets the seq fence.
+   */
+  relinquish(): void {
+    if (!this.#fenced) this.#fence([]);
+  }
+
   /** Resolves once nothing is queued or in flight (used by drain). */
   settled(): Promise<void> {
     if (!this.#writing && this.#inFlight.size === 0) return Promise.resolve();

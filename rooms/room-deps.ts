@@ -30,9 +30,14 @@ export interface RoomMetrics {
   clientJoined(roomName: string): void;
   clientLeft(roomName: string): void;
   pendingSends(delta: number): void;
+  /** A join decided: `joined`, or the refusal code. */
+  joinOutcome(roomName: string, outcome: string): void;
+  notifiesPublished(count: number): void;
 }
 
 export type ChatRoomDeps = {
+  /** False on ROLE=api: rooms must not be created here, even by the matchmaker's local fallback. */
+  hostsRooms: boolean;
   authenticator: Authenticator;
   history: HistoryStore;
   /** Where durable writes go: the store, or a group commit in front of it. */

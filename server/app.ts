@@ -2,8 +2,10 @@
  * createApp: builds one Parley node from a Config. Used by main.ts and by tests; owns no process
  * signals (shutdown.ts does).
  */
-import { defineRoom, defineServer } from "@colyseus/core";
+import { defineRoom, defineServer, matchMaker } from "@colyseus/core";
 import { createChatRoom } from "../rooms/chat-room.ts";
+import { createInboxRoom } from "../rooms/inbox-room.ts";
+import type { ChatRoomDeps } from "../rooms/room-deps.ts";
 import type { HistoryStore } from "../rooms/history-store.ts";
 import { MemoryHistoryStore } from "../rooms/memory-history-store.ts";
 import { createMemoryRateLimit } from "../rooms/plugins/rate-limit.ts";
@@ -11,8 +13,11 @@ import { describeEmbeddedDefaults, type Config } from "./config.ts";
 import { mountRoutes } from "./http/routes.ts";
 import { createDevelopmentAuthenticator, createJwtAuthenticator } from "./identity.ts";
 import { colyseusLogger, type Logger } from "./logger.ts";
-import { createMetrics } from "./metrics.ts";
+import { createMetrics, type Metrics } from "./metrics.ts";
 import { createGroupCommit } from "./history/group-commit.ts";
+import { connectRedis, type RedisConnections } from "./cluster/redis.ts";
+import { RoutingDriver } from "./cluster/routing.ts";
+import { publishMembership, sendToConversation } from "./cluster/service-send.ts";
 import { createTransport } from "./transport.ts";
 
 export type App = {
@@ -34,7 +39,8 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
   const { transport, name: transportName } = await createTransport(config, logger);
   let draining = false;
 
-  const ChatRoom = createChatRoom({
+  const roomDeps: ChatRoomDeps = {
+    hostsRooms: config.role !== "api",
     authenticator,
     history,
     append: createGroupCommit(history, {
@@ -52,14 +58,22 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
     },
     log: logger.child({ component: "room" }),
     metrics,
-  });
+  };
 
-  const cluster = config.redisUrl ? await redisPresenceAndDriver(config.redisUrl) : {};
+  const cluster = config.redisUrl ? await openCluster(config, config.redisUrl, metrics, logger) : undefined;
 
   const server = defineServer({
-    rooms: { chat: defineRoom(ChatRoom).filterBy(["conversationId"]) },
+    rooms: {
+      chat: defineRoom(createChatRoom(roomDeps)).filterBy(["conversationId"]),
+      inbox: defineRoom(createInboxRoom(roomDeps)).filterBy(["userId"]),
+    },
     transport,
-    ...cluster,
+    ...(cluster && {
+      presence: cluster.redis.presence,
+      driver: cluster.routing,
+      selectProcessIdToCreateRoom: () => cluster.routing.selectHost(),
+      isStandaloneMatchMaker: config.role === "api",
+    }),
     publicAddress: config.publicAddress,
     logger: colyseusLogger(logger),
     greet: false,
@@ -71,7 +85,9 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
         metrics,
         logger: logger.child({ component: "http" }),
         isDraining: () => draining,
-        readinessChecks: {},
+        readinessChecks: cluster ? { redis: cluster.redis.ping } : {},
+        sendToConversation: (conversationId, send) => sendToConversation(conversationId, send, config.storeTimeoutMs * 2),
+        publishMembership,
         storeTimeoutMs: config.storeTimeoutMs,
       });
     },
@@ -82,6 +98,7 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
     listen: () => server.listen(config.port),
     startDraining() {
       draining = true;
+      void cluster?.routing.stopHosting().catch((error) => logger.warn({ err: String(error) }, "cannot leave the room-host registry"));
     },
     async close() {
       draining = true;
@@ -101,9 +118,35 @@ async function openHistoryStore(config: Config, logger: Logger): Promise<History
   });
 }
 
-async function redisPresenceAndDriver(redisUrl: string) {
-  // TODO(#4): O(1) conversation routing, leases and the readiness check for Redis.
-  const { RedisPresence } = await import("@colyseus/redis-presence");
-  const { RedisDriver } = await import("@colyseus/redis-driver");
-  return { presence: new RedisPresence(redisUrl), driver: new RedisDriver(redisUrl) };
+/** Redis presence, and the routing driver in front of the Redis matchmaker driver. */
+async function openCluster(config: Config, redisUrl: string, metrics: Metrics, logger: Logger): Promise<{ redis: RedisConnections; routing: RoutingDriver }> {
+  const redis = await connectRedis(redisUrl, config.storeTimeoutMs, (connection) => metrics.redisCommand(connection));
+  const log = logger.child({ component: "routing" });
+  let renewFailing = false;
+  const routing = new RoutingDriver({
+    redis: redis.commands,
+    processId: () => matchMaker.processId,
+    leaseMs: config.roomLeaseMs,
+    routes: { chat: "conversationId", inbox: "userId" },
+    hostsRooms: config.role !== "api",
+    events: {
+      onLeaseLost(roomId) {
+        metrics.leaseLost();
+        log.warn({ roomId }, "room lost its lease to another room; moving its clients away");
+        (matchMaker.getLocalRoomById(roomId) as { leaseLost?: () => void } | undefined)?.leaseLost?.();
+      },
+      onLookup: (result) => metrics.routeLookup(result),
+      onClaimLost: () => metrics.routeClaimLost(),
+      onRenewFailed(error) {
+        metrics.leaseRenewFailed();
+        if (!renewFailing) log.error({ err: error instanceof Error ? error.message : String(error) }, "cannot renew room leases: Redis does not answer");
+        renewFailing = true;
+      },
+      onRenewed() {
+        if (renewFailing) log.info({}, "room leases renewed again");
+        renewFailing = false;
+      },
+    },
+  });
+  return { redis, routing };
 }

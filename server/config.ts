@@ -26,6 +26,8 @@ export type Config = Readonly<{
   mongoUrl: string | undefined;
   /** host:port[/path] at which clients reach this node; undefined lets the client keep its own. */
   publicAddress: string | undefined;
+  /** True when a cluster node fell back to 127.0.0.1:PORT (development only). */
+  publicAddressIsDefault: boolean;
   /** HS256 key for user tokens; undefined means development identities. */
   jwtSecret: Uint8Array | undefined;
   /** @default "auto" */
@@ -161,6 +163,7 @@ export function loadConfig(env: Env = process.env): Config {
     redisUrl: url(env, "REDIS_URL", ["redis:", "rediss:"]),
     mongoUrl: url(env, "MONGO_URL", ["mongodb:", "mongodb+srv:"]),
     publicAddress,
+    publicAddressIsDefault: false,
     jwtSecret: jwtSecretText === undefined ? undefined : new TextEncoder().encode(jwtSecretText),
     transport,
     logLevel: logLevel(env),
@@ -183,6 +186,12 @@ export function loadConfig(env: Env = process.env): Config {
     }),
     mongoWriteConcern: Object.freeze(writeConcern(env)),
   };
+
+  if (config.redisUrl !== undefined && config.publicAddress === undefined) {
+    // In a cluster a seat may be on another node: the client must be told that node's address.
+    if (config.env === "production") throw new ConfigError("PUBLIC_ADDRESS", "is required with REDIS_URL in production: clients are sent to the node hosting their room");
+    Object.assign(config, { publicAddress: `127.0.0.1:${config.port}`, publicAddressIsDefault: true });
+  }
 
   if (config.role !== "all" && config.redisUrl === undefined) {
     throw new ConfigError("ROLE", `${config.role} needs REDIS_URL: split roles only make sense in a cluster`);
@@ -209,8 +218,12 @@ export function describeEmbeddedDefaults(config: Config): string[] {
   if (config.mongoUrl === undefined) {
     warnings.push("MONGO_URL is not set: history is kept in memory and lost on exit");
   }
+  if (config.publicAddressIsDefault) {
+    warnings.push(`PUBLIC_ADDRESS is not set: this node tells clients to reach it at ${config.publicAddress}`);
+  }
   if (config.jwtSecret === undefined) {
     warnings.push("JWT_SECRET is not set: development identities, join options { userId, name } are trusted");
   }
   return warnings;
 }
+

@@ -10,6 +10,11 @@ export type Metrics = RoomMetrics & {
   httpRequest(route: string, status: number, seconds: number): void;
   historyBatch(messages: number, seconds: number): void;
   historyQueueDepth(messages: number): void;
+  redisCommand(connection: "commands" | "subscriber"): void;
+  routeLookup(result: "hit" | "miss"): void;
+  routeClaimLost(): void;
+  leaseLost(): void;
+  leaseRenewFailed(): void;
 };
 
 /** A registry with the default process metrics (event-loop lag included) and Parley's own. */
@@ -57,6 +62,13 @@ export function createMetrics(): Metrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
     registers: [registry],
   });
+  const redisCommands = new Counter({ name: "parley_redis_commands_total", help: "Redis commands this node sent, by connection. Divide by joins or messages for the cost of each.", labelNames: ["connection"], registers: [registry] });
+  const joins = new Counter({ name: "parley_joins_total", help: "Join attempts decided on this node, by room and outcome (joined, or the refusal code).", labelNames: ["room", "outcome"], registers: [registry] });
+  const lookups = new Counter({ name: "parley_route_lookups_total", help: "Routed room lookups (one Redis command each), by result.", labelNames: ["result"], registers: [registry] });
+  const claimsLost = new Counter({ name: "parley_route_claims_lost_total", help: "Rooms discarded at creation because another room already held the conversation.", registers: [registry] });
+  const leasesLost = new Counter({ name: "parley_route_leases_lost_total", help: "Rooms that found another owner at lease renewal and moved their clients away.", registers: [registry] });
+  const renewFailures = new Counter({ name: "parley_route_renew_failures_total", help: "Lease renewals that failed because Redis did not answer.", registers: [registry] });
+  const notifies = new Counter({ name: "parley_inbox_notifies_total", help: "Inbox notifications published for dm and group messages.", registers: [registry] });
   const queueDepth = new Gauge({ name: "parley_history_queue_messages", help: "Messages waiting for a group-commit write.", registers: [registry] });
 
   return {
@@ -77,6 +89,13 @@ export function createMetrics(): Metrics {
     clientJoined: (room) => clients.inc({ room }),
     clientLeft: (room) => clients.dec({ room }),
     pendingSends: (delta) => pending.inc(delta),
+    redisCommand: (connection) => redisCommands.inc({ connection }),
+    routeLookup: (result) => lookups.inc({ result }),
+    routeClaimLost: () => claimsLost.inc(),
+    leaseLost: () => leasesLost.inc(),
+    leaseRenewFailed: () => renewFailures.inc(),
+    joinOutcome: (room, outcome) => joins.inc({ room, outcome }),
+    notifiesPublished: (count) => notifies.inc(count),
     httpRequest: (route, status, seconds) => http.observe({ route, status: String(status) }, seconds),
   };
 }

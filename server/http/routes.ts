@@ -1,8 +1,13 @@
 /**
  * The HTTP surface of a node: health, readiness, metrics and the v1 API.
  */
-import type { Application, Request, Response } from "express";
+import express, { type Application, type Request, type Response } from "express";
+import { z } from "zod";
 import { authorizeConversation } from "../../rooms/access.ts";
+import type { MembershipChange } from "../../rooms/channels.ts";
+import type { ServiceSend } from "../../rooms/chat-room.ts";
+import { isName, parseConversationId } from "../../rooms/conversation-id.ts";
+import type { Identity, Role } from "../../rooms/identity.ts";
 import { httpStatusOf, RefusalError } from "../../rooms/chat-errors.ts";
 import { withTimeout } from "../../rooms/timeout.ts";
 import type { HistoryStore } from "../../rooms/history-store.ts";
@@ -17,6 +22,10 @@ export type HttpDeps = {
   logger: Logger;
   /** True once the node started draining. */
   isDraining: () => boolean;
+  /** Send into a conversation through its live room, wherever it runs (created if needed). */
+  sendToConversation(conversationId: string, send: ServiceSend): Promise<unknown>;
+  /** Tell the group's live room, wherever it runs, that a member was added or removed. */
+  publishMembership(conversationId: string, change: MembershipChange): void;
   /** Extra readiness checks by name (Redis, ...); each rejects when its dependency is down. */
   readinessChecks: Record<string, () => Promise<void>>;
   storeTimeoutMs: number;
@@ -54,8 +63,8 @@ export function mountRoutes(app: Application, deps: HttpDeps): void {
 
   app.get("/v1/conversations/:id/messages", async (req, res) => {
     await handle("GET /v1/conversations/:id/messages", req, res, deps, async () => {
-      const identity = await deps.authenticator.authenticate(bearerToken(req), { userId: req.query.userId });
-      const conversation = authorizeConversation(identity, req.params.id);
+      const identity = await identify(req, deps);
+      const conversation = await authorizeConversation(identity, req.params.id, (groupId) => deps.history.members(groupId));
       const beforeSeq = optionalSeq(req.query.beforeSeq, "beforeSeq");
       const afterSeq = optionalSeq(req.query.afterSeq, "afterSeq");
       if (beforeSeq !== undefined && afterSeq !== undefined) throw new RefusalError("INVALID", "give beforeSeq or afterSeq, not both");
@@ -66,8 +75,49 @@ export function mountRoutes(app: Application, deps: HttpDeps): void {
     });
   });
 
+  app.post("/v1/conversations/:id/messages", express.json({ limit: "64kb" }), async (req, res) => {
+    await handle("POST /v1/conversations/:id/messages", req, res, deps, async () => {
+      const identity = await identify(req, deps);
+      requireRole(identity, ["service"]);
+      const conversation = parseConversationId(req.params.id);
+      if ("invalid" in conversation) throw new RefusalError("INVALID", conversation.invalid);
+      const body = serviceSendBody.safeParse(req.body);
+      if (!body.success) throw new RefusalError("INVALID", firstIssue(body.error));
+      const { clientMsgId, text, senderName } = body.data;
+      const reply = await deps.sendToConversation(conversation.id, { senderId: identity.userId, senderName: senderName ?? identity.name, clientMsgId, text });
+      if (typeof reply === "object" && reply !== null && "refusal" in reply) {
+        const { code, message, retryAfterMs } = (reply as { refusal: { code: keyof typeof httpStatusOf; message: string; retryAfterMs?: number } }).refusal;
+        throw new RefusalError(code, message, retryAfterMs);
+      }
+      return reply;
+    });
+  });
+
+  for (const method of ["put", "delete"] as const) {
+    app[method]("/v1/groups/:id/members/:userId", async (req, res) => {
+      await handle(`${method.toUpperCase()} /v1/groups/:id/members/:userId`, req, res, deps, async () => {
+        const identity = await identify(req, deps);
+        requireRole(identity, ["service", "admin"]);
+        const { id, userId } = req.params as { id: string; userId: string };
+        if (!isName(id) || !isName(userId)) throw new RefusalError("INVALID", "group id and user id are 1..64 of A-Za-z0-9_-");
+        const conversationId = `group:${id}`;
+        const member = method === "put";
+        await deps.history.setMember(conversationId, userId, member);
+        deps.publishMembership(conversationId, { userId, member });
+        deps.logger.info({ conversationId, userId, member, by: identity.userId }, "group membership changed");
+        return { conversationId, userId, member };
+      });
+    });
+  }
+
   app.use((_req: Request, res: Response) => {
     res.status(404).json({ error: { code: "NOT_FOUND", message: "no such route" } });
+  });
+
+  // A body express.json cannot parse (or too large) is the caller's mistake: a typed 400.
+  app.use((error: { status?: number; type?: string }, _req: Request, res: Response, next: (error?: unknown) => void) => {
+    if (error.status === undefined || error.status >= 500) return next(error);
+    res.status(400).json({ error: { code: "INVALID", message: error.type === "entity.too.large" ? "body is too large" : "body must be JSON" } });
   });
 }
 
@@ -89,6 +139,27 @@ async function handle(route: string, req: Request, res: Response, deps: HttpDeps
   } finally {
     deps.metrics.httpRequest(route, status, (performance.now() - started) / 1000);
   }
+}
+
+const serviceSendBody = z.object({
+  clientMsgId: z.string().regex(/^[A-Za-z0-9_\-.:]{1,64}$/, "clientMsgId must be 1..64 of A-Za-z0-9_-.:"),
+  text: z.string().max(100_000, "text is far too long"),
+  senderName: z.string().trim().min(1).max(64).optional(),
+});
+
+function firstIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  return `${issue?.path.join(".") || "body"}: ${issue?.message ?? "invalid"}`;
+}
+
+/** The caller: a bearer JWT, or in development `?userId=&roles=`. */
+function identify(req: Request, deps: HttpDeps): Promise<Identity> {
+  const roles = typeof req.query.roles === "string" ? req.query.roles.split(",") : [];
+  return deps.authenticator.authenticate(bearerToken(req), { userId: req.query.userId, roles });
+}
+
+function requireRole(identity: Identity, allowed: readonly Role[]): void {
+  if (!identity.roles.some((role) => allowed.includes(role))) throw new RefusalError("FORBIDDEN", `needs role ${allowed.join(" or ")}`);
 }
 
 function bearerToken(req: Request): string | undefined {

@@ -50,6 +50,7 @@ describe("entrypoint", function () {
         REDIS_URL: "redis://127.0.0.1:1",
         MONGO_URL: "mongodb://127.0.0.1:1/parley",
         JWT_SECRET: "a-production-secret-of-at-least-32-bytes",
+        PUBLIC_ADDRESS: "127.0.0.1:2567",
       };
       delete env[missing];
       const { code, output } = await runNodeToExit(env);

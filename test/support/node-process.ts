@@ -41,9 +41,9 @@ function spawnEntrypoint(env: Record<string, string | undefined>): { child: Chil
   return { child, output: () => output };
 }
 
-/** Start `node server/main.ts` with the given environment; resolves once /healthz answers. */
+/** Start `node server/main.ts` with the given environment (PORT: a free one unless given); resolves once /healthz answers. */
 export async function startNode(env: Record<string, string | undefined> = {}): Promise<NodeProcess> {
-  const port = await freePort();
+  const port = env.PORT ? Number(env.PORT) : await freePort();
   const { child, output: outputOf } = spawnEntrypoint({ NODE_ENV: "test", LOG_LEVEL: "info", PORT: String(port), ...env });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const httpUrl = `http://127.0.0.1:${port}`;

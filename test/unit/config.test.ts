@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { ConfigError, describeEmbeddedDefaults, loadConfig } from "../../server/config.ts";
 
 const SECRET = "s".repeat(32);
-const PRODUCTION = { NODE_ENV: "production", REDIS_URL: "redis://redis:6379", MONGO_URL: "mongodb://mongo:27017/parley", JWT_SECRET: SECRET };
+const PRODUCTION = { NODE_ENV: "production", REDIS_URL: "redis://redis:6379", MONGO_URL: "mongodb://mongo:27017/parley", JWT_SECRET: SECRET, PUBLIC_ADDRESS: "node-1.chat.example:443" };
 
 /** Assert that loading `env` fails with a ConfigError naming `variable` in its message. */
 function assertRefused(env: Record<string, string | undefined>, variable: string, detail?: RegExp): void {
@@ -133,8 +133,31 @@ describe("configuration", function () {
       });
     }
 
+    it("refuses to start a cluster node without PUBLIC_ADDRESS: clients are sent to the node hosting their room", function () {
+      assertRefused({ ...PRODUCTION, PUBLIC_ADDRESS: undefined }, "PUBLIC_ADDRESS", /REDIS_URL/);
+    });
+
     it("refuses to start with nothing set", function () {
       assert.throws(() => loadConfig({ NODE_ENV: "production" }), ConfigError);
+    });
+  });
+
+  describe("roles", function () {
+    it("runs every role in one node by default", function () {
+      assert.equal(loadConfig({}).role, "all");
+    });
+
+    it("accepts api and rooms in a cluster", function () {
+      for (const role of ["api", "rooms"] as const) assert.equal(loadConfig({ ROLE: role, REDIS_URL: "redis://redis:6379" }).role, role);
+    });
+
+    it("refuses a split role without REDIS_URL, and an unknown role", function () {
+      assertRefused({ ROLE: "api" }, "ROLE", /REDIS_URL/);
+      assertRefused({ ROLE: "worker", REDIS_URL: "redis://redis:6379" }, "ROLE", /all, api or rooms/);
+    });
+
+    it("refuses a room lease too short to renew", function () {
+      assertRefused({ ROOM_LEASE_MS: "50" }, "ROOM_LEASE_MS");
     });
   });
 
@@ -160,9 +183,15 @@ describe("configuration", function () {
     });
 
     it("describes only what is still embedded", function () {
-      const lines = describeEmbeddedDefaults(loadConfig({ REDIS_URL: "redis://redis:6379", JWT_SECRET: SECRET }));
+      const lines = describeEmbeddedDefaults(loadConfig({ REDIS_URL: "redis://redis:6379", JWT_SECRET: SECRET, PUBLIC_ADDRESS: "a.example:2567" }));
       assert.equal(lines.length, 1);
       assert.match(lines[0]!, /MONGO_URL/);
+    });
+
+    it("tells a development cluster node which address it announces when PUBLIC_ADDRESS is unset", function () {
+      const config = loadConfig({ REDIS_URL: "redis://redis:6379", PORT: "3001" });
+      assert.equal(config.publicAddress, "127.0.0.1:3001");
+      assert.ok(describeEmbeddedDefaults(config).some((line) => line.startsWith("PUBLIC_ADDRESS") && line.includes("127.0.0.1:3001")));
     });
 
     it("describes nothing when every service is configured", function () {

@@ -1,0 +1,121 @@
+/**
+ * A local Parley cluster: N nodes on one machine against one Redis and one history store, each
+ * announcing its own address (PUBLIC_ADDRESS). Humans run `npm run cluster -- --nodes 3`; tests and
+ * the chaos harness call startCluster().
+ *
+ * Redis and the store come from REDIS_URL / MONGO_URL, or are started here (redis-server, and
+ * mongod or FerretDB) on free ports.
+ */
+import { parseArgs } from "node:util";
+import type { Role } from "../server/config.ts";
+import { freePort, startMongoWire, startRedis, type Service } from "../test/support/services.ts";
+import { startNode, type NodeProcess } from "../test/support/node-process.ts";
+
+export type ClusterNode = NodeProcess & { role: Role; publicAddress: string; name: string };
+
+export type ClusterOptions = {
+  /** Room-hosting nodes (ROLE=all, or ROLE=rooms when `api` > 0). @default 3 */
+  nodes?: number;
+  /** Extra ROLE=api nodes (matchmaking and HTTP only). @default 0 */
+  api?: number;
+  redisUrl: string;
+  mongoUrl?: string;
+  /** Environment for every node (JWT_SECRET, ROOM_LEASE_MS, LOG_LEVEL, ...). */
+  env?: Record<string, string | undefined>;
+};
+
+export type Cluster = {
+  nodes: ClusterNode[];
+  /** Nodes that host rooms. */
+  hosts(): ClusterNode[];
+  /** Start one more node (a deploy's replacement, say). */
+  addNode(role?: Role): Promise<ClusterNode>;
+  /** SIGTERM every node still running and wait for it. */
+  stop(): Promise<void>;
+};
+
+/** Start a cluster of real node processes. */
+export async function startCluster(options: ClusterOptions): Promise<Cluster> {
+  const { nodes: hostCount = 3, api = 0 } = options;
+  const nodes: ClusterNode[] = [];
+  let started = 0;
+
+  async function addNode(role: Role = api > 0 ? "rooms" : "all"): Promise<ClusterNode> {
+    const port = await freePort();
+    const publicAddress = `127.0.0.1:${port}`;
+    const name = `${role}-${++started}`;
+    const node = await startNode({
+      LOG_LEVEL: "warn",
+      ...options.env,
+      PORT: String(port),
+      PUBLIC_ADDRESS: publicAddress,
+      ROLE: role,
+      REDIS_URL: options.redisUrl,
+      MONGO_URL: options.mongoUrl,
+    });
+    const member = Object.assign(node, { role, publicAddress, name });
+    nodes.push(member);
+    return member;
+  }
+
+  try {
+    await Promise.all([...Array.from({ length: api }, () => addNode("api")), ...Array.from({ length: hostCount }, () => addNode())]);
+  } catch (error) {
+    await Promise.all(nodes.map((node) => node.stop()));
+    throw error;
+  }
+  return {
+    nodes,
+    addNode,
+    hosts: () => nodes.filter((node) => node.role !== "api"),
+    stop: async () => {
+      await Promise.all(nodes.map((node) => node.stop()));
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      nodes: { type: "string", default: "3" },
+      api: { type: "string", default: "0" },
+      "jwt-secret": { type: "string" },
+    },
+  });
+  const services: Service[] = [];
+  const say = (line: string) => console.log(`[cluster] ${line}`);
+  let redisUrl = process.env.REDIS_URL;
+  let mongoUrl = process.env.MONGO_URL;
+  if (!redisUrl) {
+    const redis = await startRedis();
+    services.push(redis);
+    redisUrl = redis.url;
+    say(`started redis-server at ${redisUrl}`);
+  }
+  if (!mongoUrl) {
+    const mongo = await startMongoWire(say);
+    services.push(mongo);
+    mongoUrl = mongo.url;
+    say(`started ${mongo.kind} at ${mongoUrl}`);
+  }
+  const cluster = await startCluster({
+    nodes: Number(values.nodes),
+    api: Number(values.api),
+    redisUrl,
+    mongoUrl,
+    env: { LOG_LEVEL: "info", JWT_SECRET: values["jwt-secret"] ?? process.env.JWT_SECRET },
+  });
+  for (const node of cluster.nodes) say(`${node.name}: ${node.httpUrl} (ROLE=${node.role}, announces ${node.publicAddress})`);
+  say("any node seats anyone in any conversation; Ctrl-C stops the cluster");
+
+  const stop = async () => {
+    say("stopping");
+    await cluster.stop();
+    await Promise.all(services.map((service) => service.stop()));
+    process.exit(0);
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();
