@@ -56,10 +56,25 @@ async function inBatches<T>(tasks: Array<() => Promise<T>>, limit: number): Prom
   return results;
 }
 
-/** Seat `membersPerConversation` members in each conversation; the first of each joins first, so each room is created once. */
+/** The code a failed join names ("FORBIDDEN: ..." from Parley), or JOIN_FAILED. */
+function joinErrorCode(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return `JOIN_${/^[A-Z_]{3,}(?=:)/.exec(message)?.[0] ?? "FAILED"}`;
+}
+
+/**
+ * Seat `membersPerConversation` members in each conversation; the first of each joins first, so each
+ * room is created once. A failed join is reported to `events.onError` and leaves its seat empty.
+ */
 export async function seatMembers(connector: Connector, conversations: number, membersPerConversation: number, events: MemberEvents): Promise<Seating> {
   const seating: Seating = Array.from({ length: conversations }, () => []);
-  const join = (conversation: number, user: number) => async () => void (seating[conversation]![user] = await connector(conversation, user, events));
+  const join = (conversation: number, user: number) => async () => {
+    try {
+      seating[conversation]!.push(await connector(conversation, user, events));
+    } catch (error) {
+      events.onError(joinErrorCode(error));
+    }
+  };
   const conversationIds = [...Array(conversations).keys()];
   await inBatches(conversationIds.map((c) => join(c, 0)), 20);
   await inBatches(conversationIds.flatMap((c) => Array.from({ length: membersPerConversation - 1 }, (_, u) => join(c, u + 1))), 50);
@@ -77,6 +92,10 @@ export async function sweep(system: RunningSystem, options: SweepOptions): Promi
   const connectStarted = performance.now();
   const seating = await seatMembers(system.connector, options.conversations, options.membersPerConversation, meter.events);
   const connectMs = performance.now() - connectStarted;
+  if (meter.errors.size > 0) {
+    await closeMembers(seating.flat());
+    throw new Error(`joins failed: ${JSON.stringify(Object.fromEntries(meter.errors))}`);
+  }
   const serverPids = [system.server.pid, ...(system.storePid ? [system.storePid] : [])];
   const serverCpu = () => serverPids.reduce((sum, pid) => sum + cpuMicros(pid), 0);
   const steps: StepResult[] = [];

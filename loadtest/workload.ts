@@ -92,6 +92,9 @@ export function percentilesMs(histogram: RecordableHistogram) {
   return { p50: at(50), p95: at(95), p99: at(99), max: histogram.max / 1000 };
 }
 
+/** Makes clientMsgIds unique across runs against the same (durable) conversations. */
+const RUN_ID = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+
 /** Members seated by conversation; every send is expected once by each member of its conversation. */
 export type Seating = Member[][];
 
@@ -99,7 +102,7 @@ export type Seating = Member[][];
  * Send `ratePerSec` messages per second for `durationMs`, open loop: the schedule never waits for
  * replies, it catches up on each timer tick. Senders take turns round-robin across all members.
  */
-export async function sendOpenLoop(seating: Seating, meter: Meter, opts: { ratePerSec: number; durationMs: number; textBytes: number }): Promise<void> {
+export async function sendOpenLoop(seating: Seating, meter: Meter, opts: { ratePerSec: number; durationMs: number; textBytes: number; signal?: AbortSignal }): Promise<void> {
   const senders = seating.flatMap((members, conversation) => members.map((member) => ({ member, audience: seating[conversation]!.length })));
   if (senders.length === 0) return;
   const started = performance.now();
@@ -111,12 +114,12 @@ export async function sendOpenLoop(seating: Seating, meter: Meter, opts: { rateP
     for (let i = 0; i < due; i++) {
       const sender = senders[next]!;
       next = (next + 1) % senders.length;
-      sender.member.send(timedText(opts.textBytes), `m${scheduled + i}-${Math.round(started)}`);
+      sender.member.send(timedText(opts.textBytes), `${RUN_ID}-${Math.round(started)}-${scheduled + i}`);
       meter.sent++;
       meter.expected += sender.audience;
     }
     scheduled += Math.max(0, due);
-    if (elapsed >= opts.durationMs) return;
+    if (elapsed >= opts.durationMs || opts.signal?.aborted) return;
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
 }
