@@ -1,6 +1,7 @@
 /**
  * Summarise a V8 .cpuprofile (from node --cpu-prof): the functions with the most self time, and
- * self time by package, so "where does the time go" fits on one screen.
+ * self time by package, as shares of busy (non-idle) time, so "where does the time go" fits on one
+ * screen. Native frames such as `writev` and `writeBuffer` are socket writes (syscalls).
  *
  *   node loadtest/profile-summary.ts <file.cpuprofile> [top]
  */
@@ -26,6 +27,8 @@ export function summariseProfile(file: string, top = 25): string {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const selfUs = new Map<number, number>();
   profile.samples.forEach((id, index) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[index] ?? 0)));
+  // Percentages are of busy time: idle samples say nothing about where work goes.
+  for (const id of selfUs.keys()) if (byId.get(id)!.callFrame.functionName === "(idle)") selfUs.delete(id);
   const total = [...selfUs.values()].reduce((sum, us) => sum + us, 0);
   const byFunction = new Map<string, number>();
   const byPackage = new Map<string, number>();
@@ -43,7 +46,7 @@ export function summariseProfile(file: string, top = 25): string {
       .slice(0, n)
       .map(([name, us]) => `${((us / total) * 100).toFixed(1).padStart(5)}%  ${name}`)
       .join("\n");
-  return `self time ${(total / 1e6).toFixed(1)} s\nby package:\n${rows(byPackage, 12)}\ntop functions:\n${rows(byFunction, top)}`;
+  return `busy self time ${(total / 1e6).toFixed(1)} s (percentages of it)\nby package:\n${rows(byPackage, 12)}\ntop functions:\n${rows(byFunction, top)}`;
 }
 
 /** The most recent .cpuprofile in `dir`, if any. */
