@@ -263,9 +263,7 @@ export class Conversation {
     if (!room || !this.#outbox.head) return;
     this.#pumpRunning = true;
     const generation = ++this.#pumpGeneration;
-    void this.#pumpLoop(room, generation).finally(() => {
-      if (this.#pumpGeneration === generation) this.#pumpRunning = false;
-    });
+    void this.#pumpLoop(room, generation);
   }
 
   /** After a rejoin: drop the old loop (it may be waiting on a dead socket) and flush on the new room. */
@@ -279,34 +277,40 @@ export class Conversation {
   async #pumpLoop(room: RoomHandle, generation: number): Promise<void> {
     const live = () => this.#pumpGeneration === generation && this.#session.room === room;
     let failures = 0;
-    while (live()) {
-      const entry = this.#outbox.head;
-      if (!entry) return;
-      entry.attempts++;
-      try {
-        const ack = await room.request<SendAck>("send", { clientMsgId: entry.clientMsgId, text: entry.text }, this.#deps.requestTimeoutMs);
-        failures = 0;
-        this.#acknowledge(entry, ack);
-      } catch (error) {
-        const failure: AttemptFailure = error instanceof RequestFailure ? error.failure : { kind: "fault", message: String(error) };
-        failures++;
-        const decision = decideAfterFailure(failure, failures, entry.maybeStored, this.#deps.backoff);
-        if (decision.action === "give-up") {
-          if (this.#outbox.fail(entry, decision.error)) {
-            emitTrace(this.#deps.trace, { type: "fail", conversationId: this.id, clientMsgId: entry.clientMsgId, code: decision.error.code, maybeStored: decision.error.maybeStored, t: Date.now() });
-          }
+    try {
+      while (live()) {
+        const entry = this.#outbox.head;
+        if (!entry) return;
+        entry.attempts++;
+        try {
+          const ack = await room.request<SendAck>("send", { clientMsgId: entry.clientMsgId, text: entry.text }, this.#deps.requestTimeoutMs);
           failures = 0;
-          continue;
+          this.#acknowledge(entry, ack);
+        } catch (error) {
+          const failure: AttemptFailure = error instanceof RequestFailure ? error.failure : { kind: "fault", message: String(error) };
+          failures++;
+          const decision = decideAfterFailure(failure, failures, entry.maybeStored, this.#deps.backoff);
+          if (decision.action === "give-up") {
+            if (this.#outbox.fail(entry, decision.error)) {
+              emitTrace(this.#deps.trace, { type: "fail", conversationId: this.id, clientMsgId: entry.clientMsgId, code: decision.error.code, maybeStored: decision.error.maybeStored, t: Date.now() });
+            }
+            failures = 0;
+            continue;
+          }
+          if (decision.outcomeUnknown && this.#outbox.holds(entry)) {
+            entry.maybeStored = true;
+            emitTrace(this.#deps.trace, { type: "unknown", conversationId: this.id, clientMsgId: entry.clientMsgId, reason: describe(failure), attempt: entry.attempts, t: Date.now() });
+          }
+          // A closed socket: the session rejoins and restarts the loop on the new room.
+          if (decision.needsRejoin) return;
+          if (decision.suspectNode && !(await this.#session.suspect(room))) return;
+          await delay(decision.delayMs);
         }
-        if (decision.outcomeUnknown && this.#outbox.holds(entry)) {
-          entry.maybeStored = true;
-          emitTrace(this.#deps.trace, { type: "unknown", conversationId: this.id, clientMsgId: entry.clientMsgId, reason: describe(failure), attempt: entry.attempts, t: Date.now() });
-        }
-        // A closed socket: the session rejoins and restarts the loop on the new room.
-        if (decision.needsRejoin) return;
-        if (decision.suspectNode && !(await this.#session.suspect(room))) return;
-        await delay(decision.delayMs);
       }
+    } finally {
+      // Cleared in the turn the loop ends: a send made right after an ack (whose continuation
+      // runs next) must start a new loop, not find this one still "running".
+      if (this.#pumpGeneration === generation) this.#pumpRunning = false;
     }
   }
 
