@@ -10,6 +10,8 @@ import { isRefusal } from "./protocol.ts";
 export interface RoomHandle {
   /** The endpoint the join went through. */
   readonly endpoint: string;
+  /** host:port of the node holding the socket (the seat reservation may point past `endpoint`). */
+  readonly nodeAddress?: string;
   /** Send a request; rejects with a {@link RequestFailure}. */
   request<T>(type: string, payload: unknown, timeoutMs: number): Promise<T>;
   /** Fire-and-forget message (no reply). Dropped when the socket is not open. */
@@ -87,6 +89,7 @@ function sdkHandle(room: Room, endpoint: string): RoomHandle {
   room.onLeave((code, reason) => fireClose(code, reason));
   return {
     endpoint,
+    nodeAddress: hostOf(room.connection?.url),
     async request<T>(type: string, payload: unknown, timeoutMs: number): Promise<T> {
       if (closed || !room.connection?.isOpen) throw new RequestFailure({ kind: "closed" }, "connection is not open");
       try {
@@ -135,6 +138,16 @@ function sdkHandle(room: Room, endpoint: string): RoomHandle {
       }
     },
   };
+}
+
+/** host:port of a URL, or undefined. */
+export function hostOf(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    return new URL(url).host;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The real connector: one stock @colyseus/sdk Client per join, with the token set on it. */

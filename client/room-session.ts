@@ -7,7 +7,7 @@
 import { backoffDelayMs, delay, type BackoffOptions } from "./backoff.ts";
 import type { EndpointRing } from "./endpoints.ts";
 import { ParleyError } from "./errors.ts";
-import { JoinFailure, type Connector, type RoomHandle } from "./room-handle.ts";
+import { hostOf, JoinFailure, type Connector, type RoomHandle } from "./room-handle.ts";
 import { emitTrace, type TraceSink } from "./trace.ts";
 
 /** Where a room (or the whole client) stands. */
@@ -189,7 +189,11 @@ export class RoomSession {
     this.#connected = false;
     this.#stopHeartbeat();
     room.abandon();
-    if (avoidEndpoint) this.#options.ring.markFailed(room.endpoint);
+    if (avoidEndpoint) {
+      // Avoid the node that held the socket, which may not be the endpoint the join went through.
+      const { ring } = this.#options;
+      ring.markFailed(ring.all.find((endpoint) => hostOf(endpoint) === room.nodeAddress) ?? room.endpoint);
+    }
     emitTrace(this.#options.trace, { type: "lost", room: this.#options.roomName, conversationId: this.#options.conversationId, endpoint: room.endpoint, reason, t: Date.now() });
     if (this.#connecting) return;
     this.#setState("reconnecting");

@@ -256,21 +256,30 @@ describe("client kit across two nodes", function () {
     return started as [NodeProcess, NodeProcess];
   }
 
-  it("rejoins through the second node when the first is stopped, keeping history, order and the outbox", async () => {
-    const [first, second] = await twoNodes();
-    const endpoints = [first.httpUrl, second.httpUrl];
+  /** The node whose log says it created the room of `conversationId`. */
+  function hostOf(conversationId: string, candidates: NodeProcess[]): NodeProcess {
+    const host = candidates.find((node) => node.output().split("\n").some((line) => line.includes(conversationId) && line.includes("conversation room created")));
+    assert.ok(host, `no node logged creating the room of ${conversationId}`);
+    return host;
+  }
+
+  it("rejoins through the other node when the node holding the room is stopped, keeping history, order and the outbox", async () => {
+    const pair = await twoNodes();
+    const endpoints = pair.map((node) => node.httpUrl);
     const conversationId = `channel:${unique()}`;
     const alice = kit(endpoints, "alice");
-    const bob = kit(endpoints, "bob");
+    const bob = kit([...endpoints].reverse(), "bob");
     clients.push(alice.client, bob.client);
     const aliceRoom = await alice.client.join(conversationId);
     const bobRoom = await bob.client.join(conversationId);
     for (const text of ["one", "two"]) await aliceRoom.send(text);
     await waitFor(() => bob.messages.length === 2, { what: "bob sees the first two" });
 
+    const host = hostOf(conversationId, pair);
+    const survivor = pair.find((node) => node !== host)!;
     const rejoinedVia: string[] = [];
     aliceRoom.on("rejoined", ({ endpoint }) => rejoinedVia.push(endpoint));
-    const stopped = first.stop();
+    const stopped = host.stop();
     await waitFor(() => aliceRoom.state !== "connected", { what: "alice to leave the draining node" });
     // Sent while the room moves: held in the outbox, flushed after the rejoin.
     const during = aliceRoom.send("three");
@@ -283,7 +292,7 @@ describe("client kit across two nodes", function () {
       assert.deepEqual(textsOf(member.messages), ["one", "two", "three", "four", "five"]);
       assert.deepEqual(seqsOf(member.messages), oneToN(5));
     }
-    assert.deepEqual(rejoinedVia, [second.httpUrl]);
+    assert.deepEqual(rejoinedVia, [survivor.httpUrl]);
     assert.equal(alice.client.state, "connected");
     assert.ok(alice.trace.some((e) => e.type === "lost" && e.reason.startsWith("migrate")), "the node said migrate before closing");
   });
