@@ -64,6 +64,11 @@ const mongo = systems.includes("parley-durable") ? await startMongoWire((line) =
 const storePid = mongo ? pidListeningOn(mongo.port) : undefined;
 if (storePid) pinProcess(storePid, SERVER_CPU);
 
+let running: { stop(): Promise<void> } | undefined;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => void Promise.allSettled([running?.stop(), mongo?.stop()]).then(() => process.exit(130)));
+}
+
 const results = new Map<SystemName, SystemRuns>(systems.map((name) => [name, { name, runs: [] }]));
 const benchStarted = Date.now();
 try {
@@ -86,6 +91,7 @@ try {
         console.log(`${name}: skipped: ${entry.skipped}`);
         continue;
       }
+      running = system.server;
       try {
         const result = await sweep(system, {
           ...options,
@@ -93,7 +99,7 @@ try {
             console.log(
               `run ${run + 1}/${runs} ${name.padEnd(14)} rate ${String(s.ratePerSec).padStart(5)}/s  deliveries ${s.deliveriesPerSec.toFixed(0).padStart(6)}/s  ` +
                 `p50 ${s.delivery.p50.toFixed(1)} p99 ${s.delivery.p99.toFixed(1)} ms  delivered ${(s.deliveredRatio * 100).toFixed(2)}%  ` +
-                `server CPU ${s.serverCpuPct.toFixed(0)}%  loadgen CPU ${s.loadgenCpuPct.toFixed(0)}%  other ${s.otherCpuPct.toFixed(0)}%${Object.keys(s.errors).length ? `  errors ${JSON.stringify(s.errors)}` : ""}${s.passed ? "" : "  (stop)"}`,
+                `server CPU ${s.serverCpuPct.toFixed(0)}%  loadgen CPU ${s.loadgenCpuPct.toFixed(0)}%  other ${s.otherCpuPct.toFixed(0)}%${Object.keys(s.errors).length ? `  errors ${JSON.stringify(s.errors)}` : ""}${s.repeatedAfterNoise ? "  (repeated: neighbours busy)" : ""}${s.passed ? "" : "  (stop)"}`,
             ),
         });
         entry.runs.push(result satisfies BenchRun);

@@ -38,7 +38,12 @@ export type StepResult = {
   /** CPU every other process on the machine used while sending, % of one core: noise from neighbours. */
   otherCpuPct: number;
   passed: boolean;
+  /** The step was measured again because neighbours were busy when it first failed. */
+  repeatedAfterNoise?: boolean;
 };
+
+/** Neighbours' CPU (% of one core) above which a failed step is measured once more. */
+const NOISY_NEIGHBOURS_PCT = 50;
 
 export type SweepResult = { steps: StepResult[]; serverRssMb: number; connectMs: number };
 
@@ -86,6 +91,18 @@ export async function closeMembers(members: Member[], timeoutMs = 5000): Promise
   await Promise.race([Promise.all(members.map((member) => member.close().catch(() => undefined))), new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
 }
 
+/** Wait, at most `timeoutMs`, until other processes use under half a core for a whole second. */
+async function waitForQuietNeighbours(serverCpu: () => number, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    const [machine, server, own] = [machineBusyMicros(), serverCpu(), process.cpuUsage()];
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const ownUs = process.cpuUsage(own);
+    const othersUs = machineBusyMicros() - machine - (serverCpu() - server) - ownUs.user - ownUs.system;
+    if (othersUs < 500_000) return;
+  }
+}
+
 /** Sweep the rates against a started system; the caller stops the system. */
 export async function sweep(system: RunningSystem, options: SweepOptions): Promise<SweepResult> {
   const meter = createMeter();
@@ -99,40 +116,49 @@ export async function sweep(system: RunningSystem, options: SweepOptions): Promi
   const serverPids = [system.server.pid, ...(system.storePid ? [system.storePid] : [])];
   const serverCpu = () => serverPids.reduce((sum, pid) => sum + cpuMicros(pid), 0);
   const steps: StepResult[] = [];
+  const measureStep = async (ratePerSec: number): Promise<StepResult> => {
+    meter.reset();
+    const started = performance.now();
+    const serverCpuBefore = serverCpu();
+    const loadgenCpuBefore = process.cpuUsage();
+    const machineBefore = machineBusyMicros();
+    await sendOpenLoop(seating, meter, { ratePerSec, durationMs: options.stepMs, textBytes: options.textBytes });
+    const sendSeconds = (performance.now() - started) / 1000;
+    const serverCpuSendingUs = serverCpu() - serverCpuBefore;
+    const loadgenCpuSending = process.cpuUsage(loadgenCpuBefore);
+    const machineSendingUs = machineBusyMicros() - machineBefore;
+    await drain(meter, options.drainMs);
+    const serverCpuUs = serverCpu() - serverCpuBefore;
+    const delivery = percentilesMs(meter.delivery);
+    const deliveredRatio = meter.expected === 0 ? 0 : meter.delivered / meter.expected;
+    const loadgenCpuUs = loadgenCpuSending.user + loadgenCpuSending.system;
+    return {
+      ratePerSec,
+      sentPerSec: meter.sent / sendSeconds,
+      deliveriesPerSec: meter.delivered / sendSeconds,
+      deliveredRatio,
+      delivery,
+      ack: meter.ack.count > 0 ? percentilesMs(meter.ack) : undefined,
+      errors: Object.fromEntries(meter.errors),
+      serverCpuPct: (serverCpuSendingUs / (sendSeconds * 1e6)) * 100,
+      serverCpuUsPerDelivery: meter.delivered === 0 ? Number.NaN : serverCpuUs / meter.delivered,
+      loadgenCpuPct: (loadgenCpuUs / (sendSeconds * 1e6)) * 100,
+      otherCpuPct: Math.max(0, ((machineSendingUs - serverCpuSendingUs - loadgenCpuUs) / (sendSeconds * 1e6)) * 100),
+      passed: delivery.p99 <= options.p99LimitMs && deliveredRatio >= options.minDeliveredRatio,
+    };
+  };
   try {
     meter.reset();
     await sendOpenLoop(seating, meter, { ratePerSec: options.ratesPerSec[0]!, durationMs: options.warmupMs, textBytes: options.textBytes });
     await drain(meter, options.drainMs);
 
     for (const ratePerSec of options.ratesPerSec) {
-      meter.reset();
-      const started = performance.now();
-      const serverCpuBefore = serverCpu();
-      const loadgenCpuBefore = process.cpuUsage();
-      const machineBefore = machineBusyMicros();
-      await sendOpenLoop(seating, meter, { ratePerSec, durationMs: options.stepMs, textBytes: options.textBytes });
-      const sendSeconds = (performance.now() - started) / 1000;
-      const serverCpuSendingUs = serverCpu() - serverCpuBefore;
-      const loadgenCpuSending = process.cpuUsage(loadgenCpuBefore);
-      const machineSendingUs = machineBusyMicros() - machineBefore;
-      await drain(meter, options.drainMs);
-      const serverCpuUs = serverCpu() - serverCpuBefore;
-      const delivery = percentilesMs(meter.delivery);
-      const deliveredRatio = meter.expected === 0 ? 0 : meter.delivered / meter.expected;
-      const step: StepResult = {
-        ratePerSec,
-        sentPerSec: meter.sent / sendSeconds,
-        deliveriesPerSec: meter.delivered / sendSeconds,
-        deliveredRatio,
-        delivery,
-        ack: meter.ack.count > 0 ? percentilesMs(meter.ack) : undefined,
-        errors: Object.fromEntries(meter.errors),
-        serverCpuPct: (serverCpuSendingUs / (sendSeconds * 1e6)) * 100,
-        serverCpuUsPerDelivery: meter.delivered === 0 ? Number.NaN : serverCpuUs / meter.delivered,
-        loadgenCpuPct: ((loadgenCpuSending.user + loadgenCpuSending.system) / (sendSeconds * 1e6)) * 100,
-        otherCpuPct: Math.max(0, ((machineSendingUs - serverCpuSendingUs - loadgenCpuSending.user - loadgenCpuSending.system) / (sendSeconds * 1e6)) * 100),
-        passed: delivery.p99 <= options.p99LimitMs && deliveredRatio >= options.minDeliveredRatio,
-      };
+      let step = await measureStep(ratePerSec);
+      // On a shared machine a neighbour's burst can fail a step the server would pass: repeat once.
+      if (!step.passed && step.otherCpuPct > NOISY_NEIGHBOURS_PCT) {
+        await waitForQuietNeighbours(serverCpu, 15_000);
+        step = { ...(await measureStep(ratePerSec)), repeatedAfterNoise: true };
+      }
       steps.push(step);
       options.onStep?.(step);
       if (!step.passed) break;
