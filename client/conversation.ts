@@ -125,7 +125,7 @@ export class Conversation {
    * FORBIDDEN, TIMEOUT, CLOSED). Sends go out one at a time, in call order.
    */
   send(text: string, options: { clientMsgId?: string } = {}): Promise<SendAck> {
-    if (this.#closed) return Promise.reject(new ParleyError("CLOSED", `conversation ${this.id} is closed`));
+    if (this.#closed || this.#session.state === "disconnected") return Promise.reject(new ParleyError("CLOSED", `conversation ${this.id} is closed`));
     const clientMsgId = options.clientMsgId ?? newClientMsgId();
     emitTrace(this.#deps.trace, { type: "send", conversationId: this.id, clientMsgId, t: Date.now() });
     const acked = this.#outbox.add(clientMsgId, text);

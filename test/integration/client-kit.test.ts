@@ -296,4 +296,27 @@ describe("client kit across two nodes", function () {
     assert.equal(alice.client.state, "connected");
     assert.ok(alice.trace.some((e) => e.type === "lost" && e.reason.startsWith("migrate")), "the node said migrate before closing");
   });
+
+  it("notices a node that stops answering (SIGSTOP) by its pings, and rejoins through the other node", async () => {
+    const pair = await twoNodes();
+    const endpoints = pair.map((node) => node.httpUrl);
+    const conversationId = `channel:${unique()}`;
+    const alice = kit(endpoints, "alice", { heartbeatIntervalMs: 200, heartbeatTimeoutMs: 500, requestTimeoutMs: 2000, joinTimeoutMs: 2000 });
+    clients.push(alice.client);
+    const room = await alice.client.join(conversationId);
+    await room.send("before");
+    const host = hostOf(conversationId, pair);
+    const survivor = pair.find((node) => node !== host)!;
+    host.signal("SIGSTOP");
+    try {
+      await waitFor(() => alice.trace.some((e) => e.type === "lost" && e.reason.startsWith("dead node")), { what: "a dead-node verdict" });
+      const ack = await room.send("after");
+      assert.equal(ack.seq, 2);
+      await waitFor(() => alice.messages.length === 2, { what: "both messages" });
+      assert.deepEqual(textsOf(alice.messages), ["before", "after"]);
+      assert.ok(alice.trace.some((e) => e.type === "rejoin" && e.endpoint === survivor.httpUrl));
+    } finally {
+      host.signal("SIGCONT");
+    }
+  });
 });
