@@ -297,7 +297,9 @@ describe("client kit across two nodes", function () {
     assert.ok(alice.trace.some((e) => e.type === "lost" && e.reason.startsWith("migrate")), "the node said migrate before closing");
   });
 
-  it("notices a node that stops answering (SIGSTOP) by its pings, and rejoins through the other node", async () => {
+  it("notices a node that stops answering (SIGSTOP) by its pings, and rejoins through the other node", async function () {
+    // The survivor takes the conversation over only once the stopped node's claim on it lapses.
+    this.timeout(60_000);
     const pair = await twoNodes();
     const endpoints = pair.map((node) => node.httpUrl);
     const conversationId = `channel:${unique()}`;
