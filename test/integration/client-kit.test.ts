@@ -125,6 +125,25 @@ describe("client kit against one node", function () {
     );
   });
 
+  it("notifies the inbox of a dm from someone else and reports it unread", async () => {
+    const [amy, zoe] = [`amy${unique()}`, `zoe${unique()}`];
+    const conversationId = `dm:${amy}:${zoe}`;
+    const zoeKit = user(zoe);
+    const notified: Message[] = [];
+    zoeKit.client.on("notify", (message) => notified.push(message));
+    const inbox = await zoeKit.client.inbox();
+    const amyKit = user(amy);
+    const dm = await amyKit.client.join(conversationId);
+    const ack = await dm.send("psst");
+    await waitFor(() => notified.length === 1, { what: "zoe's notify" });
+    assert.deepEqual([notified[0]!.conversationId, notified[0]!.text, notified[0]!.senderId], [conversationId, "psst", amy]);
+    const unread = await inbox.unread();
+    const entry = unread.conversations.find((c) => c.conversationId === conversationId);
+    assert.ok(entry, "the dm is listed");
+    assert.equal(entry.lastSeq, ack.seq);
+    assert.equal(entry.lastReadSeq, 0);
+  });
+
   it("refuses a join the server forbids with a typed FORBIDDEN error", async () => {
     const eve = user("eve");
     const error = await refusalOf(eve.client.join(`dm:amy${unique()}:zoe${unique()}`));
