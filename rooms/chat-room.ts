@@ -112,12 +112,16 @@ export function createChatRoom(deps: ChatRoomDeps) {
       this.roomLog.debug({ userId: client.auth?.identity.userId }, "client left");
     }
 
-    /** Drain: finish accepted sends, tell clients to join again elsewhere, then close. */
+    /**
+     * Drain: take no new sends, finish the accepted ones, give the conversation up, then tell
+     * clients to join again (they land on another node, which continues from the store) and close.
+     */
     override onBeforeShutdown(): void {
-      void this.log
-        ?.settled()
-        .then(() => this.#moveAway("node draining"))
-        .catch(() => undefined);
+      this.log?.close();
+      void (this.log?.settled() ?? Promise.resolve())
+        .then(() => deps.releaseRoute(this.roomId))
+        .catch((error) => this.roomLog?.warn({ err: errorText(error) }, "cannot release the conversation's route; it lapses with the lease"))
+        .finally(() => this.#moveAway("node draining"));
     }
 
     override async onDispose(): Promise<void> {

@@ -61,6 +61,7 @@ export class ConversationLog {
   #writing = false;
   #mustReconcile = false;
   #fenced = false;
+  #closed = false;
   readonly #idle: Array<() => void> = [];
   readonly #options: ConversationLogOptions;
   readonly #maxBatch: number;
@@ -97,7 +98,7 @@ export class ConversationLog {
     const key = replyKey(draft.senderId, draft.clientMsgId);
     const known = this.#recent.get(key);
     if (known) return Promise.resolve({ ok: true, reply: { ...known, duplicate: true } });
-    if (this.#fenced) return Promise.resolve({ ok: false, refusal: refusal("UNAVAILABLE", "this conversation moved; join again and resend") });
+    if (this.#fenced || this.#closed) return Promise.resolve({ ok: false, refusal: refusal("UNAVAILABLE", "this conversation moved; join again and resend") });
 
     const inFlight = this.#inFlight.get(key);
     if (inFlight) return new Promise((resolve) => inFlight.waiters.push(resolve));
@@ -119,6 +120,11 @@ export class ConversationLog {
    */
   relinquish(): void {
     if (!this.#fenced) this.#fence([]);
+  }
+
+  /** Drain: refuse new sends (UNAVAILABLE, resend after joining again); what is queued still gets written. */
+  close(): void {
+    this.#closed = true;
   }
 
   /** Resolves once nothing is queued or in flight (used by drain). */

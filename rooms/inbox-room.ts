@@ -70,8 +70,13 @@ export function createInboxRoom(deps: ChatRoomDeps) {
 
     /** Move clients away on drain, like chat rooms: they rejoin on another node. */
     override onBeforeShutdown(): void {
-      this.broadcast("migrate", { reason: "node draining" });
-      setImmediate(() => void this.disconnect().catch(() => undefined));
+      void deps
+        .releaseRoute(this.roomId)
+        .catch(() => undefined)
+        .finally(() => {
+          this.broadcast("migrate", { reason: "node draining" });
+          setImmediate(() => void this.disconnect().catch(() => undefined));
+        });
     }
 
     override onDispose(): void {

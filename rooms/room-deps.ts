@@ -38,6 +38,11 @@ export interface RoomMetrics {
 export type ChatRoomDeps = {
   /** False on ROLE=api: rooms must not be created here, even by the matchmaker's local fallback. */
   hostsRooms: boolean;
+  /**
+   * Give up this room's claim on its conversation (or inbox) now, so that a room on another node can
+   * take it while this one drains. A no-op on a single node.
+   */
+  releaseRoute(roomId: string): Promise<void>;
   authenticator: Authenticator;
   history: HistoryStore;
   /** Where durable writes go: the store, or a group commit in front of it. */

@@ -17,6 +17,7 @@ import { createMetrics, type Metrics } from "./metrics.ts";
 import { createGroupCommit } from "./history/group-commit.ts";
 import { connectRedis, type RedisConnections } from "./cluster/redis.ts";
 import { RoutingDriver } from "./cluster/routing.ts";
+import { RedisDriver } from "@colyseus/redis-driver";
 import { publishMembership, sendToConversation } from "./cluster/service-send.ts";
 import { createTransport } from "./transport.ts";
 
@@ -39,8 +40,12 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
   const { transport, name: transportName } = await createTransport(config, logger);
   let draining = false;
 
+  const cluster = config.redisUrl ? await openCluster(config, config.redisUrl, metrics, logger) : undefined;
   const roomDeps: ChatRoomDeps = {
     hostsRooms: config.role !== "api",
+    releaseRoute: async (roomId) => {
+      if (config.routing === "leases") await cluster?.routing.release(roomId);
+    },
     authenticator,
     history,
     append: createGroupCommit(history, {
@@ -60,7 +65,6 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
     metrics,
   };
 
-  const cluster = config.redisUrl ? await openCluster(config, config.redisUrl, metrics, logger) : undefined;
 
   const server = defineServer({
     rooms: {
@@ -70,9 +74,10 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
     transport,
     ...(cluster && {
       presence: cluster.redis.presence,
-      driver: cluster.routing,
-      selectProcessIdToCreateRoom: () => cluster.routing.selectHost(),
       isStandaloneMatchMaker: config.role === "api",
+      ...(config.routing === "leases"
+        ? { driver: cluster.routing, selectProcessIdToCreateRoom: () => cluster.routing.selectHost() }
+        : { driver: new RedisDriver(cluster.redis.commands) }),
     }),
     publicAddress: config.publicAddress,
     logger: colyseusLogger(logger),
@@ -102,6 +107,8 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
     },
     async close() {
       draining = true;
+      const { roomCount, ccu } = matchMaker.stats.local;
+      logger.info({ rooms: roomCount, clients: ccu }, "closing rooms: each finishes its writes, sends migrate and closes its clients");
       await server.gracefullyShutdown(false);
       await history.close();
     },

@@ -18,6 +18,12 @@ export type Config = Readonly<{
   env: "production" | "development" | "test";
   /** @default "all" */
   role: Role;
+  /**
+   * How a cluster finds a conversation's room: `leases` (O(1) route keys) or `stock` (Colyseus's
+   * RedisDriver, which reads every listing per join; kept only as the benchmark's baseline).
+   * @default "leases"
+   */
+  routing: "leases" | "stock";
   /** @default 2567 */
   port: number;
   /** Redis URL for presence, matchmaking and routing; undefined runs a single in-process node. */
@@ -145,6 +151,9 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError("ROLE", `must be all, api or rooms, got "${role}"`);
   }
 
+  const routing = optionalString(env, "ROUTING") ?? "leases";
+  if (routing !== "leases" && routing !== "stock") throw new ConfigError("ROUTING", `must be leases or stock, got "${routing}"`);
+
   const publicAddress = optionalString(env, "PUBLIC_ADDRESS");
   const publicPort = Number(/:(\d{1,5})(\/\S*)?$/.exec(publicAddress ?? "")?.[1]);
   if (publicAddress !== undefined && (!/^[A-Za-z0-9.\-[\]:]+:\d{1,5}(\/\S*)?$/.test(publicAddress) || publicPort < 1 || publicPort > 65535)) {
@@ -159,6 +168,7 @@ export function loadConfig(env: Env = process.env): Config {
   const config: Config = {
     env: nodeEnv,
     role,
+    routing,
     port: integer(env, "PORT", 2567, 0, 65535),
     redisUrl: url(env, "REDIS_URL", ["redis:", "rediss:"]),
     mongoUrl: url(env, "MONGO_URL", ["mongodb:", "mongodb+srv:"]),

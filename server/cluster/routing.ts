@@ -119,6 +119,14 @@ export class RoutingDriver implements MatchMakerDriver {
     await this.#redis.multi().del(hostKey(this.#options.processId())).srem(HOSTS, this.#options.processId()).exec();
   }
 
+  /** Give up a local room's route now (drain), so another node can claim the conversation. */
+  async release(roomId: string): Promise<void> {
+    const route = this.#owned.get(roomId);
+    if (route === undefined) return;
+    this.#owned.delete(roomId);
+    await this.#redis.parleyRelease(route, roomId);
+  }
+
   /** How many routed rooms this process owns. */
   get ownedRooms(): number {
     return this.#owned.size;

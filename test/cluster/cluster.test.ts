@@ -258,6 +258,32 @@ describe("cluster", function () {
       await Promise.all([...newcomers, ...conversations.map((one) => one.writer)].map(leave));
     });
 
+    it("drains a room host on SIGTERM: its clients get migrate and continue the conversation on another node", async function () {
+      const victim = cluster.nodes[0]!;
+      const survivor = cluster.nodes[1]!;
+      let conversationId = "";
+      let writer: Seated | undefined;
+      while (!writer) {
+        conversationId = `channel:${unique("drain")}`;
+        const candidate = await joinVia(survivor, conversationId, "writer");
+        if ((await hostOf(redis, cluster.nodes, candidate.room.roomId)).name === victim.name) writer = candidate;
+        else await candidate.room.leave();
+      }
+      const before = [];
+      for (let index = 0; index < 3; index++) before.push(await send(writer, unique("before")));
+
+      victim.signal("SIGTERM");
+      await waitFor(() => writer!.received.get("migrate"), { what: "migrate" });
+      assert.deepEqual(writer.received.get("migrate"), [{ reason: "node draining" }]);
+      const rejoined = await joinEventually(survivor, conversationId, "writer", 15_000);
+      assert.notEqual((await hostOf(redis, cluster.nodes, rejoined.room.roomId)).name, victim.name, "the conversation moved off the draining node");
+      const missed = await rejoined.room.request("sync", { afterSeq: before.at(-1)!.seq });
+      assert.deepEqual(missed.messages, []);
+      assert.equal((await send(rejoined, unique("after"))).seq, before.at(-1)!.seq + 1);
+      assert.equal(await victim.exited, 0, "the drained node exits cleanly");
+      await leave(rejoined);
+    });
+
     it("after a room host is killed, its conversations are joinable elsewhere within the lease, history intact", async function () {
       const victim = cluster.nodes[0]!;
       const survivor = cluster.nodes[1]!;
