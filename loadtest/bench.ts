@@ -71,6 +71,16 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 
 const results = new Map<SystemName, SystemRuns>(systems.map((name) => [name, { name, runs: [] }]));
 const benchStarted = Date.now();
+/** Write what was measured so far; called after every sweep, so an interrupted bench keeps its runs. */
+const saveResults = () =>
+  writeResults(values.out, {
+    systems: [...results.values()],
+    options,
+    runs,
+    cpuSplit: hasTaskset ? `servers (and FerretDB) pinned to CPU ${SERVER_CPU}, load generator to CPU ${LOADGEN_CPU} (taskset)` : "no taskset: processes unpinned",
+    storeKind: mongo?.kind,
+    durationSec: (Date.now() - benchStarted) / 1000,
+  });
 try {
   for (let run = 0; run < runs; run++) {
     for (const name of systems) {
@@ -103,9 +113,15 @@ try {
             ),
         });
         entry.runs.push(result satisfies BenchRun);
+      } catch (error) {
+        // One failed sweep (say, joins timing out while neighbours hog the CPU) costs one run, not the bench.
+        const reason = error instanceof Error ? error.message : String(error);
+        entry.failures = [...(entry.failures ?? []), `run ${run + 1}: ${reason}`];
+        console.log(`run ${run + 1}/${runs} ${name}: failed: ${reason}`);
       } finally {
         await system.server.stop();
       }
+      saveResults();
       if (values.profile && name.startsWith("parley")) {
         const file = newestProfile(profileDir);
         if (file) console.log(`${name} profile ${file}\n${summariseProfile(file, 20)}`);
@@ -116,12 +132,5 @@ try {
   await mongo?.stop();
 }
 
-const files = writeResults(values.out, {
-  systems: [...results.values()],
-  options,
-  runs,
-  cpuSplit: hasTaskset ? `servers (and FerretDB) pinned to CPU ${SERVER_CPU}, load generator to CPU ${LOADGEN_CPU} (taskset)` : "no taskset: processes unpinned",
-  storeKind: mongo?.kind,
-  durationSec: (Date.now() - benchStarted) / 1000,
-});
+const files = saveResults();
 console.log(`\n${files.markdown}\nwritten: ${files.paths.join(", ")}`);

@@ -1,21 +1,24 @@
 /**
  * Benchmark results: medians over runs per system, ratios of Parley to the ceiling and each peer,
  * written as loadtest/results/latest.json, latest.md and latest.svg (p99 against deliveries/s).
+ * `node loadtest/report.ts [latest.json]` renders them again from the runs a latest.json keeps.
  */
-import { writeFileSync, mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { SweepOptions, SweepResult, StepResult } from "./sweep.ts";
 import type { SystemName } from "./systems.ts";
 
 export type BenchRun = SweepResult;
-export type SystemRuns = { name: SystemName; runs: BenchRun[]; skipped?: string };
+export type SystemRuns = { name: SystemName; runs: BenchRun[]; skipped?: string; failures?: string[] };
 
 /** The send rate (messages/s) at which p50, p99 and CPU per delivery are compared. */
 const COMPARE_RATE = 2000;
 /** CPU (% of a core) at which the load generator, or else the server, is taken to be the limit. */
 const LOADGEN_SATURATED_PCT = 85;
 const SERVER_SATURATED_PCT = 80;
+/** Other processes' CPU (% of one core) at a failing step above which the step says little. */
+const NOISY_NEIGHBOURS_PCT = 50;
 
 const median = (xs: number[]): number | null => {
   const sorted = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
@@ -36,6 +39,7 @@ function limitOf(run: BenchRun): string {
   const { stop } = bestAndStop(run);
   if (!stop) return "top rate reached";
   if (stop.loadgenCpuPct >= LOADGEN_SATURATED_PCT) return "load generator";
+  if (stop.otherCpuPct >= NOISY_NEIGHBOURS_PCT) return "neighbours (shared machine busy)";
   if (stop.deliveredRatio < 0.999) return "deliveries lost";
   return stop.serverCpuPct >= SERVER_SATURATED_PCT ? "server CPU" : "latency (server not saturated)";
 }
@@ -49,11 +53,14 @@ function summarise(system: SystemRuns) {
   const rates = [...new Set(system.runs.flatMap((run) => run.steps.map((step) => step.ratePerSec)))].sort((a, b) => a - b);
   return {
     name: system.name,
+    failedRuns: system.failures ?? [],
     maxDeliveriesPerSecAtP99Under100ms: round(median(system.runs.map((run) => bestAndStop(run).best?.deliveriesPerSec ?? 0)), 0),
     p50MsAt2kSent: round(median(atCompare.map((step) => step.delivery.p50)), 2),
     p99MsAt2kSent: round(median(atCompare.map((step) => step.delivery.p99)), 2),
     ackP99MsAt2kSent: round(median(atCompare.flatMap((step) => (step.ack ? [step.ack.p99] : []))), 2),
     serverCpuUsPerDelivery: round(median(atCompare.map((step) => step.serverCpuUsPerDelivery)), 2),
+    /** 1e6 / serverCpuUsPerDelivery: what one fully busy server core would deliver; CPU time, so neighbours barely move it. */
+    deliveriesPerServerCpuSec: round(median(atCompare.map((step) => 1e6 / step.serverCpuUsPerDelivery)), 0),
     serverRssMb: round(median(system.runs.map((run) => run.serverRssMb)), 0),
     loadgenCpuPctAtMax: round(median(system.runs.map((run) => bestAndStop(run).best?.loadgenCpuPct ?? Number.NaN)), 0),
     otherCpuPctMedian: round(median(system.runs.flatMap((run) => run.steps.map((step) => step.otherCpuPct))), 0),
@@ -82,6 +89,7 @@ function ratios(summaries: Summary[]) {
           parley: parley.name,
           versus: other.name,
           throughput: round((parley.maxDeliveriesPerSecAtP99Under100ms ?? 0) / (other.maxDeliveriesPerSecAtP99Under100ms || Number.NaN), 2),
+          deliveriesPerCpuSec: round((parley.deliveriesPerServerCpuSec ?? Number.NaN) / (other.deliveriesPerServerCpuSec ?? Number.NaN), 2),
           cpuPerDelivery: round((parley.serverCpuUsPerDelivery ?? Number.NaN) / (other.serverCpuUsPerDelivery ?? Number.NaN), 2),
           p99At2k: round((parley.p99MsAt2kSent ?? Number.NaN) / (other.p99MsAt2kSent ?? Number.NaN), 2),
         })),
@@ -94,20 +102,21 @@ function markdown(report: ReturnType<typeof buildReport>): string {
   const lines = [
     `Workload: ${report.workload.description}. Machine: ${report.machine}. CPU split: ${report.cpuSplit}. Median of ${report.runs} runs; the whole bench took ${Math.round(report.durationSec)} s.`,
     "",
-    "| system | max deliveries/s (p99 < 100 ms, ≥ 99.9 %) | p50 ms @ 2k sent/s | p99 ms @ 2k sent/s | server CPU µs / delivery | server RSS MiB | load gen CPU % at max | neighbours' CPU % | stopped by |",
-    "|---|---|---|---|---|---|---|---|---|",
+    "| system | max deliveries/s (p99 < 100 ms, ≥ 99.9 %) | p50 ms @ 2k sent/s | p99 ms @ 2k sent/s | server CPU µs / delivery | deliveries per server CPU-second | server RSS MiB | load gen CPU % at max | neighbours' CPU % | stopped by |",
+    "|---|---|---|---|---|---|---|---|---|---|",
     ...report.systems.map((s) =>
       isMeasured(s)
-        ? `| ${s.name} | ${cell(s.maxDeliveriesPerSecAtP99Under100ms)} | ${cell(s.p50MsAt2kSent)} | ${cell(s.p99MsAt2kSent)} | ${cell(s.serverCpuUsPerDelivery)} | ${cell(s.serverRssMb)} | ${cell(s.loadgenCpuPctAtMax)} | ${cell(s.otherCpuPctMedian)} | ${s.limitedBy} |`
-        : `| ${s.name} | skipped: ${s.skipped} | | | | | | | |`,
+        ? `| ${s.name} | ${cell(s.maxDeliveriesPerSecAtP99Under100ms)} | ${cell(s.p50MsAt2kSent)} | ${cell(s.p99MsAt2kSent)} | ${cell(s.serverCpuUsPerDelivery)} | ${cell(s.deliveriesPerServerCpuSec)} | ${cell(s.serverRssMb)} | ${cell(s.loadgenCpuPctAtMax)} | ${cell(s.otherCpuPctMedian)} | ${s.limitedBy} |`
+        : `| ${s.name} | skipped: ${s.skipped} | | | | | | | | |`,
     ),
     "",
-    "| Parley | versus | throughput ratio | CPU per delivery ratio | p99 @ 2k ratio |",
-    "|---|---|---|---|---|",
-    ...report.ratios.map((r) => `| ${r.parley} | ${r.versus} | ${cell(r.throughput)}× | ${cell(r.cpuPerDelivery)}× | ${cell(r.p99At2k)}× |`),
+    "| Parley | versus | max deliveries/s ratio | deliveries per CPU-second ratio | CPU per delivery ratio | p99 @ 2k ratio |",
+    "|---|---|---|---|---|---|",
+    ...report.ratios.map((r) => `| ${r.parley} | ${r.versus} | ${cell(r.throughput)}× | ${cell(r.deliveriesPerCpuSec)}× | ${cell(r.cpuPerDelivery)}× | ${cell(r.p99At2k)}× |`),
+    ...report.systems.filter(isMeasured).flatMap((s) => s.failedRuns.map((failure) => `\n${s.name} ${failure} (left out of the medians)`)),
     "",
     "Deliveries: each message to all 10 members of its conversation, sender included. Server CPU per delivery is measured at 2,000 sent/s (20,000 deliveries/s), from the step's start until its deliveries drained; for parley-durable it includes FerretDB on the same core. " +
-      "Neighbours' CPU is what other processes on this shared machine used during the steps (% of one core). A system stopped by the load generator has a higher real maximum: its row and ratios against it are bounds, not measurements.",
+      "Deliveries per server CPU-second (1e6 / CPU per delivery) is the noise-robust capacity figure: CPU time barely moves when neighbours are busy, wall-clock latency does. Neighbours' CPU is what other processes on this shared machine used during the steps (% of one core). A system stopped by the load generator has a higher real maximum: its row and ratios against it are bounds, not measurements.",
   ];
   return lines.join("\n");
 }
@@ -160,6 +169,7 @@ function buildReport(input: ReportInput) {
       ...options,
     },
     runs: input.runs,
+    storeKind: input.storeKind,
     durationSec: input.durationSec,
     systems,
     ratios: ratios(systems),
@@ -176,4 +186,14 @@ export function writeResults(dir: string, input: ReportInput): { markdown: strin
   writeFileSync(paths[1]!, `${md}\n\n![p99 against deliveries/s](latest.svg)\n`);
   writeFileSync(paths[2]!, `${chart(report.systems, input.options.p99LimitMs)}\n`);
   return { markdown: md, paths };
+}
+
+/** Re-render latest.md and latest.svg (and the summaries in latest.json) from a latest.json's runs. */
+if (import.meta.main) {
+  const file = process.argv[2] ?? join(import.meta.dirname, "results", "latest.json");
+  const previous = JSON.parse(readFileSync(file, "utf8")) as ReturnType<typeof buildReport>;
+  const { description: _description, ...options } = previous.workload;
+  const systems = previous.systems.map((s): SystemRuns => (isMeasured(s) ? { name: s.name, runs: s.runs, failures: s.failedRuns } : { name: s.name, runs: [], skipped: s.skipped }));
+  const { markdown: md } = writeResults(dirname(file), { systems, options, runs: previous.runs, cpuSplit: previous.cpuSplit, storeKind: previous.storeKind, durationSec: previous.durationSec });
+  console.log(md);
 }

@@ -67,17 +67,24 @@ function joinErrorCode(error: unknown): string {
   return `JOIN_${/^[A-Z_]{3,}(?=:)/.exec(message)?.[0] ?? "FAILED"}`;
 }
 
+/** Tries per member before a join counts as failed: a slow seat reservation under load is retried. */
+const JOIN_ATTEMPTS = 3;
+
 /**
  * Seat `membersPerConversation` members in each conversation; the first of each joins first, so each
- * room is created once. A failed join is reported to `events.onError` and leaves its seat empty.
+ * room is created once. A join failing JOIN_ATTEMPTS times is reported to `events.onError` and leaves its seat empty.
  */
 export async function seatMembers(connector: Connector, conversations: number, membersPerConversation: number, events: MemberEvents): Promise<Seating> {
   const seating: Seating = Array.from({ length: conversations }, () => []);
   const join = (conversation: number, user: number) => async () => {
-    try {
-      seating[conversation]!.push(await connector(conversation, user, events));
-    } catch (error) {
-      events.onError(joinErrorCode(error));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return void seating[conversation]!.push(await connector(conversation, user, events));
+      } catch (error) {
+        if (attempt < JOIN_ATTEMPTS) continue;
+        events.onError(joinErrorCode(error));
+        return;
+      }
     }
   };
   const conversationIds = [...Array(conversations).keys()];
