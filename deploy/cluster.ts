@@ -22,6 +22,8 @@ export type ClusterOptions = {
   mongoUrl?: string;
   /** Environment for every node (JWT_SECRET, ROOM_LEASE_MS, LOG_LEVEL, ...). */
   env?: Record<string, string | undefined>;
+  /** The address a node announces, given its port and its index among started nodes. @default 127.0.0.1:<port> */
+  publicAddressFor?: (port: number, index: number) => Promise<string> | string;
 };
 
 export type Cluster = {
@@ -42,8 +44,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 
   async function addNode(role: Role = api > 0 ? "rooms" : "all"): Promise<ClusterNode> {
     const port = await freePort();
-    const publicAddress = `127.0.0.1:${port}`;
-    const name = `${role}-${++started}`;
+    const index = started++;
+    const publicAddress = options.publicAddressFor ? await options.publicAddressFor(port, index) : `127.0.0.1:${port}`;
+    const name = `${role}-${index + 1}`;
     const node = await startNode({
       LOG_LEVEL: "warn",
       ...options.env,

@@ -97,17 +97,24 @@ export function createChatRoom(deps: ChatRoomDeps) {
         client.send("error", { code: "INVALID", message: `unknown message type "${String(type).slice(0, 64)}"` });
       });
 
+      // Stay a while after the last client leaves: a reconnecting client finds its messages in
+      // memory instead of making the next join rebuild the room from the store.
+      this.autoDispose = false;
+      this.#idleSince();
+
       metrics.roomCreated("chat");
       this.roomLog.info({ lastSeq: this.log.lastSeq }, "conversation room created");
     }
 
     override onJoin(client: ChatClient): void {
+      clearTimeout(this.#idleTimer);
       metrics.clientJoined("chat");
       metrics.joinOutcome("chat", "joined");
       this.roomLog.debug({ userId: client.auth?.identity.userId }, "client joined");
     }
 
     override onLeave(client: ChatClient): void {
+      if (this.clients.length === 0) this.#idleSince();
       metrics.clientLeft("chat");
       this.roomLog.debug({ userId: client.auth?.identity.userId }, "client left");
     }
@@ -124,7 +131,18 @@ export function createChatRoom(deps: ChatRoomDeps) {
         .finally(() => this.#moveAway("node draining"));
     }
 
+    #idleTimer: NodeJS.Timeout | undefined;
+
+    /** Dispose after `roomIdleMs` with nobody in the room (unless someone joins first). */
+    #idleSince(): void {
+      clearTimeout(this.#idleTimer);
+      this.#idleTimer = setTimeout(() => {
+        if (this.clients.length === 0) void this.disconnect().catch(() => undefined);
+      }, limits.roomIdleMs);
+    }
+
     override async onDispose(): Promise<void> {
+      clearTimeout(this.#idleTimer);
       // Sends already accepted still become durable, even when nobody is left to hear the ack.
       await this.log?.settled();
       metrics.roomDisposed("chat");
@@ -229,7 +247,8 @@ export function createChatRoom(deps: ChatRoomDeps) {
       if (limited) return limited;
       const parsed = parseRequest("history", payload);
       if (!parsed.ok) return refused("INVALID", parsed.message);
-      return withTimeout(deps.history.listBefore(this.conversationId, parsed.value.beforeSeq, parsed.value.limit ?? 50), limits.storeTimeoutMs);
+      const { beforeSeq, limit = 50 } = parsed.value;
+      return this.log.readBefore(beforeSeq, limit) ?? withTimeout(deps.history.listBefore(this.conversationId, beforeSeq, limit), limits.storeTimeoutMs);
     }
 
     async #sync(client: ChatClient, payload: unknown) {
@@ -237,7 +256,8 @@ export function createChatRoom(deps: ChatRoomDeps) {
       if (limited) return limited;
       const parsed = parseRequest("sync", payload);
       if (!parsed.ok) return refused("INVALID", parsed.message);
-      return withTimeout(deps.history.listAfter(this.conversationId, parsed.value.afterSeq, parsed.value.limit ?? 500), limits.storeTimeoutMs);
+      const { afterSeq, limit = 500 } = parsed.value;
+      return this.log.readAfter(afterSeq, limit) ?? withTimeout(deps.history.listAfter(this.conversationId, afterSeq, limit), limits.storeTimeoutMs);
     }
 
     async #read(client: ChatClient, payload: unknown) {
@@ -270,7 +290,8 @@ export function createChatRoom(deps: ChatRoomDeps) {
       for (const message of messages) {
         for (const member of this.members) {
           if (member === message.senderId) continue;
-          this.presence.publish(inboxChannel(member), message);
+          // Redis down: the message is durable and delivered in the room; only the notify is lost (at most once).
+          void Promise.resolve(this.presence.publish(inboxChannel(member), message)).catch(() => metrics.notifyFailed());
           notified++;
         }
       }

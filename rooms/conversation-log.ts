@@ -12,7 +12,7 @@
  */
 import { refusal, type Refusal } from "./chat-errors.ts";
 import type { SendReply } from "./chat-messages.ts";
-import type { AppendOutcome, HistoryStore, Message } from "./history-store.ts";
+import type { AppendOutcome, HistoryStore, Message, MessagePage } from "./history-store.ts";
 import { StoreTimeoutError, withTimeout } from "./timeout.ts";
 
 /** What the room hands over for one send, after validation. */
@@ -34,6 +34,8 @@ export type ConversationLogOptions = {
   storeTimeoutMs: number;
   /** Replies kept in memory for instant duplicate answers; older ones are found in the store. @default 1000 */
   recentRepliesCap?: number;
+  /** Newest durable messages kept in memory to answer sync and history without the store. @default 500 */
+  tailCap?: number;
   /** Most messages in one write. @default 500 */
   maxBatch?: number;
   /** Called with messages once they are durable, in seq order, before their senders are acknowledged. */
@@ -62,6 +64,9 @@ export class ConversationLog {
   #mustReconcile = false;
   #fenced = false;
   #closed = false;
+  /** The newest durable messages, contiguous in seq, starting at #tailFrom. */
+  #tail: Message[] = [];
+  #tailFrom = 1;
   readonly #idle: Array<() => void> = [];
   readonly #options: ConversationLogOptions;
   readonly #maxBatch: number;
@@ -77,6 +82,26 @@ export class ConversationLog {
   /** Restore the last stored seq, so the conversation continues after any restart. */
   async start(): Promise<void> {
     this.#lastSeq = await withTimeout(this.#options.store.lastSeq(this.conversationId), this.#options.storeTimeoutMs);
+    this.#tailFrom = this.#lastSeq + 1;
+  }
+
+  /**
+   * The oldest `limit` messages above `afterSeq`, from memory, when memory holds all of them
+   * (a rejoining client's sync, typically); undefined when the store must answer.
+   */
+  readAfter(afterSeq: number, limit: number): MessagePage | undefined {
+    if (afterSeq + 1 < this.#tailFrom || afterSeq > this.#lastSeq) return undefined;
+    const start = afterSeq + 1 - this.#tailFrom;
+    return { messages: this.#tail.slice(start, start + limit), hasMore: start + limit < this.#tail.length };
+  }
+
+  /** The newest `limit` messages below `beforeSeq`, from memory, when memory holds all of them. */
+  readBefore(beforeSeq: number | undefined, limit: number): MessagePage | undefined {
+    const end = Math.min(beforeSeq ?? this.#lastSeq + 1, this.#lastSeq + 1) - this.#tailFrom;
+    if (end < 0) return undefined;
+    const start = end - limit;
+    if (start < 0 && this.#tailFrom > 1) return undefined;
+    return { messages: this.#tail.slice(Math.max(0, start), end), hasMore: start > 0 || (start === 0 && this.#tailFrom > 1) };
   }
 
   /** The highest seq this log has seen stored. */
@@ -227,7 +252,17 @@ export class ConversationLog {
   /** Record stored messages, deliver them, then acknowledge their senders. */
   #accept(stored: readonly Message[], answered: readonly Pending[]): void {
     if (stored.length === 0) return;
+    if (stored[0]!.seq !== this.#lastSeq + 1) {
+      this.#tail = [];
+      this.#tailFrom = stored[0]!.seq;
+    }
     this.#lastSeq = stored.at(-1)!.seq;
+    this.#tail.push(...stored);
+    const excess = this.#tail.length - (this.#options.tailCap ?? 500);
+    if (excess > 0) {
+      this.#tail.splice(0, excess);
+      this.#tailFrom += excess;
+    }
     for (const message of stored) {
       this.#remember(replyKey(message.senderId, message.clientMsgId), { seq: message.seq, sentAt: message.sentAt, duplicate: false });
     }

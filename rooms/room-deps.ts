@@ -33,6 +33,8 @@ export interface RoomMetrics {
   /** A join decided: `joined`, or the refusal code. */
   joinOutcome(roomName: string, outcome: string): void;
   notifiesPublished(count: number): void;
+  /** An inbox notify could not be published (Redis down). */
+  notifyFailed(): void;
 }
 
 export type ChatRoomDeps = {
@@ -54,6 +56,8 @@ export type ChatRoomDeps = {
     maxPendingSendsPerRoom: number;
     storeTimeoutMs: number;
     maxFramesPerSec: number;
+    /** How long a room with no clients stays before it is disposed. */
+    roomIdleMs: number;
   };
   log: RoomLog;
   metrics: RoomMetrics;

@@ -60,6 +60,7 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
       maxPendingSendsPerRoom: config.maxPendingSendsPerRoom,
       storeTimeoutMs: config.storeTimeoutMs,
       maxFramesPerSec: config.rateLimit.maxFramesPerSec,
+      roomIdleMs: config.roomIdleMs,
     },
     log: logger.child({ component: "room" }),
     metrics,

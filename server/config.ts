@@ -63,6 +63,8 @@ export type Config = Readonly<{
    * conversations become joinable elsewhere within this time. @default 5000
    */
   roomLeaseMs: number;
+  /** How long a conversation's room stays after its last client leaves. @default 30000 */
+  roomIdleMs: number;
   groupCommit: Readonly<{
     /** Window in which appends of all rooms are gathered into one write; 0 turns group commit off. @default 2 */
     windowMs: number;
@@ -188,6 +190,7 @@ export function loadConfig(env: Env = process.env): Config {
     storeTimeoutMs: integer(env, "STORE_TIMEOUT_MS", 5000, 10, 600_000),
     drainTimeoutMs: integer(env, "DRAIN_TIMEOUT_MS", 10_000, 0, 600_000),
     roomLeaseMs: integer(env, "ROOM_LEASE_MS", 5000, 300, 600_000),
+    roomIdleMs: integer(env, "ROOM_IDLE_MS", 30_000, 0, 3_600_000),
     groupCommit: Object.freeze({
       windowMs: integer(env, "GROUP_COMMIT_WINDOW_MS", 2, 0, 1000),
       maxMessages: integer(env, "GROUP_COMMIT_MAX_MESSAGES", 500, 1, 100_000),

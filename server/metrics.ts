@@ -69,6 +69,7 @@ export function createMetrics(): Metrics {
   const leasesLost = new Counter({ name: "parley_route_leases_lost_total", help: "Rooms that found another owner at lease renewal and moved their clients away.", registers: [registry] });
   const renewFailures = new Counter({ name: "parley_route_renew_failures_total", help: "Lease renewals that failed because Redis did not answer.", registers: [registry] });
   const notifies = new Counter({ name: "parley_inbox_notifies_total", help: "Inbox notifications published for dm and group messages.", registers: [registry] });
+  const notifyFailures = new Counter({ name: "parley_inbox_notify_failures_total", help: "Inbox notifications that could not be published (Redis down); notify is at most once.", registers: [registry] });
   const queueDepth = new Gauge({ name: "parley_history_queue_messages", help: "Messages waiting for a group-commit write.", registers: [registry] });
 
   return {
@@ -96,6 +97,7 @@ export function createMetrics(): Metrics {
     leaseRenewFailed: () => renewFailures.inc(),
     joinOutcome: (room, outcome) => joins.inc({ room, outcome }),
     notifiesPublished: (count) => notifies.inc(count),
+    notifyFailed: () => notifyFailures.inc(),
     httpRequest: (route, status, seconds) => http.observe({ route, status: String(status) }, seconds),
   };
 }

@@ -39,12 +39,16 @@ redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 redis.call('SADD', KEYS[3], ARGV[1])
 return false`;
 
-/** Renew our lease; take it again if it lapsed and nobody took it. 1 = ours, 0 = someone else's. */
+/**
+ * Renew our lease; take it again if it lapsed and nobody took it (a stall, or Redis restarted
+ * empty). 1 = renewed, 2 = taken again (the listing may be gone too), 0 = someone else's.
+ */
 const RENEW = `
 local owner = redis.call('GET', KEYS[1])
 if owner and owner ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1`;
+if owner then return 1 end
+return 2`;
 
 /** Delete the route only if it is still ours. */
 const RELEASE = `
@@ -87,8 +91,8 @@ export class RoutingDriver implements MatchMakerDriver {
   readonly #base: RedisDriver;
   readonly #redis: ScriptingRedis;
   readonly #options: RoutingOptions;
-  /** Routes of the rooms this process owns: roomId -> route key. */
-  readonly #owned = new Map<string, string>();
+  /** Routes of the rooms this process owns: roomId -> route key, and the listing Colyseus keeps current. */
+  readonly #owned = new Map<string, { route: string; listing: IRoomCache }>();
   /** Rooms discarded because another room held their route: discarded roomId -> winner roomId. */
   readonly #lostTo = new Map<string, string>();
   #timer: NodeJS.Timeout | undefined;
@@ -121,10 +125,10 @@ export class RoutingDriver implements MatchMakerDriver {
 
   /** Give up a local room's route now (drain), so another node can claim the conversation. */
   async release(roomId: string): Promise<void> {
-    const route = this.#owned.get(roomId);
-    if (route === undefined) return;
+    const owned = this.#owned.get(roomId);
+    if (owned === undefined) return;
     this.#owned.delete(roomId);
-    await this.#redis.parleyRelease(route, roomId);
+    await this.#redis.parleyRelease(owned.route, roomId);
   }
 
   /** How many routed rooms this process owns. */
@@ -184,14 +188,14 @@ export class RoutingDriver implements MatchMakerDriver {
       this.#options.events.onClaimLost();
       return false;
     }
-    this.#owned.set(listing.roomId, route);
+    this.#owned.set(listing.roomId, { route, listing });
     return true;
   }
 
   async remove(roomId: string): Promise<boolean> {
-    const route = this.#owned.get(roomId);
+    const owned = this.#owned.get(roomId);
     this.#owned.delete(roomId);
-    if (route !== undefined) await this.#redis.parleyRelease(route, roomId);
+    if (owned !== undefined) await this.#redis.parleyRelease(owned.route, roomId);
     await this.#redis.srem(roomsOfKey(this.#options.processId()), roomId);
     return this.#base.remove(roomId);
   }
@@ -250,17 +254,25 @@ export class RoutingDriver implements MatchMakerDriver {
     const { leaseMs, processId } = this.#options;
     const owned = [...this.#owned];
     const pipeline = this.#redis.pipeline();
-    for (const [roomId, route] of owned) (pipeline as unknown as ScriptingRedis).parleyRenew(route, roomId, leaseMs);
+    for (const [roomId, { route }] of owned) (pipeline as unknown as ScriptingRedis).parleyRenew(route, roomId, leaseMs);
     if (this.#hosting) pipeline.set(hostKey(processId()), String(this.#owned.size), "PX", leaseMs).sadd(HOSTS, processId());
     try {
       const results = (await pipeline.exec()) ?? [];
-      owned.forEach(([roomId], index) => {
-        const [error, ours] = results[index] ?? [];
-        if (!error && ours === 0 && this.#owned.get(roomId) !== undefined) {
+      const retaken: IRoomCache[] = [];
+      owned.forEach(([roomId, { listing }], index) => {
+        const [error, outcome] = results[index] ?? [];
+        if (error || this.#owned.get(roomId) === undefined) return;
+        if (outcome === 0) {
           this.#owned.delete(roomId);
           this.#options.events.onLeaseLost(roomId);
-        }
+        } else if (outcome === 2) retaken.push(listing);
       });
+      // A lapsed lease may mean Redis lost everything (a restart): write the listings back.
+      if (retaken.length > 0) {
+        const restore = this.#redis.pipeline();
+        for (const listing of retaken) restore.hset(ROOMCACHES, listing.roomId, JSON.stringify(listing)).sadd(roomsOfKey(processId()), listing.roomId);
+        await restore.exec();
+      }
       this.#options.events.onRenewed();
     } catch (error) {
       this.#options.events.onRenewFailed(error);

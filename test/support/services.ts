@@ -73,9 +73,9 @@ function stopper(child: ChildProcess, dir: string) {
 }
 
 /** Start redis-server on a free port, keeping nothing on disk. */
-export async function startRedis(): Promise<Service> {
+export async function startRedis(port?: number): Promise<Service> {
   if (!onPath("redis-server")) throw new Error("redis-server is not installed: apt-get install redis-server (or set REDIS_URL)");
-  const port = await freePort();
+  port ??= await freePort();
   const dir = mkdtempSync(join(tmpdir(), "parley-redis-"));
   const child = await startProcess("redis-server", "redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir], port, dir);
   return { url: `redis://127.0.0.1:${port}`, port, stop: stopper(child, dir) };

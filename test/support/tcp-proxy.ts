@@ -4,11 +4,23 @@
  */
 import { createServer, connect, type Socket } from "node:net";
 
-export type TcpProxy = { port: number; url(template: string): string; cut(): void; restore(): void; close(): Promise<void> };
+export type TcpProxy = {
+  port: number;
+  url(template: string): string;
+  /** Drop every connection and refuse new ones until restore(). */
+  cut(): void;
+  restore(): void;
+  /** Drop every connection now, mid-stream; keep accepting new ones. */
+  drop(): void;
+  /** Send new connections to another port (a replaced node behind a stable address); open ones stay. */
+  retarget(port: number): void;
+  close(): Promise<void>;
+};
 
 /** Proxy 127.0.0.1:<free port> to `targetPort`. */
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   let open = true;
+  let target = targetPort;
   const sockets = new Set<Socket>();
   const track = (socket: Socket) => {
     sockets.add(socket);
@@ -20,7 +32,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       client.destroy();
       return;
     }
-    const upstream = connect({ port: targetPort, host: "127.0.0.1" });
+    const upstream = connect({ port: target, host: "127.0.0.1" });
     track(upstream);
     client.pipe(upstream);
     upstream.pipe(client);
@@ -45,6 +57,12 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     },
     restore() {
       open = true;
+    },
+    drop() {
+      for (const socket of sockets) socket.destroy();
+    },
+    retarget(port) {
+      target = port;
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -169,6 +169,40 @@ describe("conversation log", function () {
     });
   });
 
+  describe("reading from memory", function () {
+    it("answers sync and history from its newest messages exactly as the store would", async function () {
+      const { log, store } = await startLog({ tailCap: 5 });
+      for (let index = 1; index <= 8; index++) replyOf(await log.submit(draft(`m${index}`)));
+
+      for (const afterSeq of [3, 4, 6, 8]) {
+        for (const limit of [1, 2, 500]) assert.deepEqual(log.readAfter(afterSeq, limit), await store.listAfter(CONVERSATION, afterSeq, limit), `readAfter(${afterSeq}, ${limit})`);
+      }
+      for (const beforeSeq of [undefined, 9, 8, 6]) {
+        for (const limit of [1, 2]) assert.deepEqual(log.readBefore(beforeSeq, limit), await store.listBefore(CONVERSATION, beforeSeq, limit), `readBefore(${beforeSeq}, ${limit})`);
+      }
+    });
+
+    it("leaves to the store what memory does not hold: older messages, and everything after a restart", async function () {
+      const { log, store } = await startLog({ tailCap: 5 });
+      for (let index = 1; index <= 8; index++) replyOf(await log.submit(draft(`m${index}`)));
+      assert.equal(log.readAfter(2, 10), undefined, "seq 3 has left memory");
+      assert.equal(log.readBefore(5, 3), undefined, "seq 2 has left memory");
+
+      const restarted = await startLog({ store, tailCap: 5 });
+      assert.deepEqual(restarted.log.readAfter(8, 10), { messages: [], hasMore: false }, "nothing newer than the stored lastSeq");
+      assert.equal(restarted.log.readAfter(7, 10), undefined);
+      assert.equal(restarted.log.readBefore(undefined, 1), undefined);
+    });
+
+    it("holds a whole short conversation: history from the start says hasMore false", async function () {
+      const { log } = await startLog();
+      for (let index = 1; index <= 3; index++) replyOf(await log.submit(draft(`m${index}`)));
+      assert.deepEqual(log.readBefore(undefined, 50)?.messages.map((message) => message.seq), [1, 2, 3]);
+      assert.equal(log.readBefore(undefined, 50)?.hasMore, false);
+      assert.deepEqual(log.readBefore(1, 50), { messages: [], hasMore: false });
+    });
+  });
+
   describe("idempotency", function () {
     it("answers a resend of a stored clientMsgId with the first seq and sentAt, duplicate: true, and stores nothing new", async function () {
       const { log, store, delivered } = await startLog({ now: tickingClock() });

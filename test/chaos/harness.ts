@@ -1,0 +1,286 @@
+/**
+ * The chaos harness: a real 3-node cluster (deploy/cluster.ts) with its own Redis and the store
+ * behind TCP proxies, simulated users on the client kit (client/) sending open-loop, one fault,
+ * then a final read and the checker (checker.ts). Every client writes a JSONL log.
+ *
+ * Clients reach each node through a stable "slot" proxy (as a Service or load balancer would give
+ * them), which also lets a deploy replace the node behind a slot and lets scenario f cut every
+ * client connection mid-stream.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startCluster, type Cluster, type ClusterNode } from "../../deploy/cluster.ts";
+import { ParleyClient, type Conversation } from "../../client/index.ts";
+import type { TraceEvent } from "../../client/trace.ts";
+import { startMongoWire, startRedis, withDatabase } from "../support/services.ts";
+import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.ts";
+import { waitFor } from "../support/wait-for.ts";
+import { check, type CheckReport, type ClientLog, type LogEvent, type StoredMessage, type Window } from "./checker.ts";
+
+export const SCENARIOS = {
+  a: "rolling restart: SIGTERM each node in turn, a new one takes its place",
+  b: "SIGKILL one node",
+  c: "SIGSTOP one node for 5 s",
+  d: "Redis stopped for 5 s, restarted empty",
+  e: "store unreachable for 10 s",
+  f: "every client connection cut mid-stream, 10 times a minute",
+} as const;
+export type ScenarioName = keyof typeof SCENARIOS;
+
+export type ChaosOptions = {
+  clients: number;
+  conversations: number;
+  /** Messages per second over all clients, open loop. */
+  rate: number;
+  /** Load before the fault, and after it heals, in ms. */
+  beforeMs: number;
+  afterMs: number;
+  /** How long scenario f keeps cutting connections. */
+  cutWindowMs: number;
+  /** Room lease; a killed node's conversations move after about this long. */
+  leaseMs: number;
+  /** Print progress lines. */
+  say?: (line: string) => void;
+};
+
+export const FULL: ChaosOptions = { clients: 300, conversations: 60, rate: 300, beforeMs: 15_000, afterMs: 15_000, cutWindowMs: 60_000, leaseMs: 5000 };
+export const SHORT: ChaosOptions = { clients: 60, conversations: 12, rate: 60, beforeMs: 4000, afterMs: 4000, cutWindowMs: 18_000, leaseMs: 2000 };
+
+export type ChaosResult = { scenario: ScenarioName; report: CheckReport; windows: Window[]; logDir: string; clientsBack: number; clients: number };
+
+type Simulated = { id: string; userId: string; conversationId: string; client: ParleyClient; conversation?: Conversation; events: LogEvent[] };
+
+const NODES = 3;
+
+/** Run one scenario end to end and check it. */
+export async function runScenario(scenario: ScenarioName, options: ChaosOptions): Promise<ChaosResult> {
+  const say = options.say ?? (() => {});
+  const runId = `${scenario}${Date.now().toString(36)}`;
+  const logDir = join(tmpdir(), `parley-chaos-${runId}`);
+  mkdirSync(logDir, { recursive: true });
+  const teardown: Array<() => Promise<void>> = [];
+
+  try {
+    // Services: Redis of our own (scenario d restarts it); the store behind a proxy (scenario e cuts it).
+    let redis = await startRedis();
+    teardown.push(() => redis.stop());
+    const store = process.env.MONGO_URL ? undefined : await startMongoWire(say);
+    if (store) teardown.push(() => store.stop());
+    const storeUrl = new URL(process.env.MONGO_URL ?? store!.url);
+    const storeProxy = await startTcpProxy(Number(storeUrl.port || 27017));
+    teardown.push(() => storeProxy.close());
+    const mongoUrl = withDatabase(storeProxy.url(storeUrl.toString()), `chaos_${runId}`);
+
+    const slots: TcpProxy[] = [];
+    teardown.push(async () => void (await Promise.all(slots.map((slot) => slot.close()))));
+    let replacing: number | undefined;
+    const cluster: Cluster = await startCluster({
+      nodes: NODES,
+      redisUrl: redis.url,
+      mongoUrl,
+      env: {
+        LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? "warn",
+        ROOM_LEASE_MS: String(options.leaseMs),
+        DRAIN_TIMEOUT_MS: "10000",
+        SEND_RATE_PER_SEC: "1000",
+        SEND_BURST: "1000",
+        REQUEST_RATE_PER_SEC: "1000",
+      },
+      publicAddressFor: async (port, index) => {
+        const slot = replacing ?? index;
+        slots[slot] ??= await startTcpProxy(port);
+        return `127.0.0.1:${slots[slot]!.port}`;
+      },
+    });
+    teardown.push(async () => {
+      await cluster.stop();
+      for (const node of cluster.nodes) writeFileSync(join(logDir, `node-${node.name}.log`), node.output());
+    });
+    const bySlot: ClusterNode[] = [...cluster.nodes];
+    const endpoints = slots.map((slot) => `http://127.0.0.1:${slot.port}`);
+    say(`cluster up: ${cluster.nodes.map((node) => `${node.name} ${node.httpUrl} via ${node.publicAddress}`).join(", ")}`);
+
+    // Clients: `clients` users spread over `conversations` channels.
+    const simulated: Simulated[] = Array.from({ length: options.clients }, (_, index) => {
+      const userId = `u${index}`;
+      const events: LogEvent[] = [];
+      const client = new ParleyClient({
+        endpoints,
+        identity: { userId },
+        onTrace: (event: TraceEvent) => events.push(event),
+        heartbeatIntervalMs: 2000,
+        heartbeatTimeoutMs: 2000,
+        requestTimeoutMs: 5000,
+        joinTimeoutMs: 5000,
+        backoff: { initialMs: 100, maxMs: 2000 },
+      });
+      return { id: `client-${index}`, userId, conversationId: `channel:chaos-${runId}-${index % options.conversations}`, client, events };
+    });
+    teardown.push(async () => simulated.forEach((one) => one.client.close()));
+    for (let start = 0; start < simulated.length; start += 20) {
+      await Promise.all(
+        simulated.slice(start, start + 20).map(async (one) => {
+          one.conversation = await one.client.join(one.conversationId);
+          one.events.push({ type: "joined", conversationId: one.conversationId, lastSeq: one.conversation.lastSeq, t: Date.now() });
+        }),
+      );
+    }
+    say(`${simulated.length} clients joined ${options.conversations} conversations`);
+
+    // Open-loop load: `rate` sends per second, round-robin over clients, whatever the acks do.
+    let sending = true;
+    let next = 0;
+    let sent = 0;
+    const loadStarted = Date.now();
+    const load = (async () => {
+      while (sending) {
+        const due = Math.floor(((Date.now() - loadStarted) / 1000) * options.rate);
+        for (; sent < due; sent++) {
+          const one = simulated[next++ % simulated.length]!;
+          one.conversation!.send(`m${sent} from ${one.userId}`).catch(() => undefined);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    })();
+
+    const started = Date.now();
+    await pause(options.beforeMs);
+    const faultFrom = Date.now();
+    say(`fault ${scenario}: ${SCENARIOS[scenario]}`);
+    await inject(scenario, {
+      cluster,
+      bySlot,
+      slots,
+      options,
+      say,
+      restartRedis: async () => {
+        const port = redis.port;
+        await redis.stop();
+        await pause(5000);
+        redis = await startRedis(port);
+      },
+      storeProxy,
+      replaceSlot: async (slot) => {
+        replacing = slot;
+        try {
+          const node = await cluster.addNode();
+          slots[slot]!.retarget(node.port);
+          bySlot[slot] = node;
+          return node;
+        } finally {
+          replacing = undefined;
+        }
+      },
+    });
+    const faultTo = Date.now();
+    say(`fault healed after ${faultTo - faultFrom} ms`);
+    await pause(options.afterMs);
+    sending = false;
+    await load;
+    const ended = Date.now();
+    say(`load stopped: ${sent} sends invoked`);
+
+    // Heal: every outbox empties and every client catches up with the store.
+    const live = () => bySlot.find((node) => node.child.exitCode === null && node.child.signalCode === null)!;
+    const stored = new Map<string, StoredMessage[]>();
+    await waitFor(() => simulated.every((one) => one.conversation!.pendingSends === 0), { timeoutMs: 90_000, intervalMs: 200, what: "every outbox to empty" }).catch((error) =>
+      say(`not every outbox emptied: ${(error as Error).message}`),
+    );
+    const conversationIds = [...new Set(simulated.map((one) => one.conversationId))];
+    for (const conversationId of conversationIds) stored.set(conversationId, await readAll(live(), conversationId));
+    let clientsBack = 0;
+    await waitFor(
+      () => {
+        clientsBack = simulated.filter((one) => one.conversation!.lastSeq >= (stored.get(one.conversationId)!.at(-1)?.seq ?? 0)).length;
+        return clientsBack === simulated.length;
+      },
+      { timeoutMs: 30_000, intervalMs: 200, what: "every client to catch up" },
+    ).catch(() => say(`${simulated.length - clientsBack} clients did not catch up`));
+    for (const one of simulated) one.events.push({ type: "left", conversationId: one.conversationId, lastSeq: one.conversation!.lastSeq, t: Date.now() });
+
+    const logs: ClientLog[] = simulated.map((one) => ({ clientId: one.id, userId: one.userId, events: one.events }));
+    for (const log of logs) writeFileSync(join(logDir, `${log.clientId}.jsonl`), log.events.map((event) => JSON.stringify(event)).join("\n") + "\n");
+    writeFileSync(join(logDir, "stored.json"), JSON.stringify(Object.fromEntries(stored)));
+    const windows: Window[] = [
+      { name: "before", from: started, to: faultFrom },
+      { name: "fault", from: faultFrom, to: faultTo },
+      { name: "after", from: faultTo, to: ended + 1 },
+    ];
+    return { scenario, report: check({ logs, stored, windows }), windows, logDir, clientsBack, clients: simulated.length };
+  } finally {
+    for (const step of teardown.reverse()) await step().catch(() => undefined);
+  }
+}
+
+type FaultContext = {
+  cluster: Cluster;
+  bySlot: ClusterNode[];
+  slots: TcpProxy[];
+  options: ChaosOptions;
+  say: (line: string) => void;
+  restartRedis(): Promise<void>;
+  storeProxy: TcpProxy;
+  replaceSlot(slot: number): Promise<ClusterNode>;
+};
+
+async function inject(scenario: ScenarioName, context: FaultContext): Promise<void> {
+  const { bySlot, say } = context;
+  switch (scenario) {
+    case "a":
+      // A deploy with surge: start the new version, point the slot at it, then SIGTERM the old one.
+      for (let slot = 0; slot < bySlot.length; slot++) {
+        const old = bySlot[slot]!;
+        const fresh = await context.replaceSlot(slot);
+        old.signal("SIGTERM");
+        const code = await old.exited;
+        say(`slot ${slot}: ${old.name} drained (exit ${code}), ${fresh.name} serves`);
+      }
+      return;
+    case "b":
+      bySlot[0]!.signal("SIGKILL");
+      await bySlot[0]!.exited;
+      // The fault window covers the takeover: the lease and a rejoin.
+      await pause(context.options.leaseMs * 2);
+      return;
+    case "c":
+      bySlot[0]!.signal("SIGSTOP");
+      await pause(5000);
+      bySlot[0]!.signal("SIGCONT");
+      return;
+    case "d":
+      await context.restartRedis();
+      return;
+    case "e":
+      context.storeProxy.cut();
+      await pause(10_000);
+      context.storeProxy.restore();
+      return;
+    case "f": {
+      const cuts = Math.max(1, Math.round(context.options.cutWindowMs / 6000));
+      for (let cut = 0; cut < cuts; cut++) {
+        await pause(6000);
+        for (const slot of context.slots) slot.drop();
+      }
+      say(`cut every client connection ${cuts} times`);
+      return;
+    }
+  }
+}
+
+/** Every stored message of a conversation, through a node's HTTP API. */
+async function readAll(node: ClusterNode, conversationId: string): Promise<StoredMessage[]> {
+  const all: StoredMessage[] = [];
+  for (;;) {
+    const response = await fetch(`${node.httpUrl}/v1/conversations/${conversationId}/messages?afterSeq=${all.at(-1)?.seq ?? 0}&limit=500&userId=auditor`);
+    if (!response.ok) throw new Error(`final read of ${conversationId}: HTTP ${response.status}`);
+    const page = (await response.json()) as { messages: StoredMessage[]; hasMore: boolean };
+    all.push(...page.messages.map(({ conversationId: id, seq, senderId, clientMsgId }) => ({ conversationId: id, seq, senderId, clientMsgId })));
+    if (!page.hasMore) return all;
+  }
+}
+
+/** A fault's duration, or the load's phases: timeline, not synchronisation. */
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,38 @@
+/**
+ * `npm run chaos -- --scenario a|b|c|d|e|f|all [--short]`: run chaos scenarios on a real cluster and
+ * print the checker's table for each. Exits 1 if any scenario loses, duplicates or reorders.
+ */
+import { parseArgs } from "node:util";
+import { formatReport } from "./checker.ts";
+import { FULL, runScenario, SCENARIOS, SHORT, type ScenarioName } from "./harness.ts";
+
+const { values } = parseArgs({
+  options: {
+    scenario: { type: "string", default: "all" },
+    short: { type: "boolean", default: false },
+    clients: { type: "string" },
+    conversations: { type: "string" },
+    rate: { type: "string" },
+  },
+});
+
+const names = (values.scenario === "all" ? Object.keys(SCENARIOS) : values.scenario!.split(",")) as ScenarioName[];
+for (const name of names) if (!(name in SCENARIOS)) throw new Error(`unknown scenario "${name}": one of ${Object.keys(SCENARIOS).join(", ")} or all`);
+const base = values.short ? SHORT : FULL;
+const options = {
+  ...base,
+  clients: Number(values.clients ?? base.clients),
+  conversations: Number(values.conversations ?? base.conversations),
+  rate: Number(values.rate ?? base.rate),
+  say: (line: string) => console.log(`  [chaos] ${line}`),
+};
+
+let failed = false;
+for (const name of names) {
+  console.log(`\nscenario ${name}: ${SCENARIOS[name]} (${options.clients} clients, ${options.conversations} conversations, ${options.rate} msg/s, 3 nodes)`);
+  const result = await runScenario(name, options);
+  console.log(formatReport(`scenario ${name}: ${SCENARIOS[name]}`, result.report));
+  console.log(`clients back and caught up: ${result.clientsBack}/${result.clients}; logs: ${result.logDir}`);
+  if (!result.report.ok || result.clientsBack !== result.clients) failed = true;
+}
+process.exit(failed ? 1 : 0);
