@@ -80,7 +80,8 @@ export function createChatRoom(deps: ChatRoomDeps) {
         },
       });
       try {
-        await this.log.start();
+        const handover = await deps.takeHandover(this.conversationId).catch(() => undefined);
+        await this.log.start(handover?.lastSeq);
         await this.#loadMembers();
       } catch (error) {
         this.roomLog.warn({ err: errorText(error) }, "cannot restore conversation from the history store");
@@ -126,7 +127,10 @@ export function createChatRoom(deps: ChatRoomDeps) {
     override onBeforeShutdown(): void {
       this.log?.close();
       void (this.log?.settled() ?? Promise.resolve())
-        .then(() => deps.releaseRoute(this.roomId))
+        .then(() => {
+          const lastSeq = this.log.settledLastSeq;
+          return deps.releaseRoute(this.roomId, lastSeq === undefined ? undefined : { conversationId: this.conversationId, lastSeq });
+        })
         .catch((error) => this.roomLog?.warn({ err: errorText(error) }, "cannot release the conversation's route; it lapses with the lease"))
         .finally(() => this.#moveAway("node draining"));
     }

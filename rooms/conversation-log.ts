@@ -80,9 +80,17 @@ export class ConversationLog {
   }
 
   /** Restore the last stored seq, so the conversation continues after any restart. */
-  async start(): Promise<void> {
-    this.#lastSeq = await withTimeout(this.#options.store.lastSeq(this.conversationId), this.#options.storeTimeoutMs);
+  async start(handedOverLastSeq?: number): Promise<void> {
+    this.#lastSeq = handedOverLastSeq ?? (await withTimeout(this.#options.store.lastSeq(this.conversationId), this.#options.storeTimeoutMs));
     this.#tailFrom = this.#lastSeq + 1;
+  }
+
+  /**
+   * The last seq, when this log is sure of it (nothing to reconcile, not fenced): what a draining
+   * room hands over. A wrong hand-over would still meet the seq fence.
+   */
+  get settledLastSeq(): number | undefined {
+    return this.#mustReconcile || this.#fenced || this.#writing || this.#inFlight.size > 0 ? undefined : this.#lastSeq;
   }
 
   /**

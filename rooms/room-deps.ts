@@ -37,6 +37,9 @@ export interface RoomMetrics {
   notifyFailed(): void;
 }
 
+/** What a draining room leaves for the room that continues its conversation. */
+export type Handover = { conversationId: string; lastSeq: number };
+
 export type ChatRoomDeps = {
   /** False on ROLE=api: rooms must not be created here, even by the matchmaker's local fallback. */
   hostsRooms: boolean;
@@ -44,7 +47,12 @@ export type ChatRoomDeps = {
    * Give up this room's claim on its conversation (or inbox) now, so that a room on another node can
    * take it while this one drains. A no-op on a single node.
    */
-  releaseRoute(roomId: string): Promise<void>;
+  releaseRoute(roomId: string, handover?: Handover): Promise<void>;
+  /**
+   * The handover a draining room left for its conversation, taken once: the next room starts from
+   * it instead of asking the store for the last seq. Undefined when there is none.
+   */
+  takeHandover(conversationId: string): Promise<Handover | undefined>;
   authenticator: Authenticator;
   history: HistoryStore;
   /** Where durable writes go: the store, or a group commit in front of it. */

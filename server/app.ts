@@ -5,7 +5,8 @@
 import { defineRoom, defineServer, matchMaker } from "@colyseus/core";
 import { createChatRoom } from "../rooms/chat-room.ts";
 import { createInboxRoom } from "../rooms/inbox-room.ts";
-import type { ChatRoomDeps } from "../rooms/room-deps.ts";
+import type { ChatRoomDeps, Handover } from "../rooms/room-deps.ts";
+import { withTimeout } from "../rooms/timeout.ts";
 import type { HistoryStore } from "../rooms/history-store.ts";
 import { MemoryHistoryStore } from "../rooms/memory-history-store.ts";
 import { createMemoryRateLimit } from "../rooms/plugins/rate-limit.ts";
@@ -43,8 +44,13 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
   const cluster = config.redisUrl ? await openCluster(config, config.redisUrl, metrics, logger) : undefined;
   const roomDeps: ChatRoomDeps = {
     hostsRooms: config.role !== "api",
-    releaseRoute: async (roomId) => {
-      if (config.routing === "leases") await cluster?.routing.release(roomId);
+    releaseRoute: async (roomId, handover) => {
+      if (config.routing === "leases") await cluster?.routing.release(roomId, handover);
+    },
+    takeHandover: async (conversationId) => {
+      if (config.routing !== "leases" || !cluster) return undefined;
+      const note = (await withTimeout(cluster.routing.takeNote("chat", conversationId), config.storeTimeoutMs)) as Handover | undefined;
+      return note?.conversationId === conversationId && Number.isSafeInteger(note.lastSeq) ? note : undefined;
     },
     authenticator,
     history,

@@ -50,16 +50,22 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 if owner then return 1 end
 return 2`;
 
-/** Delete the route only if it is still ours. */
+/** Delete the route only if it is still ours; leave a hand-over note for the next owner if given. */
 const RELEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+if ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3]) end
+return 1`;
+
+/** How long a hand-over note waits for the next room. */
+const HANDOVER_MS = 30_000;
+const handoverKey = (route: string) => `${route}:handover`;
 
 type ScriptingRedis = Redis & {
   parleyFind(route: string, roomcaches: string): Promise<[string, string | null] | null>;
   parleyClaim(route: string, roomcaches: string, roomsOf: string, roomId: string, leaseMs: number, listing: string): Promise<string | null>;
   parleyRenew(route: string, roomId: string, leaseMs: number): Promise<number>;
-  parleyRelease(route: string, roomId: string): Promise<number>;
+  parleyRelease(route: string, handover: string, roomId: string, note: string, noteMs: number): Promise<number>;
 };
 
 export type RoutingEvents = {
@@ -105,7 +111,7 @@ export class RoutingDriver implements MatchMakerDriver {
     redis.defineCommand("parleyFind", { numberOfKeys: 2, lua: FIND });
     redis.defineCommand("parleyClaim", { numberOfKeys: 3, lua: CLAIM });
     redis.defineCommand("parleyRenew", { numberOfKeys: 1, lua: RENEW });
-    redis.defineCommand("parleyRelease", { numberOfKeys: 1, lua: RELEASE });
+    redis.defineCommand("parleyRelease", { numberOfKeys: 2, lua: RELEASE });
     this.#redis = redis;
     this.#base = new RedisDriver(redis);
   }
@@ -123,12 +129,21 @@ export class RoutingDriver implements MatchMakerDriver {
     await this.#redis.multi().del(hostKey(this.#options.processId())).srem(HOSTS, this.#options.processId()).exec();
   }
 
-  /** Give up a local room's route now (drain), so another node can claim the conversation. */
-  async release(roomId: string): Promise<void> {
+  /**
+   * Give up a local room's route now (drain), so another node can claim the conversation; `note`
+   * (JSON) is left for the next owner, who takes it with takeNote.
+   */
+  async release(roomId: string, note?: unknown): Promise<void> {
     const owned = this.#owned.get(roomId);
     if (owned === undefined) return;
     this.#owned.delete(roomId);
-    await this.#redis.parleyRelease(owned.route, roomId);
+    await this.#redis.parleyRelease(owned.route, handoverKey(owned.route), roomId, note === undefined ? "" : JSON.stringify(note), HANDOVER_MS);
+  }
+
+  /** Take (read and delete) the note a released room left on a route. */
+  async takeNote(roomName: string, routeValue: string): Promise<unknown> {
+    const raw = await this.#redis.getdel(handoverKey(`parley:route:${roomName}:${routeValue}`));
+    return raw === null ? undefined : JSON.parse(raw);
   }
 
   /** How many routed rooms this process owns. */
@@ -195,7 +210,7 @@ export class RoutingDriver implements MatchMakerDriver {
   async remove(roomId: string): Promise<boolean> {
     const owned = this.#owned.get(roomId);
     this.#owned.delete(roomId);
-    if (owned !== undefined) await this.#redis.parleyRelease(owned.route, roomId);
+    if (owned !== undefined) await this.#redis.parleyRelease(owned.route, handoverKey(owned.route), roomId, "", 0);
     await this.#redis.srem(roomsOfKey(this.#options.processId()), roomId);
     return this.#base.remove(roomId);
   }

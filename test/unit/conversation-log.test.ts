@@ -169,6 +169,24 @@ describe("conversation log", function () {
     });
   });
 
+  describe("hand-over", function () {
+    it("hands over its last seq only when settled, and a log started from it continues without asking the store", async function () {
+      const { log, store } = await startLog();
+      const pending = log.submit(draft("m1"));
+      assert.equal(log.settledLastSeq, undefined, "not while a send is in flight");
+      replyOf(await pending);
+      replyOf(await log.submit(draft("m2")));
+      assert.equal(log.settledLastSeq, 2);
+
+      let asked = 0;
+      const counting = Object.assign(Object.create(store) as MemoryHistoryStore, { lastSeq: async () => ++asked });
+      const next = new ConversationLog({ conversationId: CONVERSATION, store: counting, append: (messages) => store.appendMessages(messages), maxPending: 10, storeTimeoutMs: 1000, onDurable: () => {}, onFenced: () => {}, onWriteFailed: () => {} });
+      await next.start(2);
+      assert.equal(asked, 0);
+      assert.equal(replyOf(await next.submit(draft("m3"))).seq, 3);
+    });
+  });
+
   describe("reading from memory", function () {
     it("answers sync and history from its newest messages exactly as the store would", async function () {
       const { log, store } = await startLog({ tailCap: 5 });
