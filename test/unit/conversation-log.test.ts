@@ -176,6 +176,7 @@ describe("conversation log", function () {
       assert.equal(log.settledLastSeq, undefined, "not while a send is in flight");
       replyOf(await pending);
       replyOf(await log.submit(draft("m2")));
+      await log.settled();
       assert.equal(log.settledLastSeq, 2);
 
       let asked = 0;
