@@ -5,12 +5,14 @@
  *   npm run loadtest -- --clients 500 --rooms 50 --rate 500 [--duration 30] [--bytes 100]
  *                       [--endpoint http://127.0.0.1:2567[,http://other:2567]]
  *
- * Clients use the stock @colyseus/sdk 0.18 and development identities (join options userId, name),
- * so the node must run without JWT_SECRET, with SEND_RATE_PER_SEC above rate / clients. Ctrl-C
- * stops sending early and still prints the summary.
+ * Clients use the resilient client kit (client/: rejoin, outbox, exactly-once delivery), or with
+ * `--client sdk` the bare stock @colyseus/sdk 0.18, and development identities (join options
+ * userId, name), so the node must run without JWT_SECRET, with SEND_RATE_PER_SEC above
+ * rate / clients. Ctrl-C stops sending early and still prints the summary.
  */
 import { parseArgs } from "node:util";
 import { colyseusConnector, parleyChat } from "./clients/colyseus.ts";
+import { kitConnector } from "./clients/kit.ts";
 import { closeMembers, seatMembers } from "./sweep.ts";
 import { createMeter, drain, percentilesMs, sendOpenLoop } from "./workload.ts";
 
@@ -23,6 +25,7 @@ const { values } = parseArgs({
     duration: { type: "string", default: "30" },
     bytes: { type: "string", default: "100" },
     "ack-timeout": { type: "string", default: "10000" },
+    client: { type: "string", default: "kit" },
   },
 });
 const clients = Number(values.clients);
@@ -35,8 +38,9 @@ for (const [name, value] of Object.entries({ clients, rooms, rate: ratePerSec, d
 const endpoints = values.endpoint.split(",").map((url) => url.trim());
 
 const meter = createMeter();
-const connector = colyseusConnector(endpoints, parleyChat, Number(values["ack-timeout"]));
-console.log(`seating ${clients} clients in ${rooms} conversations on ${endpoints.join(", ")}`);
+if (values.client !== "kit" && values.client !== "sdk") throw new Error("--client must be kit or sdk");
+const connector = values.client === "kit" ? kitConnector(endpoints, Number(values["ack-timeout"])) : colyseusConnector(endpoints, parleyChat, Number(values["ack-timeout"]));
+console.log(`seating ${clients} clients (${values.client === "kit" ? "client kit" : "bare SDK"}) in ${rooms} conversations on ${endpoints.join(", ")}`);
 const joinStarted = performance.now();
 const seating = await seatMembers(connector, rooms, Math.ceil(clients / rooms), meter.events);
 const seated = seating.flat().length;
