@@ -5,9 +5,10 @@
  */
 import assert from "node:assert/strict";
 import type { Redis } from "ioredis";
-import { startCluster, type Cluster } from "../../deploy/cluster.ts";
+import { startCluster, type Cluster, type ClusterNode } from "../../deploy/cluster.ts";
 import { hostOf, isolatedRedis, joinEventually, joinVia, leave, listingsOf, metricOf, storedMessages, type Reply, type Seated } from "../support/cluster-helpers.ts";
 import { runNodeToExit, unique } from "../support/node-process.ts";
+import { startRedis } from "../support/services.ts";
 import { waitFor } from "../support/wait-for.ts";
 
 const LEASE_MS = 2000;
@@ -42,6 +43,31 @@ describe("cluster", function () {
     const { code, output } = await runNodeToExit({ REDIS_URL: "redis://127.0.0.1:1", STORE_TIMEOUT_MS: "1000" });
     assert.notEqual(code, 0);
     assert.match(output, /REDIS_URL redis:\/\/127\.0\.0\.1:1 cannot be reached/);
+  });
+
+  it("answers /readyz 503 naming Redis while Redis is down, and 200 once it is back", async function () {
+    let redis = await startRedis();
+    const cluster = await startCluster({ nodes: 1, redisUrl: redis.url, mongoUrl: process.env.MONGO_URL, env: generous });
+    try {
+      const node = cluster.nodes[0]!;
+      const readiness = async () => {
+        const response = await fetch(`${node.httpUrl}/readyz`);
+        return { status: response.status, redis: ((await response.json()) as { checks: { redis: string } }).checks.redis };
+      };
+      assert.deepEqual(await readiness(), { status: 200, redis: "ok" });
+      const port = redis.port;
+      await redis.stop();
+      const down = await waitFor(async () => {
+        const answer = await readiness();
+        return answer.status === 503 ? answer : undefined;
+      }, { what: "readyz 503" });
+      assert.notEqual(down.redis, "ok");
+      redis = await startRedis(port);
+      await waitFor(async () => (await readiness()).status === 200, { timeoutMs: 20_000, what: "readyz 200 again" });
+    } finally {
+      await cluster.stop();
+      await redis.stop();
+    }
   });
 
   describe("an api node in front of two room hosts", function () {
@@ -200,6 +226,16 @@ describe("cluster", function () {
       redis?.disconnect();
     });
 
+    /** A new conversation whose room landed on `host`, with a writer seated through `via`. */
+    async function conversationHostedBy(host: ClusterNode, via: ClusterNode, label: string): Promise<{ conversationId: string; writer: Seated }> {
+      for (;;) {
+        const conversationId = `channel:${unique(label)}`;
+        const writer = await joinVia(via, conversationId, "writer");
+        if ((await hostOf(redis, cluster.nodes, writer.room.roomId)).name === host.name) return { conversationId, writer };
+        await writer.room.leave();
+      }
+    }
+
     it("gives 50 concurrent joins of a new conversation over 3 nodes exactly one room", async function () {
       const conversationId = `channel:${unique("crowd")}`;
       const joined = await Promise.all(Array.from({ length: 50 }, (_, index) => joinVia(cluster.nodes[index % 3]!, conversationId, `user${index}`)));
@@ -261,19 +297,12 @@ describe("cluster", function () {
     it("drains a room host on SIGTERM: its clients get migrate and continue the conversation on another node", async function () {
       const victim = cluster.nodes[0]!;
       const survivor = cluster.nodes[1]!;
-      let conversationId = "";
-      let writer: Seated | undefined;
-      while (!writer) {
-        conversationId = `channel:${unique("drain")}`;
-        const candidate = await joinVia(survivor, conversationId, "writer");
-        if ((await hostOf(redis, cluster.nodes, candidate.room.roomId)).name === victim.name) writer = candidate;
-        else await candidate.room.leave();
-      }
+      const { conversationId, writer } = await conversationHostedBy(victim, survivor, "drain");
       const before = [];
       for (let index = 0; index < 3; index++) before.push(await send(writer, unique("before")));
 
       victim.signal("SIGTERM");
-      await waitFor(() => writer!.received.get("migrate"), { what: "migrate" });
+      await waitFor(() => writer.received.get("migrate"), { what: "migrate" });
       assert.deepEqual(writer.received.get("migrate"), [{ reason: "node draining" }]);
       const rejoined = await joinEventually(survivor, conversationId, "writer", 15_000);
       assert.notEqual((await hostOf(redis, cluster.nodes, rejoined.room.roomId)).name, victim.name, "the conversation moved off the draining node");
@@ -287,14 +316,7 @@ describe("cluster", function () {
     it("after a room host is killed, its conversations are joinable elsewhere within the lease, history intact", async function () {
       const victim = cluster.nodes[0]!;
       const survivor = cluster.nodes[1]!;
-      let conversationId = "";
-      let writer: Seated | undefined;
-      while (!writer) {
-        conversationId = `channel:${unique("crash")}`;
-        const candidate = await joinVia(survivor, conversationId, "writer");
-        if ((await hostOf(redis, cluster.nodes, candidate.room.roomId)).name === victim.name) writer = candidate;
-        else await candidate.room.leave();
-      }
+      const { conversationId, writer } = await conversationHostedBy(victim, survivor, "crash");
       const before = [];
       for (let index = 0; index < 5; index++) before.push(await send(writer, unique("before")));
 
