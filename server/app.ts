@@ -3,6 +3,8 @@
  * signals (shutdown.ts does).
  */
 import { defineRoom, defineServer, matchMaker } from "@colyseus/core";
+import { monitor } from "@colyseus/monitor";
+import basicAuth from "express-basic-auth";
 import { createChatRoom } from "../rooms/chat-room.ts";
 import { createInboxRoom } from "../rooms/inbox-room.ts";
 import type { ChatRoomDeps, Handover } from "../rooms/room-deps.ts";
@@ -91,6 +93,9 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
     greet: false,
     gracefullyShutdown: false,
     express: (app) => {
+      if (config.monitor && config.role !== "rooms") {
+        app.use("/monitor", basicAuth({ users: { [config.monitor.user]: config.monitor.password }, challenge: true }), monitor({ columns: ["roomId", "name", "clients", { metadata: "conversationId" }, "locked", "elapsedTime", "publicAddress"] }));
+      }
       mountRoutes(app, {
         history,
         authenticator,

@@ -40,6 +40,8 @@ export type Config = Readonly<{
   transport: TransportChoice;
   /** @default "info" */
   logLevel: string;
+  /** Basic-auth credentials of the Colyseus monitor panel at /monitor; undefined keeps it off. */
+  monitor: Readonly<{ user: string; password: string }> | undefined;
   rateLimit: Readonly<{
     /** Sends a user may make per second, sustained. @default 10 */
     sendsPerSec: number;
@@ -167,6 +169,9 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError("JWT_SECRET", "must be at least 32 bytes for HS256");
   }
 
+  const monitorPassword = optionalString(env, "MONITOR_PASSWORD");
+  if (monitorPassword !== undefined && monitorPassword.length < 16) throw new ConfigError("MONITOR_PASSWORD", "must be at least 16 characters");
+
   const config: Config = {
     env: nodeEnv,
     role,
@@ -179,6 +184,7 @@ export function loadConfig(env: Env = process.env): Config {
     jwtSecret: jwtSecretText === undefined ? undefined : new TextEncoder().encode(jwtSecretText),
     transport,
     logLevel: logLevel(env),
+    monitor: monitorPassword === undefined ? undefined : Object.freeze({ user: optionalString(env, "MONITOR_USER") ?? "admin", password: monitorPassword }),
     rateLimit: Object.freeze({
       sendsPerSec: integer(env, "SEND_RATE_PER_SEC", 10, 1, 100_000),
       sendBurst: integer(env, "SEND_BURST", 20, 0, 100_000),

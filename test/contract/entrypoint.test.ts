@@ -28,6 +28,27 @@ describe("entrypoint", function () {
     }
   });
 
+  it("serves the Colyseus monitor at /monitor only behind basic auth when MONITOR_PASSWORD is set", async () => {
+    const password = "a-monitor-password-for-tests";
+    const node = await startNode({ MONITOR_PASSWORD: password });
+    const plain = await startNode({});
+    try {
+      const conversationId = `channel:${unique()}`;
+      const room = await sdkClient(node).joinOrCreate("chat", { conversationId, userId: "alice" });
+      assert.equal((await fetch(`${node.httpUrl}/monitor/api`)).status, 401);
+      const wrong = await fetch(`${node.httpUrl}/monitor/api`, { headers: { authorization: `Basic ${Buffer.from("admin:nope").toString("base64")}` } });
+      assert.equal(wrong.status, 401);
+      const listing = await fetch(`${node.httpUrl}/monitor/api`, { headers: { authorization: `Basic ${Buffer.from(`admin:${password}`).toString("base64")}` } });
+      assert.equal(listing.status, 200);
+      const body = (await listing.json()) as { rooms: Array<{ roomId: string }> };
+      assert.ok(body.rooms.some((listed) => listed.roomId === room.roomId), "the panel lists the live room");
+      await room.leave();
+      assert.equal((await fetch(`${plain.httpUrl}/monitor/api`)).status, 404, "no panel without MONITOR_PASSWORD");
+    } finally {
+      await Promise.all([node.stop(), plain.stop()]);
+    }
+  });
+
   it("drains on SIGTERM: accepted sends are acknowledged, clients get migrate, and the process exits 0", async () => {
     const node = await startNode({});
     const room = await sdkClient(node).joinOrCreate("chat", { conversationId: `channel:${unique()}`, userId: "alice" });

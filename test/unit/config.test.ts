@@ -156,6 +156,11 @@ describe("configuration", function () {
       assertRefused({ ROLE: "worker", REDIS_URL: "redis://redis:6379" }, "ROLE", /all, api or rooms/);
     });
 
+    it("refuses a monitor password shorter than 16 characters", function () {
+      assertRefused({ MONITOR_PASSWORD: "short" }, "MONITOR_PASSWORD");
+      assert.deepEqual(loadConfig({ MONITOR_PASSWORD: "x".repeat(16) }).monitor, { user: "admin", password: "x".repeat(16) });
+    });
+
     it("refuses a room lease too short to renew", function () {
       assertRefused({ ROOM_LEASE_MS: "50" }, "ROOM_LEASE_MS");
     });
