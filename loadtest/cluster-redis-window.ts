@@ -1,0 +1,116 @@
+/**
+ * What Redis itself counts during a measurement window (INFO stats and commandstats), net of the
+ * background rate: every window is followed by an idle window of the same length, whose counts are
+ * subtracted. Used by bench-cluster.ts.
+ *
+ * `total_commands_processed` counts commands run inside Lua scripts too (a routing EVALSHA that
+ * runs GET and HGET counts 3).
+ */
+import type { Redis } from "ioredis";
+
+export type RedisCounters = { at: number; commands: number; inputBytes: number; outputBytes: number; perCommand: Record<string, number> };
+
+/** Counts over a window, already net of the idle window when they come from measureWindow. */
+export type WindowCost = { ms: number; commands: number; inputBytes: number; outputBytes: number; perCommand: Record<string, number> };
+
+export type MeasuredWindow = { raw: WindowCost; idle: WindowCost; net: WindowCost; renewalInWindow: boolean };
+
+/** One INFO call for both sections, so every window costs Redis the same. */
+export async function readCounters(redis: Redis): Promise<RedisCounters> {
+  const text = (await redis.call("INFO", "stats", "commandstats")) as string;
+  const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, "m").exec(text)?.[1] ?? Number.NaN);
+  const perCommand: Record<string, number> = {};
+  for (const match of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) perCommand[match[1]!] = Number(match[2]);
+  return {
+    at: performance.now(),
+    commands: field("total_commands_processed"),
+    inputBytes: field("total_net_input_bytes"),
+    outputBytes: field("total_net_output_bytes"),
+    perCommand,
+  };
+}
+
+function between(before: RedisCounters, after: RedisCounters): WindowCost {
+  const perCommand: Record<string, number> = {};
+  for (const [name, calls] of Object.entries(after.perCommand)) {
+    const delta = calls - (before.perCommand[name] ?? 0);
+    if (delta !== 0) perCommand[name] = delta;
+  }
+  return {
+    ms: after.at - before.at,
+    commands: after.commands - before.commands,
+    inputBytes: after.inputBytes - before.inputBytes,
+    outputBytes: after.outputBytes - before.outputBytes,
+    perCommand,
+  };
+}
+
+function minus(a: WindowCost, b: WindowCost): WindowCost {
+  const perCommand: Record<string, number> = {};
+  for (const name of new Set([...Object.keys(a.perCommand), ...Object.keys(b.perCommand)])) {
+    const delta = (a.perCommand[name] ?? 0) - (b.perCommand[name] ?? 0);
+    if (delta !== 0) perCommand[name] = delta;
+  }
+  return { ms: a.ms, commands: a.commands - b.commands, inputBytes: a.inputBytes - b.inputBytes, outputBytes: a.outputBytes - b.outputBytes, perCommand };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Lease renewals of the routing driver (one pipeline per node every third of ROOM_LEASE_MS, one
+ * EVALSHA per owned room) come in bursts that an idle window cannot cancel. With a long lease they
+ * are rare: this keeps windows clear of them, and says when one slipped in anyway.
+ */
+export class RenewalGuard {
+  readonly #redis: Redis;
+  readonly #leaseMs: number;
+  readonly #intervalMs: number;
+
+  constructor(redis: Redis, leaseMs: number) {
+    this.#redis = redis;
+    this.#leaseMs = leaseMs;
+    this.#intervalMs = Math.max(100, Math.floor(leaseMs / 3));
+  }
+
+  /** Milliseconds since each live host last renewed (none in stock mode, which keeps no host keys). */
+  async sinceLastRenewal(): Promise<number[]> {
+    const hosts = await this.#redis.smembers("parley:hosts");
+    const ttls = await Promise.all(hosts.map((processId) => this.#redis.pttl(`parley:host:${processId}`)));
+    return ttls.filter((ttl) => ttl > 0).map((ttl) => this.#leaseMs - ttl);
+  }
+
+  /** Wait until no host will renew within `headroomMs`. */
+  async clear(headroomMs: number): Promise<void> {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const untilNext = (await this.sinceLastRenewal()).map((since) => this.#intervalMs - since);
+      const soonest = Math.min(Infinity, ...untilNext);
+      if (soonest > headroomMs) return;
+      await sleep(Math.max(0, soonest) + 3000);
+    }
+  }
+
+  /** Whether some host renewed within the last `ms`. */
+  async renewedWithin(ms: number): Promise<boolean> {
+    return (await this.sinceLastRenewal()).some((since) => since < ms);
+  }
+}
+
+/**
+ * Measure `action`, run `cleanup` (outside both windows), then an idle window of the same length;
+ * return raw, idle and net counts.
+ */
+export async function measureWindow(redis: Redis, guard: RenewalGuard, action: () => Promise<void>, cleanup: () => Promise<void>): Promise<MeasuredWindow> {
+  const started = performance.now();
+  const before = await readCounters(redis);
+  await action();
+  const after = await readCounters(redis);
+  const raw = between(before, after);
+  await cleanup();
+  await sleep(1000);
+  const idleBefore = await readCounters(redis);
+  await sleep(raw.ms);
+  const idleAfter = await readCounters(redis);
+  const idle = between(idleBefore, idleAfter);
+  const renewalInWindow = await guard.renewedWithin(performance.now() - started);
+  return { raw, idle, net: minus(raw, idle), renewalInWindow };
+}
