@@ -60,6 +60,7 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
       ...config.groupCommit,
       // Batching pays for a store round trip; the in-memory store has none, so writes go straight in.
       windowMs: history instanceof MemoryHistoryStore ? 0 : config.groupCommit.windowMs,
+      writeTimeoutMs: config.storeTimeoutMs * 2,
       onBatch: (messages, seconds) => metrics.historyBatch(messages, seconds),
       onQueueDepth: (messages) => metrics.historyQueueDepth(messages),
     }),

@@ -9,6 +9,7 @@
  */
 import type { AppendMessages } from "../../rooms/conversation-log.ts";
 import type { AppendOutcome, HistoryStore, Message } from "../../rooms/history-store.ts";
+import { withTimeout } from "../../rooms/timeout.ts";
 
 export type GroupCommitOptions = {
   /** Longest wait for more appends before writing; 0 writes every append on its own. @default 2 */
@@ -19,6 +20,12 @@ export type GroupCommitOptions = {
   maxBytes: number;
   /** Most messages waiting for a write; beyond it appends fail at once (rooms refuse UNAVAILABLE). @default 10000 */
   maxQueuedMessages: number;
+  /**
+   * A write that has not settled by then is given up on: its appends fail (their rooms reconcile)
+   * and the next batch goes out. Without it one hung driver call would stall every room of the
+   * node. A write given up on may still land; the store's unique indexes fence that.
+   */
+  writeTimeoutMs: number;
   onBatch?: (messages: number, seconds: number) => void;
   onQueueDepth?: (messages: number) => void;
 };
@@ -70,7 +77,7 @@ export function createGroupCommit(store: Pick<HistoryStore, "appendMessages">, o
         depth(-messages.length);
         let outcome: AppendOutcome;
         try {
-          outcome = await timed(messages);
+          outcome = await withTimeout(timed(messages), options.writeTimeoutMs);
         } catch (error) {
           for (const request of batch) request.reject(error);
           continue;

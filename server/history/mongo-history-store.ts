@@ -37,6 +37,8 @@ export class MongoHistoryStore implements HistoryStore {
       serverSelectionTimeoutMS: options.timeoutMs,
       socketTimeoutMS: Math.max(options.timeoutMs * 2, 10_000),
       connectTimeoutMS: options.timeoutMs,
+      // A checkout waiting for a connection (the pool is cleared after a network error) gives up too.
+      waitQueueTimeoutMS: options.timeoutMs,
       bufferCommands: false,
       autoIndex: false,
       autoCreate: true,
