@@ -128,8 +128,10 @@ export class RoomSession {
       if (attempt > 0) await delay(backoffDelayMs(attempt, timing.backoff));
       const endpoint = ring.pick(0);
       let room: RoomHandle | undefined;
+      const joinStarted = Date.now();
       try {
         room = await connector.join(endpoint, this.#options.roomName, this.#options.joinOptions(), await this.#options.token(), timing.joinTimeoutMs);
+        const joinMs = Date.now() - joinStarted;
         if (this.#closed) {
           room.leave();
           throw new ParleyError("CLOSED", `${this.#what()} was closed`);
@@ -146,7 +148,8 @@ export class RoomSession {
         this.#setState("connected");
         this.#startHeartbeat(room, isCurrent);
         if (!first) {
-          emitTrace(this.#options.trace, { type: "rejoin", room: this.#options.roomName, conversationId: this.#options.conversationId, endpoint, reason, attempts: attempt + 1, t: Date.now() });
+          const t = Date.now();
+          emitTrace(this.#options.trace, { type: "rejoin", room: this.#options.roomName, conversationId: this.#options.conversationId, endpoint, reason, attempts: attempt + 1, joinMs, catchUpMs: t - joinStarted - joinMs, t });
           this.#options.onRejoined(room, reason);
         }
         return;
