@@ -146,11 +146,6 @@ export class RoutingDriver implements MatchMakerDriver {
     return raw === null ? undefined : JSON.parse(raw);
   }
 
-  /** How many routed rooms this process owns. */
-  get ownedRooms(): number {
-    return this.#owned.size;
-  }
-
   /** The least loaded live room host. Costs two commands, however many rooms exist. */
   async selectHost(): Promise<string> {
     const hosts = await this.#redis.smembers(HOSTS);
