@@ -129,7 +129,7 @@ export function createChatRoom(deps: ChatRoomDeps) {
       void (this.log?.settled() ?? Promise.resolve())
         .then(() => {
           const lastSeq = this.log.settledLastSeq;
-          return deps.releaseRoute(this.roomId, lastSeq === undefined ? undefined : { conversationId: this.conversationId, lastSeq });
+          return withTimeout(deps.releaseRoute(this.roomId, lastSeq === undefined ? undefined : { conversationId: this.conversationId, lastSeq }), limits.storeTimeoutMs);
         })
         .catch((error) => this.roomLog?.warn({ err: errorText(error) }, "cannot release the conversation's route; it lapses with the lease"))
         .finally(() => this.#moveAway("node draining"));
@@ -184,7 +184,7 @@ export function createChatRoom(deps: ChatRoomDeps) {
           this.roomLog.warn({ err: errorText(error) }, "cannot record the dm for unread");
         });
       } else if (conversation.kind === "group") {
-        this.presence.subscribe(membersChannel(conversation.id), (change: MembershipChange) => this.#membershipChanged(change));
+        await this.presence.subscribe(membersChannel(conversation.id), (change: MembershipChange) => this.#membershipChanged(change));
         this.members = new Set(await groupMembers(conversation.id));
       }
     }

@@ -44,11 +44,12 @@ export function createInboxRoom(deps: ChatRoomDeps) {
       }
     }
 
-    override onCreate(options: { userId: string }): void {
+    override async onCreate(options: { userId: string }): Promise<void> {
       if (!deps.hostsRooms) throw toJoinError(new RefusalError("UNAVAILABLE", "this node hosts no rooms; join again"));
       this.userId = options.userId;
       this.roomLog = deps.log.child({ roomId: this.roomId, inboxOf: this.userId });
-      this.presence.subscribe(inboxChannel(this.userId), (message: Message) => this.broadcast("notify", message));
+      // Subscribed before anyone is seated, so no notify falls in between.
+      await this.presence.subscribe(inboxChannel(this.userId), (message: Message) => this.broadcast("notify", message));
       this.onMessage("unread", (client: InboxClient, _payload: unknown, ctx: MessageContext) => this.#unread(client, ctx));
       this.onMessage("*", (client: InboxClient, type: string | number) => {
         metrics.requestRefused("unknown", "INVALID");
@@ -70,8 +71,7 @@ export function createInboxRoom(deps: ChatRoomDeps) {
 
     /** Move clients away on drain, like chat rooms: they rejoin on another node. */
     override onBeforeShutdown(): void {
-      void deps
-        .releaseRoute(this.roomId)
+      void withTimeout(deps.releaseRoute(this.roomId), limits.storeTimeoutMs)
         .catch(() => undefined)
         .finally(() => {
           this.broadcast("migrate", { reason: "node draining" });

@@ -268,6 +268,9 @@ export class RoutingDriver implements MatchMakerDriver {
     if (this.#hosting) pipeline.set(hostKey(processId()), String(this.#owned.size), "PX", leaseMs).sadd(HOSTS, processId());
     try {
       const results = (await pipeline.exec()) ?? [];
+      // ioredis resolves a pipeline on a dead connection with an error per command.
+      const failed = results.find(([error]) => error)?.[0];
+      if (failed) throw failed;
       const retaken: IRoomCache[] = [];
       owned.forEach(([roomId, { listing }], index) => {
         const [error, outcome] = results[index] ?? [];
@@ -281,7 +284,9 @@ export class RoutingDriver implements MatchMakerDriver {
       if (retaken.length > 0) {
         const restore = this.#redis.pipeline();
         for (const listing of retaken) restore.hset(ROOMCACHES, listing.roomId, JSON.stringify(listing)).sadd(roomsOfKey(processId()), listing.roomId);
-        await restore.exec();
+        const restored = (await restore.exec()) ?? [];
+        const restoreFailed = restored.find(([error]) => error)?.[0];
+        if (restoreFailed) throw restoreFailed;
       }
       this.#options.events.onRenewed();
     } catch (error) {

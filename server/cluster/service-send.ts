@@ -23,6 +23,7 @@ export async function sendToConversation(conversationId: string, send: ServiceSe
   throw lastError;
 }
 
-export function publishMembership(conversationId: string, change: MembershipChange): void {
-  void matchMaker.presence.publish(membersChannel(conversationId), change);
+/** Tell the group's live room, wherever it runs; rejects when Redis does not take the message. */
+export async function publishMembership(conversationId: string, change: MembershipChange): Promise<void> {
+  await matchMaker.presence.publish(membersChannel(conversationId), change);
 }

@@ -25,7 +25,7 @@ export type HttpDeps = {
   /** Send into a conversation through its live room, wherever it runs (created if needed). */
   sendToConversation(conversationId: string, send: ServiceSend): Promise<unknown>;
   /** Tell the group's live room, wherever it runs, that a member was added or removed. */
-  publishMembership(conversationId: string, change: MembershipChange): void;
+  publishMembership(conversationId: string, change: MembershipChange): Promise<void>;
   /** Extra readiness checks by name (Redis, ...); each rejects when its dependency is down. */
   readinessChecks: Record<string, () => Promise<void>>;
   storeTimeoutMs: number;
@@ -103,7 +103,8 @@ export function mountRoutes(app: Application, deps: HttpDeps): void {
         const conversationId = `group:${id}`;
         const member = method === "put";
         await deps.history.setMember(conversationId, userId, member);
-        deps.publishMembership(conversationId, { userId, member });
+        // Stored first; a failed publish answers 503 and the caller repeats the (idempotent) call.
+        await deps.publishMembership(conversationId, { userId, member });
         deps.logger.info({ conversationId, userId, member, by: identity.userId }, "group membership changed");
         return { conversationId, userId, member };
       });
