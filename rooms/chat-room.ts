@@ -12,6 +12,7 @@ import { ConversationLog } from "./conversation-log.ts";
 import type { Message } from "./history-store.ts";
 import type { Identity } from "./identity.ts";
 import { guardFrames } from "./plugins/frame-guard.ts";
+import { errorText, moveClientsAway, refuseUnknownMessages } from "./room-kit.ts";
 import { withTimeout } from "./timeout.ts";
 import type { ChatRoomDeps, RoomLog } from "./room-deps.ts";
 
@@ -93,10 +94,7 @@ export function createChatRoom(deps: ChatRoomDeps) {
       this.onMessage("sync", (client: ChatClient, payload: unknown, ctx: MessageContext) => this.#timed("sync", ctx, () => this.#sync(client, payload)));
       this.onMessage("read", (client: ChatClient, payload: unknown, ctx: MessageContext) => this.#timed("read", ctx, () => this.#read(client, payload)));
       this.onMessage("typing", (client: ChatClient) => void this.#typing(client));
-      this.onMessage("*", (client: ChatClient, type: string | number) => {
-        metrics.requestRefused("unknown", "INVALID");
-        client.send("error", { code: "INVALID", message: `unknown message type "${String(type).slice(0, 64)}"` });
-      });
+      refuseUnknownMessages(this, metrics);
 
       // Stay a while after the last client leaves: a reconnecting client finds its messages in
       // memory instead of making the next join rebuild the room from the store.
@@ -305,10 +303,7 @@ export function createChatRoom(deps: ChatRoomDeps) {
     /** Tell every client to join again elsewhere, then close their connections. */
     #moveAway(reason: string): void {
       this.roomLog.warn({ reason }, "conversation room moving its clients away");
-      this.broadcast("migrate", { reason });
-      // Refusals of the sends this move cancelled are still on their way through the request
-      // handlers' microtasks; close after them so every request gets its answer.
-      setImmediate(() => void this.disconnect().catch(() => undefined));
+      moveClientsAway(this, reason);
     }
   }
 
@@ -324,8 +319,4 @@ function refused(code: Refusal["code"], message: string, retryAfterMs?: number):
 
 function isRefusal(value: unknown): value is Refused {
   return typeof value === "object" && value !== null && "refusal" in value;
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

@@ -12,6 +12,7 @@ import type { Message } from "./history-store.ts";
 import type { Identity } from "./identity.ts";
 import { guardFrames } from "./plugins/frame-guard.ts";
 import type { ChatRoomDeps, RoomLog } from "./room-deps.ts";
+import { errorText, moveClientsAway, refuseUnknownMessages } from "./room-kit.ts";
 import { withTimeout } from "./timeout.ts";
 
 type InboxClient = Client<{ auth: { identity: Identity } }>;
@@ -51,10 +52,7 @@ export function createInboxRoom(deps: ChatRoomDeps) {
       // Subscribed before anyone is seated, so no notify falls in between.
       await this.presence.subscribe(inboxChannel(this.userId), (message: Message) => this.broadcast("notify", message));
       this.onMessage("unread", (client: InboxClient, _payload: unknown, ctx: MessageContext) => this.#unread(client, ctx));
-      this.onMessage("*", (client: InboxClient, type: string | number) => {
-        metrics.requestRefused("unknown", "INVALID");
-        client.send("error", { code: "INVALID", message: `unknown message type "${String(type).slice(0, 64)}"` });
-      });
+      refuseUnknownMessages(this, metrics);
       metrics.roomCreated("inbox");
     }
 
@@ -73,10 +71,7 @@ export function createInboxRoom(deps: ChatRoomDeps) {
     override onBeforeShutdown(): void {
       void withTimeout(deps.releaseRoute(this.roomId), limits.storeTimeoutMs)
         .catch(() => undefined)
-        .finally(() => {
-          this.broadcast("migrate", { reason: "node draining" });
-          setImmediate(() => void this.disconnect().catch(() => undefined));
-        });
+        .finally(() => moveClientsAway(this, "node draining"));
     }
 
     override onDispose(): void {
@@ -99,7 +94,7 @@ export function createInboxRoom(deps: ChatRoomDeps) {
         return { conversations } satisfies UnreadReply;
       } catch (error) {
         metrics.requestRefused("unread", "UNAVAILABLE");
-        this.roomLog.warn({ err: error instanceof Error ? error.message : String(error) }, "unread: history store did not answer");
+        this.roomLog.warn({ err: errorText(error) }, "unread: history store did not answer");
         return ctx.reject(refusal("UNAVAILABLE", "the history store cannot answer now; try again"));
       }
     }

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { startCluster, type Cluster, type ClusterNode } from "../../deploy/cluster.ts";
 import { ParleyClient, type Conversation } from "../../client/index.ts";
 import type { TraceEvent } from "../../client/trace.ts";
+import { storedMessages } from "../support/cluster-helpers.ts";
 import { startMongoWire, startRedis, withDatabase } from "../support/services.ts";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.ts";
 import { waitFor } from "../support/wait-for.ts";
@@ -188,7 +189,7 @@ export async function runScenario(scenario: ScenarioName, options: ChaosOptions)
       say(`not every outbox emptied: ${(error as Error).message}`),
     );
     const conversationIds = [...new Set(simulated.map((one) => one.conversationId))];
-    for (const conversationId of conversationIds) stored.set(conversationId, await readAll(live(), conversationId));
+    for (const conversationId of conversationIds) stored.set(conversationId, await storedMessages(live(), conversationId, "auditor"));
     let clientsBack = 0;
     await waitFor(
       () => {
@@ -268,17 +269,6 @@ async function inject(scenario: ScenarioName, context: FaultContext): Promise<vo
   }
 }
 
-/** Every stored message of a conversation, through a node's HTTP API. */
-async function readAll(node: ClusterNode, conversationId: string): Promise<StoredMessage[]> {
-  const all: StoredMessage[] = [];
-  for (;;) {
-    const response = await fetch(`${node.httpUrl}/v1/conversations/${conversationId}/messages?afterSeq=${all.at(-1)?.seq ?? 0}&limit=500&userId=auditor`);
-    if (!response.ok) throw new Error(`final read of ${conversationId}: HTTP ${response.status}`);
-    const page = (await response.json()) as { messages: StoredMessage[]; hasMore: boolean };
-    all.push(...page.messages.map(({ conversationId: id, seq, senderId, clientMsgId }) => ({ conversationId: id, seq, senderId, clientMsgId })));
-    if (!page.hasMore) return all;
-  }
-}
 
 /** A fault's duration, or the load's phases: timeline, not synchronisation. */
 function pause(ms: number): Promise<void> {
