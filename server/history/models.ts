@@ -38,7 +38,7 @@ export const conversationSchema = new Schema(
 // The inbox's `unread` lists a user's dm and group conversations.
 conversationSchema.index({ members: 1, _id: 1 }, { name: "members" });
 
-/** One document per (conversation, user): how far that user has read. */
+/** How far a user has read in a conversation: the highest seq among their documents there. */
 export const readCursorSchema = new Schema(
   {
     conversationId: { type: String, required: true },
@@ -47,7 +47,10 @@ export const readCursorSchema = new Schema(
   },
   { collection: "read_cursors", versionKey: false, autoIndex: false },
 );
-readCursorSchema.index({ conversationId: 1, userId: 1 }, { unique: true, name: "conversation_user" });
+// One document per position a user reached: a cursor only ever gains documents, so it never moves
+// backwards even on a server that applies updates as read-then-write (FerretDB). The highest seq is
+// the cursor; lower ones are pruned.
+readCursorSchema.index({ conversationId: 1, userId: 1, seq: 1 }, { unique: true, name: "conversation_user_seq" });
 readCursorSchema.index({ userId: 1 }, { name: "user" });
 
 /** Register the models on a connection. */

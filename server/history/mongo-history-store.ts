@@ -46,6 +46,8 @@ export class MongoHistoryStore implements HistoryStore {
     await connection.asPromise();
     const store = new MongoHistoryStore(connection, options);
     await Promise.all(Object.values(store.#models).map((model) => model.createIndexes()));
+    // Migration: the unique index of one-document-per-user cursors would refuse the second position.
+    await store.#models.ReadCursor.collection.dropIndex("conversation_user").catch(() => undefined);
     connection.on("disconnected", () => options.logger.warn({}, "history store disconnected"));
     connection.on("reconnected", () => options.logger.info({}, "history store reconnected"));
     options.logger.info({ host: connection.host, db: connection.name }, "history store connected");
@@ -95,22 +97,20 @@ export class MongoHistoryStore implements HistoryStore {
   }
 
   async advanceReadCursor(conversationId: string, userId: string, seq: number): Promise<number> {
-    // FerretDB applies $max as read-then-write, so a slower advance to a lower seq can overwrite a
-    // higher one. Raise only a lower cursor, then read back, and repeat while a lower write won.
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.#models.ReadCursor.updateOne({ conversationId, userId, seq: { $lt: seq } }, { $set: { seq } }, { upsert: true, writeConcern: this.#writeConcern });
-      } catch (error) {
-        // The upsert of an existing cursor whose seq is not lower collides on the unique index: nothing to raise.
-        if (!isDuplicateKey(error)) throw error;
-      }
-      const current = await this.readCursor(conversationId, userId);
-      if (current >= seq || attempt >= 5) return current;
+    // Insert-only, so concurrent advances cannot lower the cursor: FerretDB applies $max and
+    // conditional updates as read-then-write, and lost those races.
+    try {
+      await this.#models.ReadCursor.collection.insertOne({ conversationId, userId, seq } as never, { writeConcern: this.#writeConcern });
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error;
     }
+    const current = await this.readCursor(conversationId, userId);
+    await this.#models.ReadCursor.deleteMany({ conversationId, userId, seq: { $lt: current } });
+    return current;
   }
 
   async readCursor(conversationId: string, userId: string): Promise<number> {
-    const doc = await this.#models.ReadCursor.findOne({ conversationId, userId }, { _id: 0, seq: 1 }).lean<{ seq: number }>();
+    const doc = await this.#models.ReadCursor.findOne({ conversationId, userId }, { _id: 0, seq: 1 }).sort({ seq: -1 }).lean<{ seq: number }>();
     return doc?.seq ?? 0;
   }
 
