@@ -13,6 +13,8 @@ export type ParleyErrorCode =
   | "FORBIDDEN"
   /** The token was refused at join: sign in again. */
   | "UNAUTHENTICATED"
+  /** The user holds as many connections or conversations as a node allows: leave one, then join again. */
+  | "LIMIT_EXCEEDED"
   /** The outbox already holds `maxOutstanding` sends: wait for acks, then send again. */
   | "OUTBOX_FULL"
   /** `sendTimeoutMs` passed before an ack; see `maybeStored`. */

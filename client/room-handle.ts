@@ -56,7 +56,7 @@ export class JoinFailure extends Error {
 /** How long a consented leave may take before the socket is dropped. */
 const LEAVE_GRACE_MS = 1000;
 
-const JOIN_CODE = /^(UNAUTHENTICATED|FORBIDDEN|INVALID|UNAVAILABLE|RATE_LIMITED)\b/;
+const JOIN_CODE = /^(UNAUTHENTICATED|FORBIDDEN|INVALID|UNAVAILABLE|RATE_LIMITED|LIMIT_EXCEEDED)\b/;
 
 /** Map whatever a Colyseus room request rejected with onto an attempt failure. */
 export function toRequestFailure(error: unknown): RequestFailure {

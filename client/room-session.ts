@@ -52,7 +52,8 @@ export type RoomSessionOptions = {
   onGiveUp(error: ParleyError): void;
 };
 
-const PERMANENT_JOIN_CODES: ReadonlySet<string> = new Set(["FORBIDDEN", "INVALID"]);
+/** Join refusals that another attempt would get again: give up and tell the app. */
+const PERMANENT_JOIN_CODES: ReadonlySet<string> = new Set(["FORBIDDEN", "INVALID", "LIMIT_EXCEEDED"]);
 const MAX_UNAUTHENTICATED_IN_A_ROW = 3;
 
 /** One logical room kept joined through any node. */
@@ -161,7 +162,7 @@ export class RoomSession {
           room.abandon();
         }
         const code = error instanceof JoinFailure ? error.code : undefined;
-        if (code && PERMANENT_JOIN_CODES.has(code)) return this.#giveUp(new ParleyError(code as "FORBIDDEN" | "INVALID", (error as Error).message));
+        if (code && PERMANENT_JOIN_CODES.has(code)) return this.#giveUp(new ParleyError(code as "FORBIDDEN" | "INVALID" | "LIMIT_EXCEEDED", (error as Error).message));
         if (code === "UNAUTHENTICATED") {
           unauthenticated++;
           if (!this.#options.tokenRefreshes || unauthenticated >= MAX_UNAUTHENTICATED_IN_A_ROW) return this.#giveUp(new ParleyError("UNAUTHENTICATED", (error as Error).message));

@@ -19,6 +19,8 @@ export const ErrorCodes = {
   UNAVAILABLE: "UNAVAILABLE",
   /** No such resource (HTTP only). */
   NOT_FOUND: "NOT_FOUND",
+  /** A bound on what one user may hold is reached (connections, conversations): leave something first; retrying as is fails again. */
+  LIMIT_EXCEEDED: "LIMIT_EXCEEDED",
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -40,6 +42,7 @@ export const httpStatusOf: Record<ErrorCode, number> = {
   UNAUTHENTICATED: 401,
   UNAVAILABLE: 503,
   NOT_FOUND: 404,
+  LIMIT_EXCEEDED: 429,
 };
 
 /** A refusal thrown through layers that only know exceptions (onAuth, HTTP handlers). */

@@ -43,10 +43,5 @@ export function parseRequest<T extends ChatRequestType>(type: T, payload: unknow
   return { ok: false, message: `${type}: ${where}${issue?.message ?? "invalid payload"}` };
 }
 
-/** NFC, trim; the length in code points is what the limit counts. */
-export function normaliseText(text: string): { text: string; length: number } {
-  const normalised = text.normalize("NFC").trim();
-  let length = 0;
-  for (const _ of normalised) length++;
-  return { text: normalised, length };
-}
+/** NFC, unpaired bidi controls removed, trim; the length in code points is what the limit counts. */
+export { cleanText as normaliseText } from "./text.ts";

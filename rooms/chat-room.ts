@@ -2,9 +2,9 @@
  * Room `chat`: the actor of one conversation (protocol v1). It orders sends through its
  * ConversationLog, delivers messages only once durable, and answers bad input with typed refusals.
  */
-import { Room, ServerError, type Client, type MessageContext } from "@colyseus/core";
+import { Room, type Client, type MessageContext } from "@colyseus/core";
 import { authorizeConversation } from "./access.ts";
-import { httpStatusOf, refusal, RefusalError, type Refusal } from "./chat-errors.ts";
+import { refusal, RefusalError, type Refusal } from "./chat-errors.ts";
 import { chatRequests, normaliseText, parseRequest, type ChatRequestType } from "./chat-messages.ts";
 import { inboxChannel, membersChannel, type MembershipChange } from "./channels.ts";
 import { parseConversationId, type Conversation } from "./conversation-id.ts";
@@ -12,21 +12,22 @@ import { ConversationLog } from "./conversation-log.ts";
 import type { Message } from "./history-store.ts";
 import type { Identity } from "./identity.ts";
 import { guardFrames } from "./plugins/frame-guard.ts";
+import { fenceSeats } from "./plugins/seat-fence.ts";
+import { guardJoin, toJoinError, unusedRoomTimeoutMs } from "./join-guard.ts";
 import { errorText, moveClientsAway, refuseUnknownMessages } from "./room-kit.ts";
 import { withTimeout } from "./timeout.ts";
-import type { ChatRoomDeps, RoomLog } from "./room-deps.ts";
+import { seatTargetOf, type ChatRoomDeps, type RoomLog } from "./room-deps.ts";
 
-/** What onAuth hands to onJoin. */
+/** What onAuth hands to onJoin: who, and the one conversation this authorisation is for. */
 type ChatAuth = { identity: Identity; conversationId: string };
+
+function isChatAuth(value: unknown): value is ChatAuth {
+  return typeof value === "object" && value !== null && typeof (value as ChatAuth).conversationId === "string" && typeof (value as ChatAuth).identity?.userId === "string";
+}
 type ChatClient = Client<{ auth: ChatAuth }>;
 
 const REQUEST_TYPES: ReadonlySet<string> = new Set(Object.keys(chatRequests));
 
-/** Turn a refusal thrown during a join into the error Colyseus sends the client (HTTP status + "CODE: message"). */
-export function toJoinError(error: unknown): Error {
-  if (error instanceof RefusalError) return new ServerError(httpStatusOf[error.refusal.code], error.message);
-  return error instanceof Error ? error : new Error(String(error));
-}
 
 /** A send made over HTTP by a `service` (POST /v1/conversations/:id/messages). */
 export type ServiceSend = { senderId: string; senderName: string; clientMsgId: string; text: string };
@@ -38,6 +39,7 @@ export const REMOVED_CLOSE_CODE = 4403;
 export function createChatRoom(deps: ChatRoomDeps) {
   const { limits, metrics } = deps;
   const groupMembers = (groupId: string) => withTimeout(deps.history.members(groupId), limits.storeTimeoutMs);
+  const join = guardJoin("chat", deps);
 
   class ChatRoom extends Room {
     override maxMessagesPerSecond = limits.maxFramesPerSec;
@@ -48,20 +50,21 @@ export function createChatRoom(deps: ChatRoomDeps) {
     log!: ConversationLog;
     roomLog!: RoomLog;
 
-    static override async onAuth(token: string, options: { conversationId?: unknown } | undefined): Promise<ChatAuth> {
-      try {
-        const identity = await deps.authenticator.authenticate(token, options);
-        const conversation = await authorizeConversation(identity, options?.conversationId, groupMembers);
-        metrics.joinOutcome("chat", "authorized");
+    /**
+     * Authorise the conversation the join will seat the client in: for a join by room id, that
+     * room's conversation (whatever the options name); otherwise the options' conversationId.
+     */
+    static override async onAuth(token: string, options: { conversationId?: unknown; createdFor?: unknown } | undefined, context?: unknown): Promise<ChatAuth> {
+      return join.authorize(token, options, async (identity) => {
+        const target = seatTargetOf(context);
+        const conversation = await authorizeConversation(identity, target?.roomName === "chat" ? target.routeValue : options?.conversationId, groupMembers);
         return { identity, conversationId: conversation.id };
-      } catch (error) {
-        metrics.joinOutcome("chat", error instanceof RefusalError ? error.refusal.code : "error");
-        throw toJoinError(error);
-      }
+      });
     }
 
-    override async onCreate(options: { conversationId: string }): Promise<void> {
+    override async onCreate(options: { conversationId: string; createdFor?: unknown }): Promise<void> {
       if (!deps.hostsRooms) throw toJoinError(new RefusalError("UNAVAILABLE", "this node hosts no rooms; join again"));
+      await join.admitCreation(options.createdFor);
       const conversation = parseConversationId(options.conversationId);
       if ("invalid" in conversation) throw toJoinError(new RefusalError("INVALID", conversation.invalid));
       this.conversation = conversation;
@@ -98,22 +101,26 @@ export function createChatRoom(deps: ChatRoomDeps) {
 
       // Stay a while after the last client leaves: a reconnecting client finds its messages in
       // memory instead of making the next join rebuild the room from the store.
+      // A room nobody takes a seat in goes when the reservation that created it expires.
       this.autoDispose = false;
-      this.#idleSince();
+      this.#idleSince(unusedRoomTimeoutMs(this));
 
       metrics.roomCreated("chat");
       this.roomLog.info({ lastSeq: this.log.lastSeq }, "conversation room created");
     }
 
     override onJoin(client: ChatClient): void {
+      join.admitSeat(client, this.conversationId);
       clearTimeout(this.#idleTimer);
+      this.#everSeated = true;
       metrics.clientJoined("chat");
       metrics.joinOutcome("chat", "joined");
       this.roomLog.debug({ userId: client.auth?.identity.userId }, "client joined");
     }
 
     override onLeave(client: ChatClient): void {
-      if (this.clients.length === 0) this.#idleSince();
+      if (!join.releaseSeat(client, this.conversationId)) return;
+      if (this.clients.length === 0) this.#idleSince(limits.roomIdleMs);
       metrics.clientLeft("chat");
       this.roomLog.debug({ userId: client.auth?.identity.userId }, "client left");
     }
@@ -134,13 +141,16 @@ export function createChatRoom(deps: ChatRoomDeps) {
     }
 
     #idleTimer: NodeJS.Timeout | undefined;
+    #everSeated = false;
 
-    /** Dispose after `roomIdleMs` with nobody in the room (unless someone joins first). */
-    #idleSince(): void {
+    /** Dispose after `delayMs` with nobody in the room and no seat reserved (unless someone joins first). */
+    #idleSince(delayMs: number): void {
       clearTimeout(this.#idleTimer);
       this.#idleTimer = setTimeout(() => {
-        if (this.clients.length === 0) void this.disconnect().catch(() => undefined);
-      }, limits.roomIdleMs);
+        if (this.clients.length > 0) return;
+        if (join.hasReservations(this)) return this.#idleSince(this.#everSeated ? limits.roomIdleMs : unusedRoomTimeoutMs(this));
+        void this.disconnect().catch(() => undefined);
+      }, delayMs);
     }
 
     override async onDispose(): Promise<void> {
@@ -156,9 +166,8 @@ export function createChatRoom(deps: ChatRoomDeps) {
      * the `send` request: `{ seq, sentAt, duplicate }` or `{ refusal }`.
      */
     async serviceSend(send: ServiceSend): Promise<unknown> {
-      const { text, length } = normaliseText(send.text);
-      if (length === 0) return refused("INVALID", "text is empty");
-      if (length > limits.maxTextChars) return refused("TOO_LONG", `text is ${length} characters; at most ${limits.maxTextChars}`);
+      const text = acceptText(send.text);
+      if (typeof text !== "string") return text;
       const outcome = await this.log.submit({ senderId: send.senderId, senderName: send.senderName, text, clientMsgId: send.clientMsgId });
       if (!outcome.ok) return { refusal: outcome.refusal };
       if (!outcome.reply.duplicate) metrics.messageAccepted();
@@ -231,9 +240,8 @@ export function createChatRoom(deps: ChatRoomDeps) {
       if (limited) return limited;
       const parsed = parseRequest("send", payload);
       if (!parsed.ok) return refused("INVALID", parsed.message);
-      const { text, length } = normaliseText(parsed.value.text);
-      if (length === 0) return refused("INVALID", "text is empty");
-      if (length > limits.maxTextChars) return refused("TOO_LONG", `text is ${length} characters; at most ${limits.maxTextChars}`);
+      const text = acceptText(parsed.value.text);
+      if (typeof text !== "string") return text;
 
       const identity = client.auth!.identity;
       metrics.pendingSends(1);
@@ -307,7 +315,17 @@ export function createChatRoom(deps: ChatRoomDeps) {
     }
   }
 
+  /** The text others will see, or the refusal: empty or invisible-only is INVALID, too long is TOO_LONG. */
+  function acceptText(raw: string): string | Refused {
+    const clean = normaliseText(raw);
+    if (clean.bidiRemoved > 0) metrics.bidiControlsRemoved(clean.bidiRemoved);
+    if (clean.invisible) return refused("INVALID", "text is empty (or shows nothing)");
+    if (clean.length > limits.maxTextChars) return refused("TOO_LONG", `text is ${clean.length} characters; at most ${limits.maxTextChars}`);
+    return clean.text;
+  }
+
   guardFrames(ChatRoom, REQUEST_TYPES, () => metrics.badFrame());
+  fenceSeats(ChatRoom, (room, auth) => isChatAuth(auth) && auth.conversationId === room.conversationId, (room, auth) => join.seatRefused(room.conversationId, auth));
   return ChatRoom;
 }
 

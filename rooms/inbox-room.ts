@@ -7,11 +7,12 @@
 import { Room, type Client, type MessageContext } from "@colyseus/core";
 import { refusal, RefusalError } from "./chat-errors.ts";
 import { inboxChannel } from "./channels.ts";
-import { toJoinError } from "./chat-room.ts";
+import { guardJoin, toJoinError } from "./join-guard.ts";
 import type { Message } from "./history-store.ts";
 import type { Identity } from "./identity.ts";
 import { guardFrames } from "./plugins/frame-guard.ts";
-import type { ChatRoomDeps, RoomLog } from "./room-deps.ts";
+import { fenceSeats } from "./plugins/seat-fence.ts";
+import { seatTargetOf, type ChatRoomDeps, type RoomLog } from "./room-deps.ts";
 import { errorText, moveClientsAway, refuseUnknownMessages } from "./room-kit.ts";
 import { withTimeout } from "./timeout.ts";
 
@@ -26,27 +27,29 @@ export type UnreadReply = { conversations: Array<{ conversationId: string; lastS
 export function createInboxRoom(deps: ChatRoomDeps) {
   const { limits, metrics } = deps;
   const timed = <T>(promise: Promise<T>) => withTimeout(promise, limits.storeTimeoutMs);
+  const join = guardJoin("inbox", deps);
 
   class InboxRoom extends Room {
     override maxMessagesPerSecond = limits.maxFramesPerSec;
     userId = "";
     roomLog!: RoomLog;
 
-    /** The inbox is routed by its user: the user id from the identity replaces any given option. */
-    static override async onAuth(token: string, options: Record<string, unknown>): Promise<{ identity: Identity }> {
-      try {
-        const identity = await deps.authenticator.authenticate(token, options);
+    /**
+     * The inbox is routed by its user: the user id from the identity replaces any given option. A
+     * join by room id into someone else's inbox is refused.
+     */
+    static override async onAuth(token: string, options: Record<string, unknown>, context?: unknown): Promise<{ identity: Identity }> {
+      return join.authorize(token, options, async (identity) => {
+        const target = seatTargetOf(context);
+        if (target?.roomName === "inbox" && target.routeValue !== identity.userId) throw new RefusalError("FORBIDDEN", "an inbox is only its own user's");
         options.userId = identity.userId;
-        metrics.joinOutcome("inbox", "authorized");
         return { identity };
-      } catch (error) {
-        metrics.joinOutcome("inbox", error instanceof RefusalError ? error.refusal.code : "error");
-        throw toJoinError(error);
-      }
+      });
     }
 
-    override async onCreate(options: { userId: string }): Promise<void> {
+    override async onCreate(options: { userId: string; createdFor?: unknown }): Promise<void> {
       if (!deps.hostsRooms) throw toJoinError(new RefusalError("UNAVAILABLE", "this node hosts no rooms; join again"));
+      await join.admitCreation(options.createdFor);
       this.userId = options.userId;
       this.roomLog = deps.log.child({ roomId: this.roomId, inboxOf: this.userId });
       // Subscribed before anyone is seated, so no notify falls in between.
@@ -57,14 +60,13 @@ export function createInboxRoom(deps: ChatRoomDeps) {
     }
 
     override onJoin(client: InboxClient): void {
-      // In JWT mode the user id comes from the token; a join routed by another user's id is refused.
-      if (client.auth?.identity.userId !== this.userId) return void client.leave(4403);
+      join.admitSeat(client, `inbox:${this.userId}`);
       metrics.clientJoined("inbox");
       metrics.joinOutcome("inbox", "joined");
     }
 
-    override onLeave(): void {
-      metrics.clientLeft("inbox");
+    override onLeave(client: InboxClient): void {
+      if (join.releaseSeat(client, `inbox:${this.userId}`)) metrics.clientLeft("inbox");
     }
 
     /** Move clients away on drain, like chat rooms: they rejoin on another node. */
@@ -101,5 +103,11 @@ export function createInboxRoom(deps: ChatRoomDeps) {
   }
 
   guardFrames(InboxRoom, new Set(["unread"]), () => metrics.badFrame());
+  // Only the inbox's own user is ever seated, whatever the join method.
+  fenceSeats(
+    InboxRoom,
+    (room, auth) => (auth as { identity?: Identity } | undefined)?.identity?.userId === room.userId,
+    (room, auth) => join.seatRefused(`inbox:${room.userId}`, auth),
+  );
   return InboxRoom;
 }

@@ -7,6 +7,7 @@ import type { AppendMessages } from "./conversation-log.ts";
 import type { HistoryStore } from "./history-store.ts";
 import type { Authenticator } from "./identity.ts";
 import type { RateLimit } from "./plugins/rate-limit.ts";
+import type { UserLimits } from "./plugins/user-limits.ts";
 
 /** A structured logger (pino's shape): context object first, then the event text. */
 export interface RoomLog {
@@ -35,6 +36,26 @@ export interface RoomMetrics {
   notifiesPublished(count: number): void;
   /** An inbox notify could not be published (Redis down). */
   notifyFailed(): void;
+  /** A seat was refused because its authorisation was for another room (or missing). */
+  seatRefused(roomName: string): void;
+  /** Unpaired bidi controls removed from user text. */
+  bidiControlsRemoved(count: number): void;
+}
+
+/**
+ * What the matchmaker tells a room's static onAuth about the room a join seats into, when the join
+ * names a room (joinById) rather than a conversation: the room's routing value (its conversation
+ * id, or the inbox's user id). server/ sets it on the auth context; absent for joins by options.
+ */
+export type SeatTarget = { roomName: string; routeValue: string };
+
+/** The auth context property carrying the SeatTarget. */
+export const SEAT_TARGET = "parleySeatTarget";
+
+/** Read the SeatTarget from an auth context, if any. */
+export function seatTargetOf(context: unknown): SeatTarget | undefined {
+  const target = (context as Record<string, unknown> | undefined)?.[SEAT_TARGET];
+  return typeof target === "object" && target !== null ? (target as SeatTarget) : undefined;
 }
 
 /** What a draining room leaves for the room that continues its conversation. */
@@ -58,6 +79,8 @@ export type ChatRoomDeps = {
   /** Where durable writes go: the store, or a group commit in front of it. */
   append: AppendMessages;
   sendLimit: RateLimit;
+  /** Per-user bounds on seats, conversations, joins and room creations on this node. */
+  userLimits: UserLimits;
   requestLimit: RateLimit;
   limits: {
     maxTextChars: number;

@@ -11,7 +11,9 @@ import type { ChatRoomDeps, Handover } from "../rooms/room-deps.ts";
 import { withTimeout } from "../rooms/timeout.ts";
 import type { HistoryStore } from "../rooms/history-store.ts";
 import { MemoryHistoryStore } from "../rooms/memory-history-store.ts";
+import { throttleLog } from "../rooms/plugins/log-throttle.ts";
 import { createMemoryRateLimit } from "../rooms/plugins/rate-limit.ts";
+import { createUserLimits } from "../rooms/plugins/user-limits.ts";
 import { describeEmbeddedDefaults, type Config } from "./config.ts";
 import { mountRoutes } from "./http/routes.ts";
 import { createDevelopmentAuthenticator, createJwtAuthenticator } from "./identity.ts";
@@ -19,7 +21,10 @@ import { colyseusLogger, type Logger } from "./logger.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { createGroupCommit } from "./history/group-commit.ts";
 import { connectRedis, type RedisConnections } from "./cluster/redis.ts";
+import { LocalRoutingDriver } from "./cluster/local-routing.ts";
+import { ROUTES } from "./cluster/route-key.ts";
 import { RoutingDriver } from "./cluster/routing.ts";
+import { guardMatchmaking } from "./matchmaking-guard.ts";
 import { RedisDriver } from "@colyseus/redis-driver";
 import { publishMembership, sendToConversation } from "./cluster/service-send.ts";
 import { createTransport } from "./transport.ts";
@@ -40,7 +45,11 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
   const metrics = createMetrics();
   const history = overrides.history ?? (await openHistoryStore(config, logger));
   const authenticator = config.jwtSecret ? createJwtAuthenticator(config.jwtSecret) : createDevelopmentAuthenticator();
-  const { transport, name: transportName } = await createTransport(config, logger);
+  const connectionLog = logger.child({ component: "connections" });
+  const { transport, name: transportName } = await createTransport(config, logger, {
+    onRefused: (reason) => metrics.connectionRefused(reason),
+    log: throttleLog((context, message) => connectionLog.warn(context, message)),
+  });
   let draining = false;
 
   const cluster = config.redisUrl ? await openCluster(config, config.redisUrl, metrics, logger) : undefined;
@@ -65,6 +74,7 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
       onQueueDepth: (messages) => metrics.historyQueueDepth(messages),
     }),
     sendLimit: createMemoryRateLimit(config.rateLimit.sendsPerSec, config.rateLimit.sendBurst),
+    userLimits: createUserLimits({ ...config.userLimits, onRefused: (limit) => metrics.userLimitRefused(limit) }),
     requestLimit: createMemoryRateLimit(config.rateLimit.requestsPerSec, 0),
     limits: {
       maxTextChars: config.maxTextChars,
@@ -78,12 +88,15 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
   };
 
 
+  guardMatchmaking(ROUTES, (roomName) => metrics.createRedirected(roomName));
   const server = defineServer({
     rooms: {
       chat: defineRoom(createChatRoom(roomDeps)).filterBy(["conversationId"]),
       inbox: defineRoom(createInboxRoom(roomDeps)).filterBy(["userId"]),
     },
     transport,
+    // One node: the in-process driver, with the same one-room-per-conversation fence as the cluster's.
+    ...(!cluster && { driver: new LocalRoutingDriver(ROUTES, () => metrics.routeClaimLost()) }),
     ...(cluster && {
       presence: cluster.redis.presence,
       isStandaloneMatchMaker: config.role === "api",
@@ -149,7 +162,7 @@ async function openCluster(config: Config, redisUrl: string, metrics: Metrics, l
     redis: redis.commands,
     processId: () => matchMaker.processId,
     leaseMs: config.roomLeaseMs,
-    routes: { chat: "conversationId", inbox: "userId" },
+    routes: ROUTES,
     hostsRooms: config.role !== "api",
     events: {
       onLeaseLost(roomId) {

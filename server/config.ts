@@ -52,6 +52,19 @@ export type Config = Readonly<{
     /** Frames per second above which Colyseus closes a connection outright. @default 1000 */
     maxFramesPerSec: number;
   }>;
+  /** Per-user bounds, each enforced by every node on its own. */
+  userLimits: Readonly<{
+    /** Seats (connections) one user may hold on a node, all rooms together. @default 64 */
+    maxConnections: number;
+    /** Distinct conversations (the inbox included) one user may be seated in on a node. @default 50 */
+    maxConversations: number;
+    /** Joins one user may start per minute through a node. @default 120 */
+    reservationsPerMinute: number;
+    /** Rooms one user's joins may create per minute on a node. @default 60 */
+    roomsPerMinute: number;
+  }>;
+  /** A TCP connection that has sent no complete HTTP request or WebSocket upgrade by then is closed. @default 5000 */
+  handshakeTimeoutMs: number;
   /** Longest text after NFC and trim, in characters (code points). @default 2000 */
   maxTextChars: number;
   /** Sends awaiting the store per room before new ones are refused UNAVAILABLE. @default 1000 */
@@ -191,6 +204,13 @@ export function loadConfig(env: Env = process.env): Config {
       requestsPerSec: integer(env, "REQUEST_RATE_PER_SEC", 50, 1, 100_000),
       maxFramesPerSec: integer(env, "MAX_FRAMES_PER_SEC", 1000, 10, 1_000_000),
     }),
+    userLimits: Object.freeze({
+      maxConnections: integer(env, "MAX_CONNECTIONS_PER_USER", 64, 1, 100_000),
+      maxConversations: integer(env, "MAX_CONVERSATIONS_PER_USER", 50, 1, 100_000),
+      reservationsPerMinute: integer(env, "JOINS_PER_MIN_PER_USER", 120, 1, 1_000_000),
+      roomsPerMinute: integer(env, "ROOMS_PER_MIN_PER_USER", 60, 1, 1_000_000),
+    }),
+    handshakeTimeoutMs: integer(env, "HANDSHAKE_TIMEOUT_MS", 5000, 100, 600_000),
     maxTextChars: integer(env, "MAX_TEXT_CHARS", 2000, 1, 100_000),
     maxPendingSendsPerRoom: integer(env, "MAX_PENDING_SENDS_PER_ROOM", 1000, 1, 1_000_000),
     storeTimeoutMs: integer(env, "STORE_TIMEOUT_MS", 5000, 10, 600_000),

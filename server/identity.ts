@@ -6,6 +6,7 @@ import { errors, jwtVerify } from "jose";
 import { RefusalError } from "../rooms/chat-errors.ts";
 import { isName } from "../rooms/conversation-id.ts";
 import { Roles, type Authenticator, type Identity, type Role } from "../rooms/identity.ts";
+import { cleanText } from "../rooms/text.ts";
 
 const MAX_NAME = 64;
 
@@ -16,8 +17,9 @@ function isRole(value: unknown): value is Role {
 function displayName(value: unknown, fallback: string): string {
   if (value === undefined) return fallback;
   if (typeof value !== "string") throw new RefusalError("UNAUTHENTICATED", "name must be a string");
-  const name = value.normalize("NFC").trim();
-  if (name.length === 0 || [...name].length > MAX_NAME) throw new RefusalError("UNAUTHENTICATED", `name must be 1..${MAX_NAME} characters`);
+  // Unpaired bidi controls removed: a name cannot reverse the message shown after it.
+  const { text: name, length, invisible } = cleanText(value);
+  if (invisible || length > MAX_NAME) throw new RefusalError("UNAUTHENTICATED", `name must be 1..${MAX_NAME} visible characters`);
   return name;
 }
 

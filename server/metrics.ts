@@ -15,6 +15,11 @@ export type Metrics = RoomMetrics & {
   routeClaimLost(): void;
   leaseLost(): void;
   leaseRenewFailed(): void;
+  userLimitRefused(limit: string): void;
+  /** A `create` of a routed room was served as joinOrCreate: one room per conversation. */
+  createRedirected(roomName: string): void;
+  /** A connection closed by the transport's guards: `handshake_timeout`, or a WebSocket error code. */
+  connectionRefused(reason: string): void;
 };
 
 /** A registry with the default process metrics (event-loop lag included) and Parley's own. */
@@ -70,6 +75,11 @@ export function createMetrics(): Metrics {
   const renewFailures = new Counter({ name: "parley_route_renew_failures_total", help: "Lease renewals that failed because Redis did not answer.", registers: [registry] });
   const notifies = new Counter({ name: "parley_inbox_notifies_total", help: "Inbox notifications published for dm and group messages.", registers: [registry] });
   const notifyFailures = new Counter({ name: "parley_inbox_notify_failures_total", help: "Inbox notifications that could not be published (Redis down); notify is at most once.", registers: [registry] });
+  const seatRefusals = new Counter({ name: "parley_seat_refusals_total", help: "Seats refused by the room because their authorisation was for another room (joinById with other options, another user's inbox).", labelNames: ["room"], registers: [registry] });
+  const bidiRemoved = new Counter({ name: "parley_chat_bidi_controls_removed_total", help: "Unpaired bidirectional control characters removed from message text.", registers: [registry] });
+  const userLimitRefusals = new Counter({ name: "parley_user_limit_refusals_total", help: "Joins refused by a per-user bound, by bound (connections, conversations, reservations, rooms).", labelNames: ["limit"], registers: [registry] });
+  const createRedirects = new Counter({ name: "parley_matchmaking_create_redirected_total", help: "create calls for a conversation or inbox served as joinOrCreate, so no second room is made.", labelNames: ["room"], registers: [registry] });
+  const connectionRefusals = new Counter({ name: "parley_transport_connections_refused_total", help: "Connections closed by the transport guards, by reason (handshake_timeout, oversize frame, bad frame).", labelNames: ["reason"], registers: [registry] });
   const queueDepth = new Gauge({ name: "parley_history_queue_messages", help: "Messages waiting for a group-commit write.", registers: [registry] });
 
   return {
@@ -98,6 +108,11 @@ export function createMetrics(): Metrics {
     joinOutcome: (room, outcome) => joins.inc({ room, outcome }),
     notifiesPublished: (count) => notifies.inc(count),
     notifyFailed: () => notifyFailures.inc(),
+    seatRefused: (room) => seatRefusals.inc({ room }),
+    bidiControlsRemoved: (count) => bidiRemoved.inc(count),
+    userLimitRefused: (limit) => userLimitRefusals.inc({ limit }),
+    createRedirected: (room) => createRedirects.inc({ room }),
+    connectionRefused: (reason) => connectionRefusals.inc({ reason }),
     httpRequest: (route, status, seconds) => http.observe({ route, status: String(status) }, seconds),
   };
 }

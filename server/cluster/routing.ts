@@ -17,6 +17,7 @@
 import { initializeRoomCache, ServerError, type IRoomCache, type MatchMakerDriver, type SortOptions } from "@colyseus/core";
 import { RedisDriver } from "@colyseus/redis-driver";
 import type { Redis } from "ioredis";
+import { routeKeyOf, type Routes } from "./route-key.ts";
 
 const ROOMCACHES = "roomcaches";
 const HOSTS = "parley:hosts";
@@ -85,8 +86,8 @@ export type RoutingOptions = {
   redis: Redis;
   processId: () => string;
   leaseMs: number;
-  /** Room name -> the option that routes it: `{ chat: "conversationId", inbox: "userId" }`. */
-  routes: Record<string, string>;
+  /** Room name -> the option that routes it (ROUTES). */
+  routes: Routes;
   /** Whether this node hosts rooms (ROLE all or rooms). */
   hostsRooms: boolean;
   events: RoutingEvents;
@@ -251,12 +252,7 @@ export class RoutingDriver implements MatchMakerDriver {
   // ----------------------------------------------------------------------------------------------
 
   #routeOf(fields: Record<string, unknown>): string | undefined {
-    const name = fields.name;
-    if (typeof name !== "string") return undefined;
-    const field = this.#options.routes[name];
-    // Lookups carry the filter field at the top level; listings keep it in their metadata.
-    const value = field === undefined ? undefined : (fields[field] ?? (fields.metadata as Record<string, unknown> | undefined)?.[field]);
-    return typeof value === "string" ? `parley:route:${name}:${value}` : undefined;
+    return routeKeyOf(this.#options.routes, fields);
   }
 
   /** Renew every owned lease and this host's entry, in one pipeline. */

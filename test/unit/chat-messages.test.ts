@@ -109,13 +109,13 @@ describe("message text normalisation", function () {
   });
 
   it("trims surrounding whitespace and keeps inner whitespace", function () {
-    assert.deepEqual(normaliseText("  \t hello  world \n"), { text: "hello  world", length: 12 });
+    assert.deepEqual(normaliseText("  \t hello  world \n"), { text: "hello  world", length: 12, invisible: false, bidiRemoved: 0 });
   });
 
   it("counts an emoji as one character although it takes two UTF-16 units", function () {
     const result = normaliseText("\u{1F600}");
     assert.equal("\u{1F600}".length, 2);
-    assert.deepEqual(result, { text: "\u{1F600}", length: 1 });
+    assert.deepEqual(result, { text: "\u{1F600}", length: 1, invisible: false, bidiRemoved: 0 });
     assert.equal(normaliseText("hi \u{1F44B}").length, 4);
   });
 
@@ -124,11 +124,36 @@ describe("message text normalisation", function () {
   });
 
   it("leaves nothing of a blank text", function () {
-    assert.deepEqual(normaliseText(" \n\t "), { text: "", length: 0 });
+    assert.deepEqual(normaliseText(" \n\t "), { text: "", length: 0, invisible: true, bidiRemoved: 0 });
   });
 
   it("leaves already-normal text unchanged", function () {
     const text = "\u65E5\u672C\u8A9E caf\u00e9 \u{1F600}";
-    assert.deepEqual(normaliseText(text), { text, length: 10 });
+    assert.deepEqual(normaliseText(text), { text, length: 10, invisible: false, bidiRemoved: 0 });
+  });
+
+  it("finds text made only of zero-width and other invisible characters blank", function () {
+    for (const text of ["\u200B", "\u200B\u200C\u200D\u2060\uFEFF", "\u3164", " \u00AD \u034F ", "\u{E0020}\u{E0041}"]) {
+      assert.equal(normaliseText(text).invisible, true, JSON.stringify(text));
+    }
+    assert.equal(normaliseText("a\u200B").invisible, false);
+    assert.equal(normaliseText("\u{1F469}\u200D\u{1F4BB}").invisible, false, "an emoji joined by ZWJ shows");
+  });
+
+  it("removes an unpaired right-to-left override so the text cannot reverse what follows it", function () {
+    assert.deepEqual(normaliseText("\u202Eevil"), { text: "evil", length: 4, invisible: false, bidiRemoved: 1 });
+    assert.equal(normaliseText("gnp.\u202Eexe").text, "gnp.exe");
+    assert.equal(normaliseText("a\u2067b").text, "ab", "an isolate never closed");
+    assert.equal(normaliseText("a\u202Cb\u2069c").text, "abc", "closers without openers");
+    assert.equal(normaliseText("\u202Eone\ntwo\u202C").text, "one\ntwo", "a paragraph end closes the override; the later PDF has no opener");
+  });
+
+  it("keeps bidi controls that are closed, so mixed-direction text renders as written", function () {
+    const text = "price \u2067\u05E9\u05DC\u05D5\u05DD\u2069 ok \u202Bx\u202C";
+    assert.deepEqual(normaliseText(text), { text, length: text.length, invisible: false, bidiRemoved: 0 });
+  });
+
+  it("drops an embedding left open inside a closed isolate", function () {
+    assert.equal(normaliseText("\u2066a\u202Eb\u2069c").text, "\u2066ab\u2069c");
   });
 });

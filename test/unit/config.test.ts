@@ -55,6 +55,11 @@ describe("configuration", function () {
       SEND_RATE_PER_SEC: "5",
       MAX_TEXT_CHARS: "500",
       STORE_TIMEOUT_MS: "250",
+      MAX_CONNECTIONS_PER_USER: "8",
+      MAX_CONVERSATIONS_PER_USER: "6",
+      JOINS_PER_MIN_PER_USER: "30",
+      ROOMS_PER_MIN_PER_USER: "10",
+      HANDSHAKE_TIMEOUT_MS: "2000",
     });
     assert.equal(config.env, "production");
     assert.equal(config.port, 8080);
@@ -67,6 +72,8 @@ describe("configuration", function () {
     assert.equal(config.rateLimit.sendsPerSec, 5);
     assert.equal(config.maxTextChars, 500);
     assert.equal(config.storeTimeoutMs, 250);
+    assert.deepEqual(config.userLimits, { maxConnections: 8, maxConversations: 6, reservationsPerMinute: 30, roomsPerMinute: 10 });
+    assert.equal(config.handshakeTimeoutMs, 2000);
   });
 
   it("accepts rediss:, mongodb+srv: and an IPv6 public address", function () {
@@ -119,6 +126,11 @@ describe("configuration", function () {
       assertRefused({ MAX_TEXT_CHARS: "0" }, "MAX_TEXT_CHARS");
       assertRefused({ STORE_TIMEOUT_MS: "5" }, "STORE_TIMEOUT_MS");
       assertRefused({ SEND_RATE_PER_SEC: "fast" }, "SEND_RATE_PER_SEC");
+      assertRefused({ MAX_CONNECTIONS_PER_USER: "0" }, "MAX_CONNECTIONS_PER_USER");
+      assertRefused({ MAX_CONVERSATIONS_PER_USER: "many" }, "MAX_CONVERSATIONS_PER_USER");
+      assertRefused({ JOINS_PER_MIN_PER_USER: "-1" }, "JOINS_PER_MIN_PER_USER");
+      assertRefused({ ROOMS_PER_MIN_PER_USER: "0" }, "ROOMS_PER_MIN_PER_USER");
+      assertRefused({ HANDSHAKE_TIMEOUT_MS: "10" }, "HANDSHAKE_TIMEOUT_MS");
     });
   });
 
