@@ -341,3 +341,24 @@ describe("client kit across two nodes", function () {
     }
   });
 });
+
+describe("client kit against a node's per-user bounds", function () {
+  let node: NodeProcess;
+  before(async () => {
+    node = await startNode({ ...generous, MAX_CONVERSATIONS_PER_USER: "2" });
+  });
+  after(async () => node?.stop());
+
+  it("gives up a join past the user's conversations with a typed LIMIT_EXCEEDED error instead of retrying", async () => {
+    const alice = kit([node.httpUrl], unique("alice"));
+    try {
+      await alice.client.join(`channel:${unique()}`);
+      await alice.client.join(`channel:${unique()}`);
+      const error = await refusalOf(alice.client.join(`channel:${unique()}`));
+      assert.equal(error.code, "LIMIT_EXCEEDED");
+      assert.equal(alice.trace.filter((event) => event.type === "rejoin").length, 0, "no rejoin loop");
+    } finally {
+      alice.client.close();
+    }
+  });
+});
