@@ -5,10 +5,13 @@
  *
  *   npm run bench:abuse -- [--runs 3] [--seconds 8] [--conversations 20] [--room-size 5] [--rate 200]
  *
- * The node runs pinned to CPU 0, this process (workload and abuse) to CPU 1. Numbers are printed and
- * written to loadtest/results/abuse.md, never asserted.
+ * The node runs pinned to CPU 0; the workload's clients and, in a process of its own, the abuse
+ * run on CPU 1, so the abuser's work never blocks the event loop that timestamps deliveries. Beside
+ * latency, the node's own CPU per delivery in each window says what the abuse cost the server.
+ * Numbers are printed and written to loadtest/results/abuse.md, never asserted.
  */
 import "./clients/prefer-ws.ts";
+import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import os from "node:os";
@@ -17,7 +20,7 @@ import { parseArgs } from "node:util";
 import { Client, type Room } from "@colyseus/sdk";
 import { WebSocket } from "ws";
 import { colyseusConnector, parleyChat } from "./clients/colyseus.ts";
-import { hasTaskset, pinProcess, startServer, type ServerProcess } from "./server-process.ts";
+import { cpuMicros, hasTaskset, pinProcess, startServer, type ServerProcess } from "./server-process.ts";
 import { createMeter, drain, percentilesMs, sendOpenLoop, type Member, type Seating } from "./workload.ts";
 
 const { values } = parseArgs({
@@ -28,6 +31,9 @@ const { values } = parseArgs({
     "room-size": { type: "string", default: "5" },
     rate: { type: "string", default: "200" },
     out: { type: "string", default: join(import.meta.dirname, "results") },
+    // Internal: run one abuse in this process (the benchmark starts itself this way).
+    abuse: { type: "string" },
+    endpoint: { type: "string" },
   },
 });
 const runs = Number(values.runs);
@@ -46,6 +52,7 @@ type Abuse = { name: string; what: string; run(endpoint: string, signal: AbortSi
 
 let abuser = 0;
 const abuserId = () => `abuser${process.pid}_${abuser++}`;
+const quiet = (room: Room) => (room.onMessage("*", () => undefined), room);
 
 const ABUSES: Abuse[] = [
   {
@@ -58,7 +65,7 @@ const ABUSES: Abuse[] = [
       const rooms: Room[] = [];
       for (let i = 0; i < 500 && !signal.aborted; i++) {
         try {
-          rooms.push(await client.joinOrCreate("chat", { conversationId: `channel:${user}_${i}`, userId: user }));
+          rooms.push(quiet(await client.joinOrCreate("chat", { conversationId: `channel:${user}_${i}`, userId: user })));
           count(outcomes, "accepted");
         } catch (error) {
           count(outcomes, codeOf(error));
@@ -78,7 +85,7 @@ const ABUSES: Abuse[] = [
       const rooms: Room[] = [];
       for (let i = 0; i < 200 && !signal.aborted; i++) {
         try {
-          rooms.push(await client.joinOrCreate("chat", { conversationId: "channel:load0", userId: user }));
+          rooms.push(quiet(await client.joinOrCreate("chat", { conversationId: "channel:load0", userId: user })));
           count(outcomes, "accepted");
         } catch (error) {
           count(outcomes, codeOf(error));
@@ -148,6 +155,36 @@ const ABUSES: Abuse[] = [
 
 if (hasTaskset) pinProcess(process.pid, 1);
 
+if (values.abuse !== undefined) {
+  // The abuse process: run until told to stop on stdin, then print what the server answered.
+  const abuse = ABUSES.find((candidate) => candidate.name === values.abuse);
+  if (!abuse || !values.endpoint) {
+    console.error(`unknown abuse "${values.abuse}" or no --endpoint; abuses: ${ABUSES.map((a) => a.name).join(", ")}`);
+    process.exit(2);
+  }
+  const controller = new AbortController();
+  process.stdin.once("data", () => controller.abort());
+  process.stdin.once("end", () => controller.abort());
+  const outcomes = await abuse.run(values.endpoint, controller.signal);
+  process.stdout.write(`${JSON.stringify(Object.fromEntries(outcomes))}\n`);
+  process.exit(0);
+}
+
+/** Start an abuse in a process of its own; `stop()` ends it and resolves with its outcomes. */
+function startAbuse(abuse: Abuse, endpoint: string): { stop(): Promise<Record<string, number>> } {
+  const child = spawn(process.execPath, [import.meta.filename, "--abuse", abuse.name, "--endpoint", endpoint], { stdio: ["pipe", "pipe", "inherit"] });
+  let output = "";
+  child.stdout!.on("data", (chunk: Buffer) => void (output += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  return {
+    async stop() {
+      child.stdin!.end("stop\n");
+      await exited;
+      return JSON.parse(output.trim().split("\n").at(-1) || "{}") as Record<string, number>;
+    },
+  };
+}
+
 async function seat(endpoint: string, meter: ReturnType<typeof createMeter>): Promise<Seating> {
   const connector = colyseusConnector([endpoint], parleyChat);
   const seating: Seating = [];
@@ -160,15 +197,15 @@ async function seat(endpoint: string, meter: ReturnType<typeof createMeter>): Pr
 }
 
 /** One window of the workload, with `abuse` running beside it (or none). */
-async function window(endpoint: string, seating: Seating, meter: ReturnType<typeof createMeter>, abuse?: Abuse) {
+async function window(server: ServerProcess, seating: Seating, meter: ReturnType<typeof createMeter>, abuse?: Abuse) {
   meter.reset();
-  const controller = new AbortController();
-  const abused = abuse?.run(endpoint, controller.signal);
+  const running = abuse && startAbuse(abuse, server.endpoint);
+  const cpuBefore = cpuMicros(server.pid);
   await sendOpenLoop(seating, meter, { ratePerSec, durationMs: windowMs, textBytes: 100 });
-  controller.abort();
   await drain(meter, 5000);
-  const outcomes = (await abused) ?? new Map();
-  return { ...percentilesMs(meter.delivery), lost: meter.expected - meter.delivered, errors: Object.fromEntries(meter.errors), outcomes: Object.fromEntries(outcomes) };
+  const serverCpuUs = cpuMicros(server.pid) - cpuBefore;
+  const outcomes = (await running?.stop()) ?? {};
+  return { ...percentilesMs(meter.delivery), cpuPerDeliveryUs: serverCpuUs / Math.max(1, meter.delivered), lost: meter.expected - meter.delivered, outcomes };
 }
 
 const median = (numbers: number[]) => [...numbers].sort((a, b) => a - b)[Math.floor(numbers.length / 2)]!;
@@ -178,20 +215,23 @@ const server: ServerProcess = await startServer(
   { LOG_LEVEL: "warn", SEND_RATE_PER_SEC: "1000", SEND_BURST: "1000", REQUEST_RATE_PER_SEC: "1000", HANDSHAKE_TIMEOUT_MS: "5000" },
   0,
 );
-const results: Array<{ abuse: string; what: string; baselineP99: number[]; abusedP99: number[]; baselineP50: number[]; abusedP50: number[]; lost: number; outcomes: Record<string, number> }> = [];
+type Row = { abuse: string; what: string; baselineP99: number[]; abusedP99: number[]; baselineP50: number[]; abusedP50: number[]; baselineCpu: number[]; abusedCpu: number[]; lost: number; outcomes: Record<string, number> };
+const results: Row[] = [];
 try {
   const meter = createMeter();
   const seating = await seat(server.endpoint, meter);
-  await window(server.endpoint, seating, meter); // warm-up, not reported
+  await window(server, seating, meter); // warm-up, not reported
   for (const abuse of ABUSES) {
-    const row = { abuse: abuse.name, what: abuse.what, baselineP99: [] as number[], abusedP99: [] as number[], baselineP50: [] as number[], abusedP50: [] as number[], lost: 0, outcomes: {} as Record<string, number> };
+    const row: Row = { abuse: abuse.name, what: abuse.what, baselineP99: [], abusedP99: [], baselineP50: [], abusedP50: [], baselineCpu: [], abusedCpu: [], lost: 0, outcomes: {} };
     for (let run = 0; run < runs; run++) {
-      const baseline = await window(server.endpoint, seating, meter);
-      const abused = await window(server.endpoint, seating, meter, abuse);
+      const baseline = await window(server, seating, meter);
+      const abused = await window(server, seating, meter, abuse);
       row.baselineP99.push(baseline.p99);
       row.baselineP50.push(baseline.p50);
       row.abusedP99.push(abused.p99);
       row.abusedP50.push(abused.p50);
+      row.baselineCpu.push(baseline.cpuPerDeliveryUs);
+      row.abusedCpu.push(abused.cpuPerDeliveryUs);
       row.lost += baseline.lost + abused.lost;
       row.outcomes = abused.outcomes;
       console.log(`${abuse.name} run ${run + 1}: others' delivery p99 ${baseline.p99.toFixed(1)} ms without, ${abused.p99.toFixed(1)} ms with; abuse answered ${JSON.stringify(abused.outcomes)}`);
@@ -207,15 +247,17 @@ const machine = `${os.cpus()[0]?.model ?? "unknown CPU"}, ${os.cpus().length} co
 const lines = [
   "# What abuse costs other users (npm run bench:abuse)",
   "",
-  `${new Date().toISOString()}. ${machine}. Node under test on CPU 0${hasTaskset ? "" : " (taskset missing: not pinned)"}, workload and abuse on CPU 1.`,
+  `${new Date().toISOString()}. ${machine}. Node under test on CPU 0${hasTaskset ? "" : " (taskset missing: not pinned)"}; workload clients and the abuse (a process of its own) on CPU 1.`,
   `Workload: ${conversations} channels x ${roomSize} members, ${ratePerSec} messages/s open loop (${ratePerSec * roomSize} deliveries/s), windows of ${windowMs / 1000} s, in-memory store, default per-user bounds.`,
   `Each abuse window alternates with a window without abuse on the same node; medians of ${runs} pairs.`,
   "",
-  "| abuse | others' p50 without / with (ms) | others' p99 without / with (ms) | p99 ratio | lost | what the abuser got (last run) |",
-  "|---|---|---|---|---|---|",
+  "Server CPU per delivery is the node's CPU time in the window over the deliveries made: what the abuse cost the server, whatever the load generator's own noise.",
+  "",
+  "| abuse | others' p50 without / with (ms) | others' p99 without / with (ms) | p99 ratio | node CPU per delivery without / with (us) | lost | what the abuser got (last run) |",
+  "|---|---|---|---|---|---|---|",
   ...results.map((row) => {
-    const [b99, a99, b50, a50] = [median(row.baselineP99), median(row.abusedP99), median(row.baselineP50), median(row.abusedP50)];
-    return `| ${row.what} | ${b50.toFixed(1)} / ${a50.toFixed(1)} | ${b99.toFixed(1)} / ${a99.toFixed(1)} | ${(a99 / b99).toFixed(2)}x | ${row.lost} | ${Object.entries(row.outcomes).map(([code, n]) => `${code} ${n}`).join(", ")} |`;
+    const [b99, a99, b50, a50, bCpu, aCpu] = [row.baselineP99, row.abusedP99, row.baselineP50, row.abusedP50, row.baselineCpu, row.abusedCpu].map(median) as [number, number, number, number, number, number];
+    return `| ${row.what} | ${b50.toFixed(1)} / ${a50.toFixed(1)} | ${b99.toFixed(1)} / ${a99.toFixed(1)} | ${(a99 / b99).toFixed(2)}x | ${bCpu.toFixed(1)} / ${aCpu.toFixed(1)} | ${row.lost} | ${Object.entries(row.outcomes).map(([code, n]) => `${code} ${n}`).join(", ")} |`;
   }),
   "",
 ];
