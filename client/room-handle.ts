@@ -4,7 +4,7 @@
  */
 import { Client, type Room } from "@colyseus/sdk";
 import type { AttemptFailure } from "./send-policy.ts";
-import { isRefusal } from "./protocol.ts";
+import { codeOfJoinError, isRefusal } from "../schema/codes.ts";
 
 /** One joined room on one socket. Events of a handle the kit has abandoned are ignored by the kit. */
 export interface RoomHandle {
@@ -56,8 +56,6 @@ export class JoinFailure extends Error {
 /** How long a consented leave may take before the socket is dropped. */
 const LEAVE_GRACE_MS = 1000;
 
-const JOIN_CODE = /^(UNAUTHENTICATED|FORBIDDEN|INVALID|UNAVAILABLE|RATE_LIMITED|LIMIT_EXCEEDED)\b/;
-
 /** Map whatever a Colyseus room request rejected with onto an attempt failure. */
 export function toRequestFailure(error: unknown): RequestFailure {
   const reason = (error as { reason?: unknown } | undefined)?.reason;
@@ -71,7 +69,7 @@ export function toRequestFailure(error: unknown): RequestFailure {
 /** Map a Colyseus matchmaking or connection error onto a join failure with its protocol code. */
 export function toJoinFailure(error: unknown): JoinFailure {
   const message = error instanceof Error ? error.message : String(error);
-  return new JoinFailure(message, JOIN_CODE.exec(message)?.[1]);
+  return new JoinFailure(message, codeOfJoinError(message));
 }
 
 /** A RoomHandle over an SDK room, with the SDK's own same-node reconnection turned off. */

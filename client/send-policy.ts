@@ -60,6 +60,7 @@ export function decideAfterFailure(failure: AttemptFailure, attempt: number, may
     case "TOO_LONG":
     case "FORBIDDEN":
     case "UNAUTHENTICATED":
+    case "LIMIT_EXCEEDED":
       return { action: "give-up", error: new ParleyError(code, message, { maybeStored }) };
     case "NOT_FOUND":
       return { action: "give-up", error: new ParleyError("INVALID", message, { maybeStored }) };

@@ -1,4 +1,4 @@
-import { RefusalError } from "./chat-errors.ts";
+import { RefusalError } from "../schema/codes.ts";
 import { parseConversationId, type Conversation } from "./conversation-id.ts";
 import type { Identity } from "./identity.ts";
 

@@ -4,8 +4,8 @@
  */
 import { Room, type Client, type MessageContext } from "@colyseus/core";
 import { authorizeConversation } from "./access.ts";
-import { refusal, RefusalError, type Refusal } from "./chat-errors.ts";
-import { chatRequests, normaliseText, parseRequest, type ChatRequestType } from "./chat-messages.ts";
+import { CloseCodes, Limits, parseChatRequest, refusal, RefusalError, type ChatRequest, type ChatRequestType, type Refusal } from "../schema/index.ts";
+import { cleanText } from "./text.ts";
 import { inboxChannel, membersChannel, type MembershipChange } from "./channels.ts";
 import { parseConversationId, type Conversation } from "./conversation-id.ts";
 import { ConversationLog } from "./conversation-log.ts";
@@ -26,14 +26,14 @@ function isChatAuth(value: unknown): value is ChatAuth {
 }
 type ChatClient = Client<{ auth: ChatAuth }>;
 
-const REQUEST_TYPES: ReadonlySet<string> = new Set(Object.keys(chatRequests));
+/** The catalogue's requests this room serves; any other request type is refused INVALID by the frame guard. */
+const SERVED_REQUESTS = ["send", "history", "sync", "read"] as const satisfies readonly ChatRequestType[];
+type ServedRequest = (typeof SERVED_REQUESTS)[number];
 
 
 /** A send made over HTTP by a `service` (POST /v1/conversations/:id/messages). */
 export type ServiceSend = { senderId: string; senderName: string; clientMsgId: string; text: string };
 
-/** Close code for a client removed from a group: do not rejoin. */
-export const REMOVED_CLOSE_CODE = 4403;
 
 /** Build the `chat` room class bound to its dependencies. */
 export function createChatRoom(deps: ChatRoomDeps) {
@@ -92,10 +92,13 @@ export function createChatRoom(deps: ChatRoomDeps) {
         throw toJoinError(new RefusalError("UNAVAILABLE", "the history store cannot be reached; join again later"));
       }
 
-      this.onMessage("send", (client: ChatClient, payload: unknown, ctx: MessageContext) => this.#timed("send", ctx, () => this.#send(client, payload)));
-      this.onMessage("history", (client: ChatClient, payload: unknown, ctx: MessageContext) => this.#timed("history", ctx, () => this.#history(client, payload)));
-      this.onMessage("sync", (client: ChatClient, payload: unknown, ctx: MessageContext) => this.#timed("sync", ctx, () => this.#sync(client, payload)));
-      this.onMessage("read", (client: ChatClient, payload: unknown, ctx: MessageContext) => this.#timed("read", ctx, () => this.#read(client, payload)));
+      const handlers: { [T in ServedRequest]: (client: ChatClient, request: ChatRequest<T>) => Promise<unknown> } = {
+        send: (client, request) => this.#send(client, request),
+        history: (_client, request) => this.#history(request),
+        sync: (_client, request) => this.#sync(request),
+        read: (client, request) => this.#read(client, request),
+      };
+      for (const type of SERVED_REQUESTS) this.#serve(type, handlers[type] as (client: ChatClient, request: ChatRequest<typeof type>) => Promise<unknown>);
       this.onMessage("typing", (client: ChatClient) => void this.#typing(client));
       refuseUnknownMessages(this, metrics);
 
@@ -202,9 +205,26 @@ export function createChatRoom(deps: ChatRoomDeps) {
       for (const client of this.clients as unknown as ChatClient[]) {
         if (client.auth?.identity.userId !== userId) continue;
         client.send("error", { code: "FORBIDDEN", message: "removed from this group" });
-        client.leave(REMOVED_CLOSE_CODE);
+        client.leave(CloseCodes.REMOVED.code);
       }
       this.roomLog.info({ userId }, "member removed from the group; their clients left");
+    }
+
+    /**
+     * Serve one request type through the one guard path: time it, rate-limit it (sends also per
+     * user), parse its payload with the catalogue's schema, run the handler, and turn a Refusal into
+     * ctx.reject.
+     */
+    #serve<T extends ServedRequest>(type: T, handler: (client: ChatClient, request: ChatRequest<T>) => Promise<unknown>): void {
+      this.onMessage(type, (client: ChatClient, payload: unknown, ctx: MessageContext) =>
+        this.#timed(type, ctx, async () => {
+          const limited = await this.#limit(client, type === "send");
+          if (limited) return limited;
+          const parsed = parseChatRequest(type, payload);
+          if (!parsed.ok) return refused("INVALID", parsed.message);
+          return handler(client, parsed.value);
+        }),
+      );
     }
 
     /** Run a request handler: time it, and turn a Refusal into ctx.reject. */
@@ -235,47 +255,28 @@ export function createChatRoom(deps: ChatRoomDeps) {
       return undefined;
     }
 
-    async #send(client: ChatClient, payload: unknown) {
-      const limited = await this.#limit(client, true);
-      if (limited) return limited;
-      const parsed = parseRequest("send", payload);
-      if (!parsed.ok) return refused("INVALID", parsed.message);
-      const text = acceptText(parsed.value.text);
+    async #send(client: ChatClient, request: ChatRequest<"send">) {
+      const text = acceptText(request.text);
       if (typeof text !== "string") return text;
 
       const identity = client.auth!.identity;
       metrics.pendingSends(1);
-      const outcome = await this.log.submit({ senderId: identity.userId, senderName: identity.name, text, clientMsgId: parsed.value.clientMsgId });
+      const outcome = await this.log.submit({ senderId: identity.userId, senderName: identity.name, text, clientMsgId: request.clientMsgId });
       metrics.pendingSends(-1);
       if (!outcome.ok) return { refusal: outcome.refusal };
       if (!outcome.reply.duplicate) metrics.messageAccepted();
       return outcome.reply;
     }
 
-    async #history(client: ChatClient, payload: unknown) {
-      const limited = await this.#limit(client, false);
-      if (limited) return limited;
-      const parsed = parseRequest("history", payload);
-      if (!parsed.ok) return refused("INVALID", parsed.message);
-      const { beforeSeq, limit = 50 } = parsed.value;
+    async #history({ beforeSeq, limit = Limits.historyDefault }: ChatRequest<"history">) {
       return this.log.readBefore(beforeSeq, limit) ?? withTimeout(deps.history.listBefore(this.conversationId, beforeSeq, limit), limits.storeTimeoutMs);
     }
 
-    async #sync(client: ChatClient, payload: unknown) {
-      const limited = await this.#limit(client, false);
-      if (limited) return limited;
-      const parsed = parseRequest("sync", payload);
-      if (!parsed.ok) return refused("INVALID", parsed.message);
-      const { afterSeq, limit = 500 } = parsed.value;
+    async #sync({ afterSeq, limit = Limits.syncMax }: ChatRequest<"sync">) {
       return this.log.readAfter(afterSeq, limit) ?? withTimeout(deps.history.listAfter(this.conversationId, afterSeq, limit), limits.storeTimeoutMs);
     }
 
-    async #read(client: ChatClient, payload: unknown) {
-      const limited = await this.#limit(client, false);
-      if (limited) return limited;
-      const parsed = parseRequest("read", payload);
-      if (!parsed.ok) return refused("INVALID", parsed.message);
-      const { seq } = parsed.value;
+    async #read(client: ChatClient, { seq }: ChatRequest<"read">) {
       if (seq > this.log.lastSeq) return refused("INVALID", `seq ${seq} is beyond the last message (${this.log.lastSeq})`);
       const userId = client.auth!.identity.userId;
       const cursor = await withTimeout(deps.history.advanceReadCursor(this.conversationId, userId, seq), limits.storeTimeoutMs);
@@ -317,14 +318,14 @@ export function createChatRoom(deps: ChatRoomDeps) {
 
   /** The text others will see, or the refusal: empty or invisible-only is INVALID, too long is TOO_LONG. */
   function acceptText(raw: string): string | Refused {
-    const clean = normaliseText(raw);
+    const clean = cleanText(raw);
     if (clean.bidiRemoved > 0) metrics.bidiControlsRemoved(clean.bidiRemoved);
     if (clean.invisible) return refused("INVALID", "text is empty (or shows nothing)");
     if (clean.length > limits.maxTextChars) return refused("TOO_LONG", `text is ${clean.length} characters; at most ${limits.maxTextChars}`);
     return clean.text;
   }
 
-  guardFrames(ChatRoom, REQUEST_TYPES, () => metrics.badFrame());
+  guardFrames(ChatRoom, new Set(SERVED_REQUESTS), () => metrics.badFrame());
   fenceSeats(ChatRoom, (room, auth) => isChatAuth(auth) && auth.conversationId === room.conversationId, (room, auth) => join.seatRefused(room.conversationId, auth));
   return ChatRoom;
 }

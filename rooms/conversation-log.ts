@@ -10,8 +10,8 @@
  * - `seq-taken` from the store means another writer owns the conversation: the log fences itself
  *   and tells the room (`onFenced`), which sends its clients `migrate`.
  */
-import { refusal, type Refusal } from "./chat-errors.ts";
-import type { SendReply } from "./chat-messages.ts";
+import { refusal, type Refusal } from "../schema/codes.ts";
+import type { SendAck as SendReply } from "../schema/chat.ts";
 import type { AppendOutcome, HistoryStore, Message, MessagePage } from "./history-store.ts";
 import { StoreTimeoutError, withTimeout } from "./timeout.ts";
 

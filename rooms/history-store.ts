@@ -4,20 +4,9 @@
  * Every implementation passes test/contract/history-store.contract.ts.
  */
 
-/** A message as stored and delivered everywhere (protocol v1 `Message`). */
-export type Message = {
-  conversationId: string;
-  seq: number;
-  senderId: string;
-  senderName: string;
-  text: string;
-  /** ISO 8601, server clock. */
-  sentAt: string;
-  clientMsgId: string;
-};
-
-/** A page of messages in ascending `seq` order. */
-export type MessagePage = { messages: Message[]; hasMore: boolean };
+/** A message as stored and delivered everywhere, and a page of them: the wire's own types. */
+export type { Message, MessagePage } from "../schema/chat.ts";
+import type { Message, MessagePage } from "../schema/chat.ts";
 
 /**
  * Why an append stopped early.

@@ -5,7 +5,7 @@
  * `unread` reads the store's read cursors.
  */
 import { Room, type Client, type MessageContext } from "@colyseus/core";
-import { refusal, RefusalError } from "./chat-errors.ts";
+import { inboxRequests, refusal, RefusalError, UNREAD_LIMIT, type UnreadReply } from "../schema/index.ts";
 import { inboxChannel } from "./channels.ts";
 import { guardJoin, toJoinError } from "./join-guard.ts";
 import type { Message } from "./history-store.ts";
@@ -18,10 +18,6 @@ import { withTimeout } from "./timeout.ts";
 
 type InboxClient = Client<{ auth: { identity: Identity } }>;
 
-/** How many conversations `unread` reports at most. */
-export const UNREAD_LIMIT = 200;
-
-export type UnreadReply = { conversations: Array<{ conversationId: string; lastSeq: number; lastReadSeq: number }> };
 
 /** Build the `inbox` room class bound to its dependencies. */
 export function createInboxRoom(deps: ChatRoomDeps) {
@@ -102,7 +98,7 @@ export function createInboxRoom(deps: ChatRoomDeps) {
     }
   }
 
-  guardFrames(InboxRoom, new Set(["unread"]), () => metrics.badFrame());
+  guardFrames(InboxRoom, new Set(Object.keys(inboxRequests)), () => metrics.badFrame());
   // Only the inbox's own user is ever seated, whatever the join method.
   fenceSeats(
     InboxRoom,

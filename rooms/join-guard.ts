@@ -5,7 +5,7 @@
  * logging bounded so a stranger cannot flood it.
  */
 import { ServerError, type Client, type Room } from "@colyseus/core";
-import { httpStatusOf, RefusalError } from "./chat-errors.ts";
+import { httpStatusOf, RefusalError } from "../schema/codes.ts";
 import type { Identity } from "./identity.ts";
 import { throttleLog } from "./plugins/log-throttle.ts";
 import type { ChatRoomDeps } from "./room-deps.ts";

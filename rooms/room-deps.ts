@@ -2,7 +2,7 @@
  * What server/ hands a room: interfaces only, so rooms never depend on a driver, a metrics library
  * or a logger implementation.
  */
-import type { ErrorCode } from "./chat-errors.ts";
+import type { ErrorCode } from "../schema/codes.ts";
 import type { AppendMessages } from "./conversation-log.ts";
 import type { HistoryStore } from "./history-store.ts";
 import type { Authenticator } from "./identity.ts";

@@ -3,7 +3,7 @@
  * identities taken from join options when no JWT key is configured.
  */
 import { errors, jwtVerify } from "jose";
-import { RefusalError } from "../rooms/chat-errors.ts";
+import { RefusalError } from "../schema/codes.ts";
 import { isName } from "../rooms/conversation-id.ts";
 import { Roles, type Authenticator, type Identity, type Role } from "../rooms/identity.ts";
 import { cleanText } from "../rooms/text.ts";

@@ -7,7 +7,7 @@
 import { Protocol, ResponseStatus, getMessageBytes, type Client, type Room } from "@colyseus/core";
 import { decode } from "@colyseus/schema";
 import { unpack } from "msgpackr";
-import { refusal, type Refusal } from "../chat-errors.ts";
+import { refusal, type Refusal } from "../../schema/codes.ts";
 
 const PROTOCOL_CODE_MASK = 0x1f;
 

@@ -4,7 +4,7 @@
  * are local, so across N nodes a user holds at most N times each bound, and no node is exhausted.
  */
 import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
-import { refusal, type Refusal } from "../chat-errors.ts";
+import { refusal, type Refusal } from "../../schema/codes.ts";
 
 /** Which bound refused. Metric label values: bounded. */
 export type UserLimitName = "connections" | "conversations" | "reservations" | "rooms";

@@ -8,7 +8,7 @@ import type { MembershipChange } from "../../rooms/channels.ts";
 import type { ServiceSend } from "../../rooms/chat-room.ts";
 import { isName, parseConversationId } from "../../rooms/conversation-id.ts";
 import type { Identity, Role } from "../../rooms/identity.ts";
-import { httpStatusOf, RefusalError } from "../../rooms/chat-errors.ts";
+import { httpStatusOf, RefusalError } from "../../schema/codes.ts";
 import { withTimeout } from "../../rooms/timeout.ts";
 import type { HistoryStore } from "../../rooms/history-store.ts";
 import type { Authenticator } from "../../rooms/identity.ts";

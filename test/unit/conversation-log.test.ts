@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { SendReply } from "../../rooms/chat-messages.ts";
+import type { SendAck as SendReply } from "../../schema/chat.ts";
 import { ConversationLog, type AppendMessages, type ConversationLogOptions, type Draft, type SendOutcome } from "../../rooms/conversation-log.ts";
 import type { AppendOutcome, Message } from "../../rooms/history-store.ts";
 import { MemoryHistoryStore } from "../../rooms/memory-history-store.ts";

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { normaliseText, parseRequest, type ChatRequestType } from "../../rooms/chat-messages.ts";
+import { parseChatRequest as parseRequest, type ChatRequestType } from "../../schema/chat.ts";
+import { cleanText as normaliseText } from "../../rooms/text.ts";
 
 /** Assert that a payload is refused with a message naming the request type and `field`. */
 function assertRefused(type: ChatRequestType, payload: unknown, field: string): void {
