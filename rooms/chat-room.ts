@@ -213,11 +213,12 @@ export function createChatRoom(deps: ChatRoomDeps) {
     /**
      * Serve one request type through the one guard path: time it, rate-limit it (sends also per
      * user), parse its payload with the catalogue's schema, run the handler, and turn a Refusal into
-     * ctx.reject.
+     * ctx.reject. A request sent as a plain message (an SDK without `room.request`) has no reply
+     * to reject: its refusal comes back as an `error` message naming the request and clientMsgId.
      */
     #serve<T extends ServedRequest>(type: T, handler: (client: ChatClient, request: ChatRequest<T>) => Promise<unknown>): void {
       this.onMessage(type, (client: ChatClient, payload: unknown, ctx: MessageContext) =>
-        this.#timed(type, ctx, async () => {
+        this.#timed(type, ctx.id === undefined ? rejectAsErrorMessage(client, type, payload) : ctx, async () => {
           const limited = await this.#limit(client, type === "send");
           if (limited) return limited;
           const parsed = parseChatRequest(type, payload);
@@ -228,7 +229,7 @@ export function createChatRoom(deps: ChatRoomDeps) {
     }
 
     /** Run a request handler: time it, and turn a Refusal into ctx.reject. */
-    async #timed(type: ChatRequestType, ctx: MessageContext, handler: () => Promise<unknown>): Promise<unknown> {
+    async #timed(type: ChatRequestType, ctx: Pick<MessageContext, "reject">, handler: () => Promise<unknown>): Promise<unknown> {
       const started = performance.now();
       try {
         const result = await handler();
@@ -331,6 +332,16 @@ export function createChatRoom(deps: ChatRoomDeps) {
 }
 
 type Refused = { refusal: Refusal };
+
+/** The reply path of a request sent as a plain message: an `error` message to its sender. */
+function rejectAsErrorMessage(client: Client, request: ChatRequestType, payload: unknown): Pick<MessageContext, "reject"> {
+  const clientMsgId = (payload as { clientMsgId?: unknown } | undefined)?.clientMsgId;
+  const reject = (reason?: unknown) => {
+    client.send("error", { ...(reason as Refusal), request, ...(typeof clientMsgId === "string" && clientMsgId.length <= 64 ? { clientMsgId } : {}) });
+    return undefined;
+  };
+  return { reject: reject as unknown as MessageContext["reject"] };
+}
 
 function refused(code: Refusal["code"], message: string, retryAfterMs?: number): Refused {
   return { refusal: refusal(code, message, retryAfterMs) };

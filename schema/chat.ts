@@ -88,8 +88,11 @@ export type ChatServerMessages = {
   typing: { userId: string; name: string };
   read: { userId: string; seq: number };
   migrate: { reason: string; retryAfterMs?: number };
-  /** A refused fire-and-forget message or malformed frame (there is no request to reject). */
-  error: { code: string; message: string };
+  /**
+   * A refused fire-and-forget message, a malformed frame, or a request sent as a plain message
+   * (then `request` names it, with the `clientMsgId` of a send): there is no reply to reject.
+   */
+  error: { code: string; message: string; retryAfterMs?: number; request?: string; clientMsgId?: string };
   welcome: { conversationId: string; lastSeq: number; epoch: string };
   deleted: { conversationId: string; seq: number };
   removed: { conversationId: string; reason: "kicked" | "banned"; retryAfterMs?: number };

@@ -148,6 +148,18 @@ describe("protocol v1 with development identities", function () {
     assert.equal(bob.inbox.read.length, 0);
   });
 
+  it("serves a send made as a plain message (an SDK without room.request): the echo is the ack, a refusal comes back as an error naming the send", async () => {
+    const conversationId = `channel:${unique()}`;
+    const alice = await join(node, "alice", conversationId);
+    alice.room.send("send", { clientMsgId: "plain-1", text: "no request here" });
+    await waitFor(() => alice.inbox.message.length === 1, { what: "the sender's own message back" });
+    assert.deepEqual([alice.inbox.message[0]!.clientMsgId, alice.inbox.message[0]!.seq], ["plain-1", 1]);
+    alice.room.send("send", { clientMsgId: "plain-2", text: "   " });
+    await waitFor(() => alice.inbox.error.length === 1, { what: "an error message for the refused send" });
+    assert.deepEqual(alice.inbox.error[0], { code: "INVALID", message: "text is empty (or shows nothing)", request: "send", clientMsgId: "plain-2" });
+    assert.equal((await alice.room.request("send", { clientMsgId: "plain-3", text: "still connected" })).seq, 2);
+  });
+
   it("answers an unknown fire-and-forget message with an error message, not a disconnect", async () => {
     const alice = await join(node, "alice", `channel:${unique()}`);
     alice.room.send("shout", { text: "hi" });
