@@ -19,19 +19,19 @@ export type NextStep =
   /** Give up: not allowed; telling the user is all that is left. */
   | "give_up";
 
-/** One refusal code. */
-export type CodeSpec = { status: number; next: NextStep; meaning: string };
+/** One refusal code, and the protocol version that added it. */
+export type CodeSpec = { status: number; next: NextStep; meaning: string; since: "1" | "1.1" };
 
 /** Every code a request, a join or an HTTP call can be refused with. */
 export const Codes = {
-  INVALID: { status: 400, next: "fix", meaning: "the input is malformed or breaks a rule" },
-  TOO_LONG: { status: 400, next: "fix", meaning: "the text is over the length limit: shorten it" },
-  RATE_LIMITED: { status: 429, next: "wait", meaning: "too many requests, joins or sends: wait retryAfterMs" },
-  FORBIDDEN: { status: 403, next: "give_up", meaning: "not allowed for this user (not a member, muted, banned, blocked)" },
-  UNAUTHENTICATED: { status: 401, next: "sign_in", meaning: "no valid identity: get a new token" },
-  UNAVAILABLE: { status: 503, next: "retry", meaning: "the store or the node cannot take it now: resend the same clientMsgId later" },
-  NOT_FOUND: { status: 404, next: "fix", meaning: "no such resource (HTTP only)" },
-  LIMIT_EXCEEDED: { status: 429, next: "leave_first", meaning: "a bound on what one user may hold (connections, conversations) is reached" },
+  INVALID: { status: 400, next: "fix", meaning: "the input is malformed or breaks a rule", since: "1" },
+  TOO_LONG: { status: 400, next: "fix", meaning: "the text is over the length limit: shorten it", since: "1" },
+  RATE_LIMITED: { status: 429, next: "wait", meaning: "too many requests, joins or sends: wait retryAfterMs", since: "1" },
+  FORBIDDEN: { status: 403, next: "give_up", meaning: "not allowed for this user (not a member, muted, banned, blocked)", since: "1" },
+  UNAUTHENTICATED: { status: 401, next: "sign_in", meaning: "no valid identity: get a new token", since: "1" },
+  UNAVAILABLE: { status: 503, next: "retry", meaning: "the store or the node cannot take it now: resend the same clientMsgId later", since: "1" },
+  NOT_FOUND: { status: 404, next: "fix", meaning: "no such resource (HTTP only)", since: "1" },
+  LIMIT_EXCEEDED: { status: 429, next: "leave_first", meaning: "a bound on what one user may hold (connections, conversations) is reached", since: "1.1" },
 } as const satisfies Record<string, CodeSpec>;
 
 export type ErrorCode = keyof typeof Codes;

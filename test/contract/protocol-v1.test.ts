@@ -1,5 +1,5 @@
 /**
- * Protocol v1 contract (../shared/protocol-v1.md), pinned with stock @colyseus/sdk 0.18 clients over
+ * Protocol v1 contract (docs/protocol.md), pinned with stock @colyseus/sdk 0.18 clients over
  * real sockets against the real entrypoint started as a process.
  */
 import assert from "node:assert/strict";
