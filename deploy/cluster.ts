@@ -6,10 +6,10 @@
  * Redis and the store come from REDIS_URL / MONGO_URL, or are started here (redis-server, and
  * mongod or FerretDB) on free ports.
  */
-import { parseArgs } from "node:util";
+import { commandLine } from "./cli.ts";
 import type { Role } from "../server/config.ts";
-import { freePort, startMongoWire, startRedis, type Service } from "../test/support/services.ts";
-import { startNode, type NodeProcess } from "../test/support/node-process.ts";
+import { freePort, startMongoWire, startRedis, type Service } from "./services.ts";
+import { startNode, type NodeProcess } from "./node-process.ts";
 
 export type ClusterNode = NodeProcess & { role: Role; publicAddress: string; name: string };
 
@@ -24,6 +24,8 @@ export type ClusterOptions = {
   env?: Record<string, string | undefined>;
   /** The address a node announces, given its port and its index among started nodes. @default 127.0.0.1:<port> */
   publicAddressFor?: (port: number, index: number) => Promise<string> | string;
+  /** Every line a node prints, with the node's name. */
+  onNodeLine?: (name: string, line: string) => void;
 };
 
 export type Cluster = {
@@ -47,15 +49,18 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const index = started++;
     const publicAddress = options.publicAddressFor ? await options.publicAddressFor(port, index) : `127.0.0.1:${port}`;
     const name = `${role}-${index + 1}`;
-    const node = await startNode({
-      LOG_LEVEL: "warn",
-      ...options.env,
-      PORT: String(port),
-      PUBLIC_ADDRESS: publicAddress,
-      ROLE: role,
-      REDIS_URL: options.redisUrl,
-      MONGO_URL: options.mongoUrl,
-    });
+    const node = await startNode(
+      {
+        LOG_LEVEL: "warn",
+        ...options.env,
+        PORT: String(port),
+        PUBLIC_ADDRESS: publicAddress,
+        ROLE: role,
+        REDIS_URL: options.redisUrl,
+        MONGO_URL: options.mongoUrl,
+      },
+      options.onNodeLine && ((line) => options.onNodeLine!(name, line)),
+    );
     const member = Object.assign(node, { role, publicAddress, name });
     nodes.push(member);
     return member;
@@ -78,12 +83,17 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const values = commandLine({
+    usage: "npm run cluster --",
+    summary:
+      "A local Parley cluster: N room-hosting nodes (and optional api nodes) on one Redis and one history store, started for you unless REDIS_URL / MONGO_URL are set. Every node gets your environment (MONITOR_PASSWORD, JWT_SECRET, limits, ...); each announces its own address. Ctrl-C stops it.",
     options: {
-      nodes: { type: "string", default: "3" },
-      api: { type: "string", default: "0" },
-      "jwt-secret": { type: "string" },
+      nodes: { kind: "integer", default: 3, min: 1, max: 32, help: "room-hosting nodes (ROLE=all, or ROLE=rooms with --api)" },
+      api: { kind: "integer", default: 0, min: 0, max: 8, help: "api nodes in front of them (matchmaking and HTTP, no rooms)" },
+      "jwt-secret": { kind: "string", help: "JWT_SECRET for every node (else $JWT_SECRET, else development identities)" },
+      logs: { kind: "boolean", help: "print every node's log lines, each prefixed with its node" },
     },
+    examples: ["npm run cluster -- --nodes 2 --api 1", "MONITOR_PASSWORD=a-long-password-123 npm run cluster -- --logs"],
   });
   const services: Service[] = [];
   const say = (line: string) => console.log(`[cluster] ${line}`);
@@ -106,7 +116,9 @@ async function main(): Promise<void> {
     api: Number(values.api),
     redisUrl,
     mongoUrl,
-    env: { LOG_LEVEL: "info", JWT_SECRET: values["jwt-secret"] ?? process.env.JWT_SECRET },
+    // The caller's environment reaches every node; the launcher sets only each node's own address, role and services.
+    env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? "info", JWT_SECRET: values["jwt-secret"] ?? process.env.JWT_SECRET },
+    onNodeLine: values.logs ? (name, line) => console.log(`[${name}] ${line}`) : undefined,
   });
   for (const node of cluster.nodes) say(`${node.name}: ${node.httpUrl} (ROLE=${node.role}, announces ${node.publicAddress})`);
   say("any node seats anyone in any conversation; Ctrl-C stops the cluster");

@@ -16,24 +16,25 @@ import { writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import os from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { commandLine } from "../deploy/cli.ts";
 import { Client, type Room } from "@colyseus/sdk";
 import { WebSocket } from "ws";
 import { colyseusConnector, parleyChat } from "./clients/colyseus.ts";
 import { cpuMicros, hasTaskset, pinProcess, startServer, type ServerProcess } from "./server-process.ts";
 import { createMeter, drain, percentilesMs, sendOpenLoop, type Member, type Seating } from "./workload.ts";
 
-const { values } = parseArgs({
+const values = commandLine({
+  usage: "npm run bench:abuse --",
+  summary: "What one abusive user or stranger costs everyone else: a steady chat workload on one node, each abuse beside it, against windows of the same workload without it, alternating. Results go to --out/abuse.md.",
   options: {
-    runs: { type: "string", default: "3" },
-    seconds: { type: "string", default: "8" },
-    conversations: { type: "string", default: "20" },
-    "room-size": { type: "string", default: "5" },
-    rate: { type: "string", default: "200" },
-    out: { type: "string", default: join(import.meta.dirname, "results") },
-    // Internal: run one abuse in this process (the benchmark starts itself this way).
-    abuse: { type: "string" },
-    endpoint: { type: "string" },
+    runs: { kind: "integer", default: 3, min: 1, help: "pairs of windows (without, with) per abuse" },
+    seconds: { kind: "number", default: 8, min: 1, help: "seconds per window" },
+    conversations: { kind: "integer", default: 20, min: 1, help: "channels of the workload" },
+    "room-size": { kind: "integer", default: 5, min: 1, help: "members per channel" },
+    rate: { kind: "integer", default: 200, min: 1, help: "workload messages per second" },
+    out: { kind: "string", default: join(import.meta.dirname, "results"), help: "results folder" },
+    abuse: { kind: "string", help: "internal: run one abuse in this process (the benchmark starts itself this way)" },
+    endpoint: { kind: "string", help: "internal: the node the abuse targets" },
   },
 });
 const runs = Number(values.runs);

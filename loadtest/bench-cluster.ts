@@ -17,31 +17,35 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { commandLine, failUsage, positiveList, type Command, type Option } from "../deploy/cli.ts";
 import { Client, type Room } from "@colyseus/sdk";
 import { Redis } from "ioredis";
 import { startCluster, type Cluster } from "../deploy/cluster.ts";
-import { startRedis } from "../test/support/services.ts";
-import { waitFor } from "../test/support/wait-for.ts";
+import { startRedis } from "../deploy/services.ts";
+import { waitFor } from "../deploy/wait-for.ts";
 import type { FillerReply, FillerRequest } from "./cluster-protocol.ts";
 import { measureWindow, RenewalGuard, type MeasuredWindow } from "./cluster-redis-window.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const { values } = parseArgs({
+const COMMAND = {
+  usage: "npm run bench:cluster --",
+  summary: "Join latency and Redis commands and bytes per join and per delivery on a 3-node cluster, at few and at many live conversations, with leases against stock routing.",
   options: {
-    levels: { type: "string", default: "100,20000" },
-    modes: { type: "string", default: "leases,stock" },
-    probes: { type: "string", default: "200" },
-    "stock-probes": { type: "string", default: "100" },
-    messages: { type: "string", default: "300" },
-    "lease-ms": { type: "string", default: "600000" },
-    "rooms-per-filler": { type: "string", default: "5000" },
-    concurrency: { type: "string", default: "16" },
-    out: { type: "string", default: join(HERE, "results") },
+    levels: { kind: "string", default: "100,20000", help: "comma-separated numbers of live conversations" },
+    modes: { kind: "string", default: "leases,stock", help: "comma-separated routing modes: leases, stock" },
+    probes: { kind: "integer", default: 200, min: 1, help: "joins of new conversations measured per level" },
+    "stock-probes": { kind: "integer", default: 100, min: 1, help: "the same for stock routing" },
+    messages: { kind: "integer", default: 300, min: 1, help: "messages sent per window" },
+    "lease-ms": { kind: "integer", default: 600000, min: 300, help: "ROOM_LEASE_MS of the nodes" },
+    "rooms-per-filler": { kind: "integer", default: 5000, min: 1, help: "idle rooms each filler process holds" },
+    concurrency: { kind: "integer", default: 16, min: 1, help: "joins in flight while filling" },
+    out: { kind: "string", default: join(HERE, "results"), help: "results folder (cluster.json, cluster.md)" },
   },
-});
-const levels = values.levels.split(",").map(Number);
+} as const satisfies Command<Record<string, Option>>;
+const values = commandLine(COMMAND);
+const levels = positiveList(COMMAND, "levels", values.levels);
 const modes = values.modes.split(",") as Array<"leases" | "stock">;
+for (const mode of modes) if (mode !== "leases" && mode !== "stock") failUsage(COMMAND, `--modes: unknown mode "${mode}"; leases or stock`);
 const probes = Number(values.probes);
 const stockProbes = Number(values["stock-probes"]);
 const messages = Number(values.messages);

@@ -10,19 +10,21 @@
  */
 import { spawnSync } from "node:child_process";
 import os from "node:os";
-import { parseArgs } from "node:util";
+import { commandLine } from "../deploy/cli.ts";
 import { Client } from "@colyseus/sdk";
-import { startNode } from "../test/support/node-process.ts";
-import { startMongoWire, withDatabase } from "../test/support/services.ts";
+import { startNode } from "../deploy/node-process.ts";
+import { startMongoWire, withDatabase } from "../deploy/services.ts";
 
-const { values } = parseArgs({
+const values = commandLine({
+  usage: "npm run bench:durable --",
+  summary: "Acknowledged messages per second and ack latency on one node with a MongoDB-wire store, group commit on and off, side by side. Closed-loop senders; numbers are printed, never asserted.",
   options: {
-    seconds: { type: "string", default: "15" },
-    conversations: { type: "string", default: "100" },
-    senders: { type: "string", default: "2" },
-    window: { type: "string", default: "2" },
-    runs: { type: "string", default: "3" },
-    "store-timeout": { type: "string", default: "5000" },
+    seconds: { kind: "number", default: 15, min: 1, help: "seconds per measurement" },
+    conversations: { kind: "integer", default: 100, min: 1, help: "conversations" },
+    senders: { kind: "integer", default: 2, min: 1, help: "closed-loop senders per conversation" },
+    window: { kind: "integer", default: 2, min: 1, max: 1000, help: "group-commit window in ms for the 'on' side" },
+    runs: { kind: "integer", default: 3, min: 1, help: "runs of each side" },
+    "store-timeout": { kind: "integer", default: 5000, min: 10, help: "STORE_TIMEOUT_MS of the node" },
   },
 });
 const seconds = Number(values.seconds);
@@ -47,7 +49,7 @@ async function measure(mongoUrl: string, windowMs: number) {
     SEND_BURST: "100000",
     REQUEST_RATE_PER_SEC: "100000",
     MAX_PENDING_SENDS_PER_ROOM: "100000",
-    STORE_TIMEOUT_MS: values["store-timeout"],
+    STORE_TIMEOUT_MS: String(values["store-timeout"]),
   });
   if (hasTaskset) spawnSync("taskset", ["-p", "-c", "0", String(node.child.pid)], { stdio: "ignore" });
   try {

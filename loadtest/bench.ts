@@ -12,33 +12,37 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
-import { startMongoWire, withDatabase } from "../test/support/services.ts";
+import { commandLine, failUsage, positiveList, type Command, type Option } from "../deploy/cli.ts";
+import { startMongoWire, withDatabase } from "../deploy/services.ts";
 import { summariseProfile, newestProfile } from "./profile-summary.ts";
 import { writeResults, type BenchRun, type SystemRuns } from "./report.ts";
 import { hasTaskset, pinProcess } from "./server-process.ts";
 import { pidListeningOn, startSystem, SYSTEM_NAMES, type SystemName } from "./systems.ts";
 import { sweep, type SweepOptions } from "./sweep.ts";
 
-const { values } = parseArgs({
+const COMMAND = {
+  usage: "npm run bench --",
+  summary: "The same chat workload against each system in turn, in one run: raw ws and uWebSockets.js ceilings, Socket.IO and stock Colyseus peers, Parley in memory and durable. Servers on CPU 0, this load generator on CPU 1. Results go to --out.",
   options: {
-    systems: { type: "string", default: SYSTEM_NAMES.join(",") },
-    runs: { type: "string" },
-    rates: { type: "string" },
-    clients: { type: "string", default: "1000" },
-    "room-size": { type: "string", default: "10" },
-    bytes: { type: "string", default: "100" },
-    "step-seconds": { type: "string" },
-    "warmup-seconds": { type: "string" },
-    quick: { type: "boolean", default: false },
-    profile: { type: "boolean", default: false },
-    out: { type: "string", default: join(import.meta.dirname, "results") },
+    systems: { kind: "string", default: SYSTEM_NAMES.join(","), help: `comma-separated systems: ${SYSTEM_NAMES.join(", ")}` },
+    runs: { kind: "integer", min: 1, help: "runs per system (default 3, 1 with --quick)" },
+    rates: { kind: "string", help: "comma-separated send rates per second to step through (default 1000 to 20000)" },
+    clients: { kind: "integer", default: 1000, min: 1, help: "clients seated" },
+    "room-size": { kind: "integer", default: 10, min: 1, help: "members per conversation" },
+    bytes: { kind: "integer", default: 100, min: 20, help: "bytes per message text" },
+    "step-seconds": { kind: "number", min: 0.5, help: "seconds per rate step (default 4, 2 with --quick)" },
+    "warmup-seconds": { kind: "number", min: 0, help: "seconds of warm-up before each sweep (default 3, 1 with --quick)" },
+    quick: { kind: "boolean", help: "smoke run: 1 run, short steps, four rates" },
+    profile: { kind: "boolean", help: "record a CPU profile of each Parley server and summarise it" },
+    out: { kind: "string", default: join(import.meta.dirname, "results"), help: "folder for latest.json, latest.md, latest.svg" },
   },
-});
+  examples: ["npm run bench -- --quick", "npm run bench -- --systems parley-memory,ws-ceiling --runs 1 --rates 1000,2000,4000"],
+} as const satisfies Command<Record<string, Option>>;
+const values = commandLine(COMMAND);
 
 const quick = values.quick;
 const systems = values.systems.split(",").map((name) => name.trim()) as SystemName[];
-for (const name of systems) if (!SYSTEM_NAMES.includes(name)) throw new Error(`--systems: unknown system "${name}"; one of ${SYSTEM_NAMES.join(", ")}`);
+for (const name of systems) if (!SYSTEM_NAMES.includes(name)) failUsage(COMMAND, `--systems: unknown system "${name}"; one of ${SYSTEM_NAMES.join(", ")}`);
 const runs = Number(values.runs ?? (quick ? 1 : 3));
 const roomSize = Number(values["room-size"]);
 const clients = Number(values.clients);
@@ -47,7 +51,7 @@ const options: SweepOptions = {
   conversations: Math.ceil(clients / roomSize),
   membersPerConversation: roomSize,
   textBytes: Number(values.bytes),
-  ratesPerSec: (values.rates?.split(",").map(Number) ?? (quick ? [1000, 2000, 4000, 8000] : DEFAULT_RATES)).sort((a, b) => a - b),
+  ratesPerSec: (values.rates !== undefined ? positiveList(COMMAND, "rates", values.rates) : quick ? [1000, 2000, 4000, 8000] : DEFAULT_RATES).sort((a, b) => a - b),
   warmupMs: Number(values["warmup-seconds"] ?? (quick ? 1 : 3)) * 1000,
   stepMs: Number(values["step-seconds"] ?? (quick ? 2 : 4)) * 1000,
   drainMs: 2000,

@@ -4,8 +4,8 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { freePort, portAccepts } from "../test/support/services.ts";
-import { waitFor } from "../test/support/wait-for.ts";
+import { freePort, portAccepts } from "../deploy/services.ts";
+import { waitFor } from "../deploy/wait-for.ts";
 
 /** True when `taskset` can pin processes to CPUs. */
 export const hasTaskset = spawnSync("sh", ["-c", "command -v taskset"]).status === 0;

@@ -14,9 +14,9 @@ import { startCluster, type Cluster, type ClusterNode } from "../../deploy/clust
 import { ParleyClient, type Conversation } from "../../client/index.ts";
 import type { TraceEvent } from "../../client/trace.ts";
 import { storedMessages } from "../support/cluster-helpers.ts";
-import { startMongoWire, startRedis, withDatabase } from "../support/services.ts";
+import { startMongoWire, startRedis, withDatabase } from "../../deploy/services.ts";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.ts";
-import { waitFor } from "../support/wait-for.ts";
+import { waitFor } from "../../deploy/wait-for.ts";
 import { check, type CheckReport, type ClientLog, type LogEvent, type StoredMessage, type Window } from "./checker.ts";
 
 export const SCENARIOS = {

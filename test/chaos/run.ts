@@ -2,22 +2,25 @@
  * `npm run chaos -- --scenario a|b|c|d|e|f|all [--short]`: run chaos scenarios on a real cluster and
  * print the checker's table for each. Exits 1 if any scenario loses, duplicates or reorders.
  */
-import { parseArgs } from "node:util";
+import { commandLine, failUsage, type Command, type Option } from "../../deploy/cli.ts";
 import { formatReport } from "./checker.ts";
 import { FULL, runScenario, SCENARIOS, SHORT, type ScenarioName } from "./harness.ts";
 
-const { values } = parseArgs({
+const COMMAND = {
+  usage: "npm run chaos --",
+  summary: "Run chaos scenarios on a real 3-node cluster with client-kit clients, and print the checker's table for each. Exits 1 if any scenario loses, duplicates or reorders a message, or a client is not back.",
   options: {
-    scenario: { type: "string", default: "all" },
-    short: { type: "boolean", default: false },
-    clients: { type: "string" },
-    conversations: { type: "string" },
-    rate: { type: "string" },
+    scenario: { kind: "string", default: "all", help: `comma-separated scenarios (${Object.entries(SCENARIOS).map(([name, what]) => `${name}: ${what}`).join("; ")}), or all` },
+    short: { kind: "boolean", help: "the short scale that npm test runs" },
+    clients: { kind: "integer", min: 1, help: "clients (default: the scale's)" },
+    conversations: { kind: "integer", min: 1, help: "conversations (default: the scale's)" },
+    rate: { kind: "number", min: 1, help: "messages per second (default: the scale's)" },
   },
-});
+} as const satisfies Command<Record<string, Option>>;
+const values = commandLine(COMMAND);
 
 const names = (values.scenario === "all" ? Object.keys(SCENARIOS) : values.scenario!.split(",")) as ScenarioName[];
-for (const name of names) if (!(name in SCENARIOS)) throw new Error(`unknown scenario "${name}": one of ${Object.keys(SCENARIOS).join(", ")} or all`);
+for (const name of names) if (!(name in SCENARIOS)) failUsage(COMMAND, `--scenario: unknown scenario "${name}"; one of ${Object.keys(SCENARIOS).join(", ")} or all`);
 const base = values.short ? SHORT : FULL;
 const options = {
   ...base,

@@ -8,8 +8,8 @@ import type { Redis } from "ioredis";
 import { startCluster, type Cluster, type ClusterNode } from "../../deploy/cluster.ts";
 import { hostOf, isolatedRedis, joinEventually, joinVia, leave, listingsOf, metricOf, storedMessages, type Reply, type Seated } from "../support/cluster-helpers.ts";
 import { runNodeToExit, unique } from "../support/node-process.ts";
-import { startRedis } from "../support/services.ts";
-import { waitFor } from "../support/wait-for.ts";
+import { startRedis } from "../../deploy/services.ts";
+import { waitFor } from "../../deploy/wait-for.ts";
 
 const LEASE_MS = 2000;
 const generous = { SEND_RATE_PER_SEC: "10000", SEND_BURST: "10000", REQUEST_RATE_PER_SEC: "10000", ROOM_LEASE_MS: String(LEASE_MS) };

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { runNodeToExit, sdkClient, startNode, unique } from "../support/node-process.ts";
-import { waitFor } from "../support/wait-for.ts";
+import { waitFor } from "../../deploy/wait-for.ts";
 
 function logLines(output: string): Array<Record<string, unknown>> {
   return output

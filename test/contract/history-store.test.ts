@@ -7,7 +7,7 @@ import mongoose from "mongoose";
 import { MemoryHistoryStore } from "../../rooms/memory-history-store.ts";
 import { MongoHistoryStore } from "../../server/history/mongo-history-store.ts";
 import { createLogger } from "../../server/logger.ts";
-import { withDatabase } from "../support/services.ts";
+import { withDatabase } from "../../deploy/services.ts";
 import { historyStoreContract } from "./history-store.contract.ts";
 
 historyStoreContract("MemoryHistoryStore", async () => {

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import type { Room } from "@colyseus/sdk";
 import { sdkClient, signToken, startNode, unique, type NodeProcess } from "../support/node-process.ts";
-import { waitFor } from "../support/wait-for.ts";
+import { waitFor } from "../../deploy/wait-for.ts";
 
 type Message = { conversationId: string; seq: number; senderId: string; senderName: string; text: string; sentAt: string; clientMsgId: string };
 

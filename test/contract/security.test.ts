@@ -11,7 +11,7 @@ import type { Redis } from "ioredis";
 import { startCluster, type Cluster } from "../../deploy/cluster.ts";
 import { isolatedRedis, joinVia, leave, metricOf, storedMessages, type Reply, type Seated } from "../support/cluster-helpers.ts";
 import { startNode, unique, type NodeProcess } from "../support/node-process.ts";
-import { waitFor } from "../support/wait-for.ts";
+import { waitFor } from "../../deploy/wait-for.ts";
 
 const generous = { SEND_RATE_PER_SEC: "10000", SEND_BURST: "10000", REQUEST_RATE_PER_SEC: "10000" };
 

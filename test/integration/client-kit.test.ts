@@ -5,9 +5,9 @@
 import assert from "node:assert/strict";
 import { ParleyClient, ParleyError, createSdkConnector, RequestFailure, type Connector, type Message, type TraceEvent } from "../../client/index.ts";
 import { startNode, unique, type NodeProcess } from "../support/node-process.ts";
-import { freePort, withDatabase } from "../support/services.ts";
+import { freePort, withDatabase } from "../../deploy/services.ts";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.ts";
-import { waitFor } from "../support/wait-for.ts";
+import { waitFor } from "../../deploy/wait-for.ts";
 
 const generous = { SEND_RATE_PER_SEC: "10000", SEND_BURST: "10000", REQUEST_RATE_PER_SEC: "10000" };
 const quick = { backoff: { initialMs: 50, maxMs: 400 }, joinTimeoutMs: 5000, requestTimeoutMs: 5000 };

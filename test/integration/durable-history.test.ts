@@ -6,9 +6,9 @@
 import assert from "node:assert/strict";
 import type { Room } from "@colyseus/sdk";
 import { sdkClient, startNode, unique, type NodeProcess } from "../support/node-process.ts";
-import { withDatabase } from "../support/services.ts";
+import { withDatabase } from "../../deploy/services.ts";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.ts";
-import { waitFor } from "../support/wait-for.ts";
+import { waitFor } from "../../deploy/wait-for.ts";
 
 type Message = { seq: number; clientMsgId: string; senderId: string; text: string };
 type Reply = { seq: number; sentAt: string; duplicate: boolean };

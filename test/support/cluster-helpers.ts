@@ -5,8 +5,8 @@
 import { Client, type Room } from "@colyseus/sdk";
 import { Redis } from "ioredis";
 import type { ClusterNode } from "../../deploy/cluster.ts";
-import { withDatabase } from "./services.ts";
-import { waitFor } from "./wait-for.ts";
+import { withDatabase } from "../../deploy/services.ts";
+import { waitFor } from "../../deploy/wait-for.ts";
 
 export type Message = { conversationId: string; seq: number; clientMsgId: string; senderId: string; text: string };
 export type Reply = { seq: number; sentAt: string; duplicate: boolean };

@@ -4,7 +4,7 @@
  * a service cannot be provisioned.
  */
 import { spawn } from "node:child_process";
-import { startMongoWire, startRedis, type Service } from "./services.ts";
+import { startMongoWire, startRedis, type Service } from "../../deploy/services.ts";
 
 const say = (line: string) => console.log(`[npm test] ${line}`);
 

@@ -8,7 +8,7 @@ import { EndpointRing } from "../../client/endpoints.ts";
 import { ParleyError } from "../../client/errors.ts";
 import { Outbox } from "../../client/outbox.ts";
 import { decideAfterFailure } from "../../client/send-policy.ts";
-import { waitFor } from "../support/wait-for.ts";
+import { waitFor } from "../../deploy/wait-for.ts";
 
 const ack = (seq: number) => ({ seq, sentAt: new Date(0).toISOString(), duplicate: false });
 const noJitter = () => 0;

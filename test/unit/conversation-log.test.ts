@@ -3,7 +3,7 @@ import type { SendAck as SendReply } from "../../schema/chat.ts";
 import { ConversationLog, type AppendMessages, type ConversationLogOptions, type Draft, type SendOutcome } from "../../rooms/conversation-log.ts";
 import type { AppendOutcome, Message } from "../../rooms/history-store.ts";
 import { MemoryHistoryStore } from "../../rooms/memory-history-store.ts";
-import { waitFor } from "../support/wait-for.ts";
+import { waitFor } from "../../deploy/wait-for.ts";
 
 const CONVERSATION = "channel:log-test";
 
