@@ -65,6 +65,22 @@ export type Config = Readonly<{
   }>;
   /** A TCP connection that has sent no complete HTTP request or WebSocket upgrade by then is closed. @default 5000 */
   handshakeTimeoutMs: number;
+  /** Per-address bounds, each enforced by every node on its own. */
+  ipLimits: Readonly<{
+    /** Open connections (HTTP and WebSocket) one client address may hold on a node. @default 256 */
+    maxConnections: number;
+    /** Joins (matchmaking calls) one client address may start per second on a node. @default 50 */
+    joinsPerSec: number;
+    /**
+     * Proxies in front of the node that append to X-Forwarded-For; the client address is the entry
+     * that many hops from the right. 0 trusts no header and uses the TCP peer. @default 0
+     */
+    trustedProxyHops: number;
+  }>;
+  /** Content filter of message text: mask profanity with *, refuse the send, or off. @default "mask" */
+  textFilter: "mask" | "refuse" | "off";
+  /** Moderation actions one actor (moderator, admin, service) may take per minute. @default 120 */
+  moderationActionsPerMin: number;
   /** Longest text after NFC and trim, in characters (code points). @default 2000 */
   maxTextChars: number;
   /** Sends awaiting the store per room before new ones are refused UNAVAILABLE. @default 1000 */
@@ -151,6 +167,12 @@ function writeConcern(env: Env): { w: number | "majority"; j: boolean } {
   return { w: w === "majority" ? w : Number(w), j: journal === "true" };
 }
 
+function textFilter(env: Env): "mask" | "refuse" | "off" {
+  const mode = optionalString(env, "TEXT_FILTER") ?? "mask";
+  if (mode !== "mask" && mode !== "refuse" && mode !== "off") throw new ConfigError("TEXT_FILTER", `must be mask, refuse or off, got "${mode}"`);
+  return mode;
+}
+
 /** Parse the environment into a frozen Config, or throw a ConfigError naming the variable. */
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = optionalString(env, "NODE_ENV") ?? "development";
@@ -211,6 +233,13 @@ export function loadConfig(env: Env = process.env): Config {
       roomsPerMinute: integer(env, "ROOMS_PER_MIN_PER_USER", 60, 1, 1_000_000),
     }),
     handshakeTimeoutMs: integer(env, "HANDSHAKE_TIMEOUT_MS", 5000, 100, 600_000),
+    ipLimits: Object.freeze({
+      maxConnections: integer(env, "MAX_CONNECTIONS_PER_IP", 256, 1, 1_000_000),
+      joinsPerSec: integer(env, "JOINS_PER_SEC_PER_IP", 50, 1, 1_000_000),
+      trustedProxyHops: integer(env, "TRUSTED_PROXY_HOPS", 0, 0, 10),
+    }),
+    textFilter: textFilter(env),
+    moderationActionsPerMin: integer(env, "MODERATION_ACTIONS_PER_MIN", 120, 1, 1_000_000),
     maxTextChars: integer(env, "MAX_TEXT_CHARS", 2000, 1, 100_000),
     maxPendingSendsPerRoom: integer(env, "MAX_PENDING_SENDS_PER_ROOM", 1000, 1, 1_000_000),
     storeTimeoutMs: integer(env, "STORE_TIMEOUT_MS", 5000, 10, 600_000),
