@@ -20,6 +20,16 @@ export type Metrics = RoomMetrics & {
   createRedirected(roomName: string): void;
   /** A connection closed by the transport's guards: `handshake_timeout`, or a WebSocket error code. */
   connectionRefused(reason: string): void;
+  /** A connection or a join refused by a per-address bound. */
+  ipLimitRefused(limit: "connections" | "joins"): void;
+  /** A moderation action taken (the first time; duplicates by actionId excluded), by type. */
+  moderationAction(type: string): void;
+  /** A moderation call refused, by code (FORBIDDEN, INVALID, RATE_LIMITED, ...). */
+  moderationRefused(code: string): void;
+  /** The moderation state was (re)loaded from the store: at start, after Redis came back, periodically. */
+  moderationReloaded(reason: string): void;
+  /** A moderation change event from another node that could not be applied. */
+  moderationEventRejected(): void;
 };
 
 /** A registry with the default process metrics (event-loop lag included) and Parley's own. */
@@ -80,6 +90,11 @@ export function createMetrics(): Metrics {
   const userLimitRefusals = new Counter({ name: "parley_user_limit_refusals_total", help: "Joins refused by a per-user bound, by bound (connections, conversations, reservations, rooms).", labelNames: ["limit"], registers: [registry] });
   const createRedirects = new Counter({ name: "parley_matchmaking_create_redirected_total", help: "create calls for a conversation or inbox served as joinOrCreate, so no second room is made.", labelNames: ["room"], registers: [registry] });
   const connectionRefusals = new Counter({ name: "parley_transport_connections_refused_total", help: "Connections closed by the transport guards, by reason (handshake_timeout, oversize frame, bad frame).", labelNames: ["reason"], registers: [registry] });
+  const ipLimitRefusals = new Counter({ name: "parley_ip_limit_refusals_total", help: "Connections or joins refused by a per-address bound, by limit.", labelNames: ["limit"], registers: [registry] });
+  const moderationActions = new Counter({ name: "parley_moderation_actions_total", help: "Moderation actions taken (duplicates by actionId excluded), by type.", labelNames: ["type"], registers: [registry] });
+  const moderationRefusals = new Counter({ name: "parley_moderation_refusals_total", help: "Moderation calls refused, by code.", labelNames: ["code"], registers: [registry] });
+  const moderationReloads = new Counter({ name: "parley_moderation_reloads_total", help: "Moderation state reloads from the store, by reason (start, redis_reconnect, periodic).", labelNames: ["reason"], registers: [registry] });
+  const moderationEventsRejected = new Counter({ name: "parley_moderation_events_rejected_total", help: "Moderation change events from the cluster that failed validation and were ignored.", registers: [registry] });
   const queueDepth = new Gauge({ name: "parley_history_queue_messages", help: "Messages waiting for a group-commit write.", registers: [registry] });
 
   return {
@@ -113,6 +128,11 @@ export function createMetrics(): Metrics {
     userLimitRefused: (limit) => userLimitRefusals.inc({ limit }),
     createRedirected: (room) => createRedirects.inc({ room }),
     connectionRefused: (reason) => connectionRefusals.inc({ reason }),
+    ipLimitRefused: (limit) => ipLimitRefusals.inc({ limit }),
+    moderationAction: (type) => moderationActions.inc({ type }),
+    moderationRefused: (code) => moderationRefusals.inc({ code }),
+    moderationReloaded: (reason) => moderationReloads.inc({ reason }),
+    moderationEventRejected: () => moderationEventsRejected.inc(),
     httpRequest: (route, status, seconds) => http.observe({ route, status: String(status) }, seconds),
   };
 }
