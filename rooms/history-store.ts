@@ -4,9 +4,17 @@
  * Every implementation passes test/contract/history-store.contract.ts.
  */
 
-/** A message as stored and delivered everywhere, and a page of them: the wire's own types. */
-export type { Message, MessagePage } from "../schema/chat.ts";
-import type { Message, MessagePage } from "../schema/chat.ts";
+import type { Message as WireMessage } from "../schema/chat.ts";
+
+/**
+ * A message as stored: the wire's `Message`, plus `shadow` when its sender was shadow-muted (every
+ * reader but the sender sees it as a tombstone: `viewFor` in moderation.ts). `shadow` never goes on
+ * the wire.
+ */
+export type Message = WireMessage & { shadow?: true };
+
+/** A page of stored messages in ascending `seq` order. */
+export type MessagePage = { messages: Message[]; hasMore: boolean };
 
 /**
  * Why an append stopped early.
@@ -62,6 +70,18 @@ export interface HistoryStore {
 
   /** The recorded dm and group conversations a user is a member of, sorted by id, at most `limit`. */
   conversationsOf(userId: string, limit: number): Promise<string[]>;
+
+  /**
+   * Make the message at `seq` a tombstone (`deleted: true`, text ""), keeping its seq and sender.
+   * Idempotent. False when no message is stored there.
+   */
+  tombstone(conversationId: string, seq: number): Promise<boolean>;
+
+  /**
+   * The conversation's history epoch: "1" until a restore to an earlier point changes it (then seqs
+   * may be reused, and clients that kept another epoch reload).
+   */
+  epoch(conversationId: string): Promise<string>;
 
   /** Resolves while the store answers; rejects when it does not. Used by /readyz. */
   ping(): Promise<void>;

@@ -104,6 +104,22 @@ export class MemoryHistoryStore implements HistoryStore {
     return mine.sort().slice(0, limit);
   }
 
+  async tombstone(conversationId: string, seq: number): Promise<boolean> {
+    this.#check();
+    const all = this.#bySeq.get(conversationId) ?? [];
+    const found = all[firstIndexAbove(all, seq) - 1];
+    if (found?.seq !== seq) return false;
+    found.text = "";
+    found.deleted = true;
+    delete found.filtered;
+    return true;
+  }
+
+  async epoch(_conversationId: string): Promise<string> {
+    this.#check();
+    return "1";
+  }
+
   async ping(): Promise<void> {
     this.#check();
   }

@@ -8,3 +8,4 @@ export * from "./close-codes.ts";
 export * from "./chat.ts";
 export * from "./inbox.ts";
 export * from "./http.ts";
+export * from "./moderation.ts";

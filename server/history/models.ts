@@ -32,6 +32,8 @@ export const conversationSchema = new Schema(
     _id: { type: String, required: true },
     kind: { type: String, required: true, enum: ["channel", "group", "dm"] },
     members: { type: [String], default: undefined },
+    /** The history epoch; absent means "1". A restore to an earlier point sets a new one. */
+    epoch: { type: String },
   },
   { collection: "conversations", versionKey: false, autoIndex: false },
 );

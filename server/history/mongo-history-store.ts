@@ -18,7 +18,7 @@ export type MongoHistoryOptions = {
 type MessageDoc = Omit<Message, "sentAt"> & { sentAt: Date };
 
 const DUPLICATE_KEY = 11000;
-const PROJECTION = { _id: 0, conversationId: 1, seq: 1, senderId: 1, senderName: 1, text: 1, sentAt: 1, clientMsgId: 1 } as const;
+const PROJECTION = { _id: 0, conversationId: 1, seq: 1, senderId: 1, senderName: 1, text: 1, sentAt: 1, clientMsgId: 1, deleted: 1, filtered: 1, shadow: 1 } as const;
 
 export class MongoHistoryStore implements HistoryStore {
   readonly #connection: Connection;
@@ -142,6 +142,22 @@ export class MongoHistoryStore implements HistoryStore {
     return docs.map((doc) => doc._id);
   }
 
+  async tombstone(conversationId: string, seq: number): Promise<boolean> {
+    // Through the driver: mongoose would refuse the empty text its schema requires.
+    const result = await this.#models.Message.collection.updateOne({ conversationId, seq }, { $set: { text: "", deleted: true }, $unset: { filtered: "" } }, { writeConcern: this.#writeConcern });
+    return result.matchedCount > 0;
+  }
+
+  async epoch(conversationId: string): Promise<string> {
+    const doc = await this.#models.Conversation.findById(conversationId, { _id: 0, epoch: 1 }).lean<{ epoch?: string }>();
+    return doc?.epoch ?? "1";
+  }
+
+  /** The connection, for the moderation store that shares it. */
+  get connection(): Connection {
+    return this.#connection;
+  }
+
   async ping(): Promise<void> {
     const db = this.#connection.db;
     if (!db || this.#connection.readyState !== 1) throw new Error("history store is not connected");
@@ -166,6 +182,9 @@ function toMessage(doc: MessageDoc): Message {
     text: doc.text,
     sentAt: new Date(doc.sentAt).toISOString(),
     clientMsgId: doc.clientMsgId,
+    ...(doc.deleted && { deleted: true as const }),
+    ...(doc.filtered && { filtered: true as const }),
+    ...(doc.shadow && { shadow: true as const }),
   };
 }
 

@@ -361,6 +361,29 @@ export function historyStoreContract(name: string, makeStore: () => Promise<Hist
       });
     });
 
+    it("keeps a tombstone at its seq: text emptied, deleted set, sender and seq kept, idempotently", async function () {
+      const conversationId = freshConversation("tombstone");
+      await store().appendMessages([message(conversationId, 1), message(conversationId, 2, { filtered: true }), message(conversationId, 3)]);
+      assert.equal(await store().tombstone(conversationId, 2), true);
+      assert.equal(await store().tombstone(conversationId, 2), true);
+      assert.equal(await store().tombstone(conversationId, 9), false, "no message there");
+      const { messages: page } = await store().listAfter(conversationId, 0, 10);
+      assert.deepEqual(seqsOf(page), [1, 2, 3], "no gap opens");
+      assert.deepEqual(page[1], { ...message(conversationId, 2), text: "", deleted: true });
+      assert.equal(page[0]!.text, "message 1");
+    });
+
+    it("keeps the shadow and filtered marks of a stored message", async function () {
+      const conversationId = freshConversation("marks");
+      await store().appendMessages([message(conversationId, 1, { shadow: true }), message(conversationId, 2, { filtered: true, text: "a *** b" })]);
+      const { messages: page } = await store().listBefore(conversationId, undefined, 10);
+      assert.deepEqual(page, [message(conversationId, 1, { shadow: true }), message(conversationId, 2, { filtered: true, text: "a *** b" })]);
+    });
+
+    it("gives every conversation epoch 1 until a restore sets another", async function () {
+      assert.equal(await store().epoch(freshConversation("epoch")), "1");
+    });
+
     it("answers ping while it is up", async function () {
       await store().ping();
     });
