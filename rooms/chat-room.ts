@@ -6,6 +6,8 @@ import { Room, type Client, type MessageContext } from "@colyseus/core";
 import { authorizeConversation } from "./access.ts";
 import { CloseCodes, Limits, parseChatRequest, refusal, RefusalError, type ChatRequest, type ChatRequestType, type Refusal } from "../schema/index.ts";
 import { cleanText } from "./text.ts";
+import { chatModeration } from "./chat-moderation.ts";
+import { viewFor } from "./moderation.ts";
 import { inboxChannel, membersChannel, type MembershipChange } from "./channels.ts";
 import { parseConversationId, type Conversation } from "./conversation-id.ts";
 import { ConversationLog } from "./conversation-log.ts";
@@ -27,7 +29,7 @@ function isChatAuth(value: unknown): value is ChatAuth {
 type ChatClient = Client<{ auth: ChatAuth }>;
 
 /** The catalogue's requests this room serves; any other request type is refused INVALID by the frame guard. */
-const SERVED_REQUESTS = ["send", "history", "sync", "read"] as const satisfies readonly ChatRequestType[];
+const SERVED_REQUESTS = ["send", "history", "sync", "read", "delete", "report"] as const satisfies readonly ChatRequestType[];
 type ServedRequest = (typeof SERVED_REQUESTS)[number];
 
 
@@ -40,6 +42,7 @@ export function createChatRoom(deps: ChatRoomDeps) {
   const { limits, metrics } = deps;
   const groupMembers = (groupId: string) => withTimeout(deps.history.members(groupId), limits.storeTimeoutMs);
   const join = guardJoin("chat", deps);
+  const moderation = chatModeration(deps);
 
   class ChatRoom extends Room {
     override maxMessagesPerSecond = limits.maxFramesPerSec;
@@ -58,6 +61,8 @@ export function createChatRoom(deps: ChatRoomDeps) {
       return join.authorize(token, options, async (identity) => {
         const target = seatTargetOf(context);
         const conversation = await authorizeConversation(identity, target?.roomName === "chat" ? target.routeValue : options?.conversationId, groupMembers);
+        const banned = deps.moderation.state.banRefusal(identity.userId, conversation.id, Date.now());
+        if (banned) throw new RefusalError(banned.code, banned.message, banned.retryAfterMs);
         return { identity, conversationId: conversation.id };
       });
     }
@@ -86,6 +91,7 @@ export function createChatRoom(deps: ChatRoomDeps) {
       try {
         const handover = await deps.takeHandover(this.conversationId).catch(() => undefined);
         await this.log.start(handover?.lastSeq);
+        this.epoch = await withTimeout(deps.history.epoch(this.conversationId), limits.storeTimeoutMs);
         await this.#loadMembers();
       } catch (error) {
         this.roomLog.warn({ err: errorText(error) }, "cannot restore conversation from the history store");
@@ -94,13 +100,16 @@ export function createChatRoom(deps: ChatRoomDeps) {
 
       const handlers: { [T in ServedRequest]: (client: ChatClient, request: ChatRequest<T>) => Promise<unknown> } = {
         send: (client, request) => this.#send(client, request),
-        history: (_client, request) => this.#history(request),
-        sync: (_client, request) => this.#sync(request),
+        history: async (client, request) => moderation.viewPage(await this.#history(request), client.auth!.identity.userId),
+        sync: async (client, request) => moderation.viewPage(await this.#sync(request), client.auth!.identity.userId),
         read: (client, request) => this.#read(client, request),
+        delete: (client, { seq }) => moderation.deleteMessage(this, client.auth!.identity, seq),
+        report: (client, { seq, reason }) => moderation.reportMessage(this, client.auth!.identity, seq, reason),
       };
       for (const type of SERVED_REQUESTS) this.#serve(type, handlers[type] as (client: ChatClient, request: ChatRequest<typeof type>) => Promise<unknown>);
       this.onMessage("typing", (client: ChatClient) => void this.#typing(client));
       refuseUnknownMessages(this, metrics);
+      this.#stopModeration = deps.moderation.onChange((change) => moderation.changed(this, change));
 
       // Stay a while after the last client leaves: a reconnecting client finds its messages in
       // memory instead of making the next join rebuild the room from the store.
@@ -114,6 +123,8 @@ export function createChatRoom(deps: ChatRoomDeps) {
 
     override onJoin(client: ChatClient): void {
       join.admitSeat(client, this.conversationId);
+      // Before any message: where the conversation stands, and which history its seqs belong to.
+      client.send("welcome", { conversationId: this.conversationId, lastSeq: this.log.lastSeq, epoch: this.epoch });
       clearTimeout(this.#idleTimer);
       this.#everSeated = true;
       metrics.clientJoined("chat");
@@ -145,6 +156,11 @@ export function createChatRoom(deps: ChatRoomDeps) {
 
     #idleTimer: NodeJS.Timeout | undefined;
     #everSeated = false;
+    #stopModeration: (() => void) | undefined;
+    /** The history epoch `welcome` names. */
+    epoch = "1";
+    /** When each user's last send was accepted here (slow mode); cleared when the room goes. */
+    readonly lastSendAt = new Map<string, number>();
 
     /** Dispose after `delayMs` with nobody in the room and no seat reserved (unless someone joins first). */
     #idleSince(delayMs: number): void {
@@ -158,6 +174,7 @@ export function createChatRoom(deps: ChatRoomDeps) {
 
     override async onDispose(): Promise<void> {
       clearTimeout(this.#idleTimer);
+      this.#stopModeration?.();
       // Sends already accepted still become durable, even when nobody is left to hear the ack.
       await this.log?.settled();
       metrics.roomDisposed("chat");
@@ -171,7 +188,15 @@ export function createChatRoom(deps: ChatRoomDeps) {
     async serviceSend(send: ServiceSend): Promise<unknown> {
       const text = acceptText(send.text);
       if (typeof text !== "string") return text;
-      const outcome = await this.log.submit({ senderId: send.senderId, senderName: send.senderName, text, clientMsgId: send.clientMsgId });
+      const filtered = deps.textFilter.check(text);
+      if (filtered.action === "refuse") return refused("INVALID", filtered.message);
+      const outcome = await this.log.submit({
+        senderId: send.senderId,
+        senderName: send.senderName,
+        text: filtered.action === "mask" ? filtered.text : text,
+        clientMsgId: send.clientMsgId,
+        ...(filtered.action === "mask" && { filtered: true as const }),
+      });
       if (!outcome.ok) return { refusal: outcome.refusal };
       if (!outcome.reply.duplicate) metrics.messageAccepted();
       return outcome.reply;
@@ -257,13 +282,16 @@ export function createChatRoom(deps: ChatRoomDeps) {
     }
 
     async #send(client: ChatClient, request: ChatRequest<"send">) {
-      const text = acceptText(request.text);
-      if (typeof text !== "string") return text;
-
+      const accepted = acceptText(request.text);
+      if (typeof accepted !== "string") return accepted;
       const identity = client.auth!.identity;
+      const checked = moderation.checkSend(this, identity, accepted, this.lastSendAt);
+      if ("refusal" in checked) return checked;
+
       metrics.pendingSends(1);
-      const outcome = await this.log.submit({ senderId: identity.userId, senderName: identity.name, text, clientMsgId: request.clientMsgId });
+      const outcome = await this.log.submit({ senderId: identity.userId, senderName: identity.name, text: checked.text, clientMsgId: request.clientMsgId, ...checked.marks });
       metrics.pendingSends(-1);
+      if (outcome.ok && !outcome.reply.duplicate) this.lastSendAt.set(identity.userId, Date.now());
       if (!outcome.ok) return { refusal: outcome.refusal };
       if (!outcome.reply.duplicate) metrics.messageAccepted();
       return outcome.reply;
@@ -291,11 +319,12 @@ export function createChatRoom(deps: ChatRoomDeps) {
         return;
       }
       const { userId, name } = client.auth!.identity;
+      if (!deps.moderation.state.mayType(userId, this.conversationId, Date.now())) return;
       this.broadcast("typing", { userId, name }, { except: client });
     }
 
     #deliver(messages: readonly Message[]): void {
-      for (const message of messages) this.broadcast("message", message);
+      for (const message of messages) moderation.deliver(this, message);
       metrics.fanout(this.clients.length * messages.length);
       if (this.members.size === 0) return;
       let notified = 0;
@@ -303,7 +332,7 @@ export function createChatRoom(deps: ChatRoomDeps) {
         for (const member of this.members) {
           if (member === message.senderId) continue;
           // Redis down: the message is durable and delivered in the room; only the notify is lost (at most once).
-          void Promise.resolve(this.presence.publish(inboxChannel(member), message)).catch(() => metrics.notifyFailed());
+          void Promise.resolve(this.presence.publish(inboxChannel(member), viewFor(message, member))).catch(() => metrics.notifyFailed());
           notified++;
         }
       }

@@ -16,7 +16,16 @@ import type { AppendOutcome, HistoryStore, Message, MessagePage } from "./histor
 import { StoreTimeoutError, withTimeout } from "./timeout.ts";
 
 /** What the room hands over for one send, after validation. */
-export type Draft = { senderId: string; senderName: string; text: string; clientMsgId: string };
+export type Draft = {
+  senderId: string;
+  senderName: string;
+  text: string;
+  clientMsgId: string;
+  /** The sender is shadow-muted: others will see the message as a tombstone. */
+  shadow?: true;
+  /** The content filter masked part of the text. */
+  filtered?: true;
+};
 
 /** The outcome of one send: an acknowledgement or a refusal. */
 export type SendOutcome = { ok: true; reply: SendReply } | { ok: false; refusal: Refusal };
@@ -110,6 +119,25 @@ export class ConversationLog {
     const start = end - limit;
     if (start < 0 && this.#tailFrom > 1) return undefined;
     return { messages: this.#tail.slice(Math.max(0, start), end), hasMore: start > 0 || (start === 0 && this.#tailFrom > 1) };
+  }
+
+  /**
+   * The message at `seq` became a tombstone in the store: show it as one from memory too. Returns
+   * the stored message it was (undefined when memory does not hold that seq).
+   */
+  tombstone(seq: number): Message | undefined {
+    const index = seq - this.#tailFrom;
+    const message = this.#tail[index];
+    if (message === undefined || message.seq !== seq) return undefined;
+    const { filtered: _filtered, shadow: _shadow, ...kept } = message;
+    this.#tail[index] = { ...kept, text: "", deleted: true };
+    return message;
+  }
+
+  /** The stored message at `seq` when memory holds it. */
+  messageAt(seq: number): Message | undefined {
+    const message = this.#tail[seq - this.#tailFrom];
+    return message?.seq === seq ? message : undefined;
   }
 
   /** The highest seq this log has seen stored. */
@@ -207,6 +235,8 @@ export class ConversationLog {
       text: pending.draft.text,
       sentAt,
       clientMsgId: pending.draft.clientMsgId,
+      ...(pending.draft.filtered && { filtered: true as const }),
+      ...(pending.draft.shadow && { shadow: true as const }),
     }));
 
     // Never let a synchronous throw of `append` escape the flush loop.

@@ -8,6 +8,28 @@ import type { HistoryStore } from "./history-store.ts";
 import type { Authenticator } from "./identity.ts";
 import type { RateLimit } from "./plugins/rate-limit.ts";
 import type { UserLimits } from "./plugins/user-limits.ts";
+import type { Report } from "../schema/moderation.ts";
+import type { Identity, Role } from "./identity.ts";
+import type { ModerationChange, ModerationState } from "./moderation.ts";
+
+/** Moderation as a room sees it: decisions from memory, changes as they reach the node. */
+export interface RoomModeration {
+  /** The node's moderation state, kept current from the store and the cluster. */
+  readonly state: ModerationState;
+  /** Be told of every change that reaches this node; returns the way to stop. */
+  onChange(listener: (change: ModerationChange) => void): () => void;
+  /** Moderators and admins: exempt from slow mode, and may delete anyone's message. */
+  isExempt(roles: readonly Role[]): boolean;
+  /** A message was deleted in a room; a moderator's delete is audited. */
+  messageDeleted(by: Identity, conversationId: string, seq: number, asModerator: boolean): Promise<void>;
+  /** Record a report once per reporter and message. */
+  report(report: Omit<Report, "reportId">): Promise<{ reportId: string; duplicate: boolean }>;
+}
+
+/** The content filter as a room uses it (rooms/plugins/text-filter.ts). */
+export interface TextCheck {
+  check(text: string): { action: "pass" } | { action: "mask"; text: string } | { action: "refuse"; message: string };
+}
 
 /** A structured logger (pino's shape): context object first, then the event text. */
 export interface RoomLog {
@@ -81,6 +103,8 @@ export type ChatRoomDeps = {
   sendLimit: RateLimit;
   /** Per-user bounds on seats, conversations, joins and room creations on this node. */
   userLimits: UserLimits;
+  moderation: RoomModeration;
+  textFilter: TextCheck;
   requestLimit: RateLimit;
   limits: {
     maxTextChars: number;

@@ -2,7 +2,7 @@
  * createApp: builds one Parley node from a Config. Used by main.ts and by tests; owns no process
  * signals (shutdown.ts does).
  */
-import { defineRoom, defineServer, matchMaker } from "@colyseus/core";
+import { defineRoom, defineServer, LocalPresence, matchMaker, type Presence } from "@colyseus/core";
 import { monitor } from "@colyseus/monitor";
 import basicAuth from "express-basic-auth";
 import { createChatRoom } from "../rooms/chat-room.ts";
@@ -11,6 +11,9 @@ import type { ChatRoomDeps, Handover } from "../rooms/room-deps.ts";
 import { withTimeout } from "../rooms/timeout.ts";
 import type { HistoryStore } from "../rooms/history-store.ts";
 import { MemoryHistoryStore } from "../rooms/memory-history-store.ts";
+import { MemoryModerationStore } from "../rooms/memory-moderation-store.ts";
+import type { ModerationStore } from "../rooms/moderation-store.ts";
+import { createModeration } from "./moderation.ts";
 import { throttleLog } from "../rooms/plugins/log-throttle.ts";
 import { createMemoryRateLimit } from "../rooms/plugins/rate-limit.ts";
 import { createUserLimits } from "../rooms/plugins/user-limits.ts";
@@ -43,7 +46,7 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
   for (const warning of describeEmbeddedDefaults(config)) logger.warn({ embeddedDefault: true }, warning);
 
   const metrics = createMetrics();
-  const history = overrides.history ?? (await openHistoryStore(config, logger));
+  const { history, moderationStore } = overrides.history ? { history: overrides.history, moderationStore: new MemoryModerationStore() } : await openStores(config, logger);
   const authenticator = config.jwtSecret ? createJwtAuthenticator(config.jwtSecret) : createDevelopmentAuthenticator();
   const connectionLog = logger.child({ component: "connections" });
   const { transport, name: transportName } = await createTransport(config, logger, {
@@ -53,6 +56,19 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
   let draining = false;
 
   const cluster = config.redisUrl ? await openCluster(config, config.redisUrl, metrics, logger) : undefined;
+  // One presence for rooms, the matchmaker and moderation: Redis in a cluster, in-process on one node.
+  const presence: Presence = cluster?.redis.presence ?? new LocalPresence();
+  const moderation = createModeration({
+    store: moderationStore,
+    history,
+    presence,
+    metrics,
+    logger: logger.child({ component: "moderation" }),
+    actionsPerMinute: config.moderationActionsPerMin,
+    storeTimeoutMs: config.storeTimeoutMs,
+  });
+  await moderation.start();
+  cluster?.redis.onReconnect(() => void moderation.reload("redis_reconnect").catch((error) => logger.warn({ err: String(error) }, "cannot reload moderation state after Redis came back")));
   const roomDeps: ChatRoomDeps = {
     hostsRooms: config.role !== "api",
     releaseRoute: async (roomId, handover) => {
@@ -75,6 +91,9 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
     }),
     sendLimit: createMemoryRateLimit(config.rateLimit.sendsPerSec, config.rateLimit.sendBurst),
     userLimits: createUserLimits({ ...config.userLimits, onRefused: (limit) => metrics.userLimitRefused(limit) }),
+    moderation,
+    // TODO(#12): the obscenity filter of rooms/plugins/text-filter.ts replaces this pass-through.
+    textFilter: { check: () => ({ action: "pass" }) },
     requestLimit: createMemoryRateLimit(config.rateLimit.requestsPerSec, 0),
     limits: {
       maxTextChars: config.maxTextChars,
@@ -95,10 +114,10 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
       inbox: defineRoom(createInboxRoom(roomDeps)).filterBy(["userId"]),
     },
     transport,
+    presence,
     // One node: the in-process driver, with the same one-room-per-conversation fence as the cluster's.
     ...(!cluster && { driver: new LocalRoutingDriver(ROUTES, () => metrics.routeClaimLost()) }),
     ...(cluster && {
-      presence: cluster.redis.presence,
       isStandaloneMatchMaker: config.role === "api",
       ...(config.routing === "leases"
         ? { driver: cluster.routing, selectProcessIdToCreateRoom: () => cluster.routing.selectHost() }
@@ -122,6 +141,7 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
         sendToConversation: (conversationId, send) => sendToConversation(conversationId, send, config.storeTimeoutMs * 2),
         publishMembership,
         storeTimeoutMs: config.storeTimeoutMs,
+        moderation,
       });
     },
   });
@@ -138,19 +158,23 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
       const { roomCount, ccu } = matchMaker.stats.local;
       logger.info({ rooms: roomCount, clients: ccu }, "closing rooms: each finishes its writes, sends migrate and closes its clients");
       await server.gracefullyShutdown(false);
+      moderation.stop();
       await history.close();
     },
   };
 }
 
-async function openHistoryStore(config: Config, logger: Logger): Promise<HistoryStore> {
-  if (!config.mongoUrl) return new MemoryHistoryStore();
+/** The history and moderation stores: in memory, or both on MONGO_URL's connection. */
+async function openStores(config: Config, logger: Logger): Promise<{ history: HistoryStore; moderationStore: ModerationStore }> {
+  if (!config.mongoUrl) return { history: new MemoryHistoryStore(), moderationStore: new MemoryModerationStore() };
   const { MongoHistoryStore } = await import("./history/mongo-history-store.ts");
-  return MongoHistoryStore.connect(config.mongoUrl, {
+  const { MongoModerationStore } = await import("./history/mongo-moderation-store.ts");
+  const history = await MongoHistoryStore.connect(config.mongoUrl, {
     logger: logger.child({ component: "history" }),
     timeoutMs: config.storeTimeoutMs,
     writeConcern: config.mongoWriteConcern,
   });
+  return { history, moderationStore: await MongoModerationStore.open(history.connection, config.mongoWriteConcern) };
 }
 
 /** Redis presence, and the routing driver in front of the Redis matchmaker driver. */

@@ -12,6 +12,8 @@ export type RedisConnections = {
   presence: RedisPresence;
   /** Resolves while Redis answers; used by /readyz. */
   ping(): Promise<void>;
+  /** Be told each time the subscriber connection is ready again after a loss (publishes may have been missed). */
+  onReconnect(listener: () => void): void;
   close(): Promise<void>;
 };
 
@@ -29,9 +31,19 @@ export async function connectRedis(url: string, timeoutMs: number, onCommand: (c
   const presence = new RedisPresence(commands);
   count(commands, () => onCommand("commands"));
   count((presence as unknown as { sub: Redis }).sub, () => onCommand("subscriber"));
+  const subscriber = (presence as unknown as { sub: Redis }).sub;
+  let lost = false;
+  subscriber.on("close", () => (lost = true));
   return {
     commands,
     presence,
+    onReconnect(listener) {
+      subscriber.on("ready", () => {
+        if (!lost) return;
+        lost = false;
+        listener();
+      });
+    },
     ping: async () => {
       await commands.ping();
     },

@@ -14,6 +14,9 @@ import type { HistoryStore } from "../../rooms/history-store.ts";
 import type { Authenticator } from "../../rooms/identity.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
+import type { Moderation } from "../moderation.ts";
+import { viewFor } from "../../rooms/moderation.ts";
+import { mountModerationRoutes } from "./moderation-routes.ts";
 
 export type HttpDeps = {
   history: HistoryStore;
@@ -29,6 +32,7 @@ export type HttpDeps = {
   /** Extra readiness checks by name (Redis, ...); each rejects when its dependency is down. */
   readinessChecks: Record<string, () => Promise<void>>;
   storeTimeoutMs: number;
+  moderation: Moderation;
 };
 
 /** Mount every route on the Colyseus express app. */
@@ -68,10 +72,12 @@ export function mountRoutes(app: Application, deps: HttpDeps): void {
       const beforeSeq = optionalSeq(req.query.beforeSeq, "beforeSeq");
       const afterSeq = optionalSeq(req.query.afterSeq, "afterSeq");
       if (beforeSeq !== undefined && afterSeq !== undefined) throw new RefusalError("INVALID", "give beforeSeq or afterSeq, not both");
-      if (afterSeq !== undefined) {
-        return deps.history.listAfter(conversation.id, afterSeq, optionalLimit(req.query.limit, 500, 500));
-      }
-      return deps.history.listBefore(conversation.id, beforeSeq, optionalLimit(req.query.limit, 50, 100));
+      const page =
+        afterSeq !== undefined
+          ? await deps.history.listAfter(conversation.id, afterSeq, optionalLimit(req.query.limit, 500, 500))
+          : await deps.history.listBefore(conversation.id, beforeSeq, optionalLimit(req.query.limit, 50, 100));
+      // A shadow-muted sender's messages are tombstones to every reader but them.
+      return { messages: page.messages.map((message) => viewFor(message, identity.userId)), hasMore: page.hasMore };
     });
   });
 
@@ -111,6 +117,8 @@ export function mountRoutes(app: Application, deps: HttpDeps): void {
     });
   }
 
+  mountModerationRoutes(app, deps);
+
   app.use((_req: Request, res: Response) => {
     res.status(404).json({ error: { code: "NOT_FOUND", message: "no such route" } });
   });
@@ -123,7 +131,7 @@ export function mountRoutes(app: Application, deps: HttpDeps): void {
 }
 
 /** Run a JSON handler: a RefusalError becomes `{ error: { code, message } }` with its status. */
-async function handle(route: string, req: Request, res: Response, deps: HttpDeps, body: () => Promise<unknown>): Promise<void> {
+export async function handle(route: string, req: Request, res: Response, deps: HttpDeps, body: () => Promise<unknown>): Promise<void> {
   const started = performance.now();
   let status = 200;
   try {
@@ -148,18 +156,18 @@ const serviceSendBody = z.object({
   senderName: z.string().trim().min(1).max(64).optional(),
 });
 
-function firstIssue(error: z.ZodError): string {
+export function firstIssue(error: z.ZodError): string {
   const issue = error.issues[0];
   return `${issue?.path.join(".") || "body"}: ${issue?.message ?? "invalid"}`;
 }
 
 /** The caller: a bearer JWT, or in development `?userId=&roles=`. */
-function identify(req: Request, deps: HttpDeps): Promise<Identity> {
+export function identify(req: Request, deps: HttpDeps): Promise<Identity> {
   const roles = typeof req.query.roles === "string" ? req.query.roles.split(",") : [];
   return deps.authenticator.authenticate(bearerToken(req), { userId: req.query.userId, roles });
 }
 
-function requireRole(identity: Identity, allowed: readonly Role[]): void {
+export function requireRole(identity: Identity, allowed: readonly Role[]): void {
   if (!identity.roles.some((role) => allowed.includes(role))) throw new RefusalError("FORBIDDEN", `needs role ${allowed.join(" or ")}`);
 }
 
@@ -174,7 +182,7 @@ function optionalSeq(value: unknown, name: string): number | undefined {
   return Number(value);
 }
 
-function optionalLimit(value: unknown, fallback: number, max: number): number {
+export function optionalLimit(value: unknown, fallback: number, max: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== "string" || !/^\d{1,4}$/.test(value) || Number(value) < 1 || Number(value) > max) {
     throw new RefusalError("INVALID", `limit must be 1..${max}`);
