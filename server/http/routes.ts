@@ -161,10 +161,15 @@ export function firstIssue(error: z.ZodError): string {
   return `${issue?.path.join(".") || "body"}: ${issue?.message ?? "invalid"}`;
 }
 
-/** The caller: a bearer JWT, or in development `?userId=&roles=`. */
+/**
+ * The caller: a bearer JWT, or in development `?userId=&roles=`, or the `X-Parley-User` and
+ * `X-Parley-Roles` headers (for routes whose own query has a `userId` filter).
+ */
 export function identify(req: Request, deps: HttpDeps): Promise<Identity> {
-  const roles = typeof req.query.roles === "string" ? req.query.roles.split(",") : [];
-  return deps.authenticator.authenticate(bearerToken(req), { userId: req.query.userId, roles });
+  const headerUser = req.get("x-parley-user");
+  const rolesText = headerUser !== undefined ? req.get("x-parley-roles") : req.query.roles;
+  const roles = typeof rolesText === "string" ? rolesText.split(",") : [];
+  return deps.authenticator.authenticate(bearerToken(req), { userId: headerUser ?? req.query.userId, roles });
 }
 
 export function requireRole(identity: Identity, allowed: readonly Role[]): void {

@@ -8,7 +8,7 @@ import type { ClusterNode } from "../../deploy/cluster.ts";
 import { withDatabase } from "../../deploy/services.ts";
 import { waitFor } from "../../deploy/wait-for.ts";
 
-export type Message = { conversationId: string; seq: number; clientMsgId: string; senderId: string; text: string };
+export type Message = { conversationId: string; seq: number; clientMsgId: string; senderId: string; text: string; deleted?: true };
 export type Reply = { seq: number; sentAt: string; duplicate: boolean };
 
 let nextDatabase = 1;
