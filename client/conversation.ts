@@ -23,8 +23,14 @@ export type ConversationEvents = {
   state: ConnectionState;
   /** Joined again (after a migrate, drop or dead node) and caught up. */
   rejoined: { endpoint: string; reason: string; lastSeq: number };
-  /** The conversation gave up for good (join refused, unreachable). */
+  /** The conversation gave up for good (join refused, unreachable, removed). */
   error: ParleyError;
+  /** 1.1: the message at `seq` is now a tombstone: show it as deleted, in place. */
+  deleted: ChatServerMessages["deleted"];
+  /** 1.1: moderation removed this user (kicked or banned); the kit does not rejoin (`error` REMOVED follows). */
+  removed: ChatServerMessages["removed"];
+  /** 1.1: the conversation's history was restored to an earlier point: drop what you show; messages are delivered again from seq 1. */
+  reloaded: { epoch: string };
 };
 
 /** Per-conversation options. */
@@ -65,6 +71,8 @@ export class Conversation {
   #pumpRunning = false;
   #gapFill: Promise<void> | undefined;
   #closed = false;
+  /** The history epoch of the last welcome; undefined until one (a v1 server sends none). */
+  #epoch: string | undefined;
 
   constructor(conversationId: string, options: ConversationOptions, deps: ConversationDeps) {
     this.id = conversationId;
@@ -177,6 +185,25 @@ export class Conversation {
     room.onMessage("error", () => {
       // Only fire-and-forget frames (typing) get `error`; nothing waits for them.
     });
+    room.onMessage("welcome", (payload) => {
+      if (isCurrent()) this.#welcome(payload as ChatServerMessages["welcome"]);
+    });
+    room.onMessage("deleted", (payload) => {
+      if (isCurrent()) this.events.emit("deleted", payload as ChatServerMessages["deleted"]);
+    });
+    room.onMessage("removed", (payload) => {
+      if (isCurrent()) this.events.emit("removed", payload as ChatServerMessages["removed"]);
+    });
+  }
+
+  /** A changed epoch means seqs may be reused: forget the kept lastSeq and load again from the start. */
+  #welcome({ epoch }: ChatServerMessages["welcome"]): void {
+    const kept = this.#epoch;
+    this.#epoch = epoch;
+    if (kept === undefined || kept === epoch) return;
+    this.#tracker.reset();
+    this.events.emit("reloaded", { epoch });
+    this.#fillGap();
   }
 
   /** Release what the tracker allows, in order. */

@@ -15,6 +15,8 @@ export type ParleyErrorCode =
   | "UNAUTHENTICATED"
   /** The user holds as many connections or conversations as a node allows: leave one, then join again. */
   | "LIMIT_EXCEEDED"
+  /** Removed by moderation (kicked, banned) or no longer allowed (close 4403): the kit does not rejoin. */
+  | "REMOVED"
   /** The outbox already holds `maxOutstanding` sends: wait for acks, then send again. */
   | "OUTBOX_FULL"
   /** `sendTimeoutMs` passed before an ack; see `maybeStored`. */

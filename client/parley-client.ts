@@ -51,6 +51,12 @@ export type ParleyClientEvents = {
   state: ConnectionState;
   rejoined: { conversationId?: string; endpoint: string; reason: string };
   error: { conversationId?: string; error: ParleyError };
+  /** 1.1: a message became a tombstone; show it as deleted in place. */
+  deleted: ChatServerMessages["deleted"];
+  /** 1.1: moderation removed this user from a conversation; the kit does not rejoin it. */
+  removed: ChatServerMessages["removed"];
+  /** 1.1: a conversation's history was restored: drop what it shows; messages come again from seq 1. */
+  reloaded: { conversationId: string; epoch: string };
 };
 
 /** A resilient Parley client: join conversations and the inbox through any node. */
@@ -116,6 +122,9 @@ export class ParleyClient {
       conversation.on("read", (read) => this.events.emit("read", { ...read, conversationId }));
       conversation.on("rejoined", ({ endpoint, reason }) => this.events.emit("rejoined", { conversationId, endpoint, reason }));
       conversation.on("error", (error) => this.events.emit("error", { conversationId, error }));
+      conversation.on("deleted", (deleted) => this.events.emit("deleted", deleted));
+      conversation.on("removed", (removed) => this.events.emit("removed", removed));
+      conversation.on("reloaded", ({ epoch }) => this.events.emit("reloaded", { conversationId, epoch }));
       joined = { conversation, started: conversation.start() };
       this.#conversations.set(conversationId, joined);
       joined.started.catch(() => this.#conversations.delete(conversationId));

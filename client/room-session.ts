@@ -6,6 +6,7 @@
  */
 import { backoffDelayMs, delay, type BackoffOptions } from "./backoff.ts";
 import type { EndpointRing } from "./endpoints.ts";
+import { afterClose, CloseCodes } from "../schema/close-codes.ts";
 import { ParleyError } from "./errors.ts";
 import { hostOf, JoinFailure, type Connector, type RoomHandle } from "./room-handle.ts";
 import { emitTrace, type TraceSink } from "./trace.ts";
@@ -177,7 +178,10 @@ export class RoomSession {
   /** Lose the room on a close or a migrate. */
   #watch(room: RoomHandle, isCurrent: () => boolean): void {
     room.onClose((code, reason) => {
-      if (isCurrent()) this.#lose(room, `closed ${code}${reason ? `: ${reason}` : ""}`, false);
+      if (!isCurrent()) return;
+      // 4403: removed by moderation or no longer allowed; a client never rejoins by itself.
+      if (code === CloseCodes.REMOVED.code && afterClose(code) === "stop") return this.#stopRemoved(room, reason);
+      this.#lose(room, `closed ${code}${reason ? `: ${reason}` : ""}`, false);
     });
     room.onMessage("migrate", (payload) => {
       const why = typeof (payload as { reason?: unknown })?.reason === "string" ? (payload as { reason: string }).reason : "moving";
@@ -221,6 +225,20 @@ export class RoomSession {
   #stopHeartbeat(): void {
     if (this.#heartbeat !== undefined) clearTimeout(this.#heartbeat);
     this.#heartbeat = undefined;
+  }
+
+  /** The server removed us (4403): stop for good, tell the app, and do not rejoin. */
+  #stopRemoved(room: RoomHandle, reason: string | undefined): void {
+    if (this.#closed || room !== this.#room) return;
+    this.#generation++;
+    this.#room = undefined;
+    room.abandon();
+    emitTrace(this.#options.trace, { type: "lost", room: this.#options.roomName, conversationId: this.#options.conversationId, endpoint: room.endpoint, reason: "removed (4403)", t: Date.now() });
+    try {
+      this.#giveUp(new ParleyError("REMOVED", `removed from ${this.#what()}${reason ? `: ${reason}` : ""}; not rejoining`));
+    } catch {
+      // #giveUp throws for the join loop; here the app hears it through onGiveUp.
+    }
   }
 
   #giveUp(error: ParleyError): never {

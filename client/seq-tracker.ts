@@ -28,6 +28,13 @@ export class SeqTracker {
   }
 
   /** The seq of the last message released to the app. */
+  /** Forget everything: the history's epoch changed, so seqs seen before may be reused. */
+  reset(): void {
+    this.#lastSeq = 0;
+    this.#highestSeen = 0;
+    this.#buffered.clear();
+  }
+
   get lastSeq(): number {
     return this.#lastSeq;
   }

@@ -362,3 +362,44 @@ describe("client kit against a node's per-user bounds", function () {
     }
   });
 });
+
+describe("client kit and moderation (protocol 1.1)", function () {
+  let node: NodeProcess;
+  before(async () => {
+    node = await startNode(generous);
+  });
+  after(async () => node?.stop());
+
+  const act = (body: Record<string, unknown>) =>
+    fetch(`${node.httpUrl}/v1/moderation/actions`, { method: "POST", headers: { "content-type": "application/json", "x-parley-user": "mod", "x-parley-roles": "moderator" }, body: JSON.stringify({ actionId: unique("act"), ...body }) });
+
+  it("shows a deleted message as a tombstone event, and stops for good when removed (4403) instead of rejoining", async () => {
+    const conversationId = `channel:${unique()}`;
+    const aliceId = unique("alice");
+    const alice = kit([node.httpUrl], aliceId);
+    const bob = kit([node.httpUrl], unique("bob"));
+    const deleted: unknown[] = [];
+    const removed: unknown[] = [];
+    const errors: string[] = [];
+    bob.client.on("deleted", (event) => deleted.push(event));
+    alice.client.on("removed", (event) => removed.push(event));
+    alice.client.on("error", ({ error }) => errors.push(error.code));
+    try {
+      const room = await alice.client.join(conversationId);
+      await bob.client.join(conversationId);
+      const ack = await room.send("oops");
+      assert.equal((await act({ type: "delete", conversationId, seq: ack.seq })).status, 200);
+      await waitFor(() => deleted.length === 1, { what: "the deleted event" });
+      assert.deepEqual(deleted[0], { conversationId, seq: ack.seq });
+
+      assert.equal((await act({ type: "kick", userId: aliceId, conversationId })).status, 200);
+      await waitFor(() => errors.includes("REMOVED"), { what: "the kit to give up with REMOVED" });
+      assert.deepEqual(removed, [{ conversationId, reason: "kicked" }]);
+      assert.equal(room.state, "disconnected");
+      assert.equal(alice.trace.filter((event) => event.type === "rejoin").length, 0, "no rejoin after 4403");
+    } finally {
+      alice.client.close();
+      bob.client.close();
+    }
+  });
+});
