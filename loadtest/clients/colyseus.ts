@@ -15,12 +15,28 @@ export type ColyseusFlavour = {
   acked: boolean;
 };
 
-/** Parley's protocol v1 `chat` room with development identities. */
-export const parleyChat: ColyseusFlavour = {
-  roomName: "chat",
-  joinOptions: (conversation, user) => ({ conversationId: `channel:load${conversation}`, userId: `load${conversation}_${user}`, name: `Load ${conversation}/${user}` }),
-  acked: true,
+/** How a run names its users and conversations. */
+export type ParleyNaming = {
+  /** Starts every user id: `<userPrefix><conversation>_<user>`. @default "load" */
+  userPrefix?: string;
+  /** Conversations are `channel:<conversationPrefix><n>`. @default "load" */
+  conversationPrefix?: string;
 };
+
+/**
+ * Parley's protocol v1 `chat` room with development identities named by `naming`. A load run
+ * passes a per-run user prefix, so the rate limits a run leaves behind never meet the next run.
+ */
+export function parleyChatNamed({ userPrefix = "load", conversationPrefix = "load" }: ParleyNaming = {}): ColyseusFlavour {
+  return {
+    roomName: "chat",
+    joinOptions: (conversation, user) => ({ conversationId: `channel:${conversationPrefix}${conversation}`, userId: `${userPrefix}${conversation}_${user}`, name: `Load ${conversation}/${user}` }),
+    acked: true,
+  };
+}
+
+/** Parley's protocol v1 `chat` room with development identities `load<n>_<user>` in `channel:load<n>` (the benchmarks' naming). */
+export const parleyChat: ColyseusFlavour = parleyChatNamed();
 
 /** The stock broadcast-only room of servers/colyseus-stock.ts. */
 export const stockBroadcast: ColyseusFlavour = {
