@@ -10,7 +10,7 @@ import { wsConnector } from "./clients/ws.ts";
 import { startServer, type ServerProcess } from "./server-process.ts";
 import type { Connector } from "./workload.ts";
 
-export const SYSTEM_NAMES = ["ws-ceiling", "uws-ceiling", "socketio", "colyseus-stock", "parley-memory", "parley-durable"] as const;
+export const SYSTEM_NAMES = ["ws-ceiling", "uws-ceiling", "socketio", "colyseus-stock", "parley-memory", "parley-durable", "parley-memory-unfiltered"] as const;
 export type SystemName = (typeof SYSTEM_NAMES)[number];
 
 /** A started system: its server process (plus a store's pid for durable Parley) and how to connect. */
@@ -40,6 +40,9 @@ const PARLEY_BENCH_ENV = {
   MAX_FRAMES_PER_SEC: "100000",
   MAX_PENDING_SENDS_PER_ROOM: "100000",
   GROUP_COMMIT_MAX_QUEUE: "1000000",
+  // Every load client comes from 127.0.0.1.
+  MAX_CONNECTIONS_PER_IP: "1000000",
+  JOINS_PER_SEC_PER_IP: "1000000",
 };
 
 /** Start one system; rejects (for uws-ceiling, with "skipped: <reason>") when it cannot run here. */
@@ -64,9 +67,11 @@ export async function startSystem(name: SystemName, options: StartOptions): Prom
       return { server, storePid: undefined, connector: colyseusConnector([server.endpoint], stockBroadcast) };
     }
     case "parley-memory":
+    case "parley-memory-unfiltered":
     case "parley-durable": {
       if (name === "parley-durable" && !options.mongoUrl) throw new Error("parley-durable needs a MongoDB-wire URL");
-      const env = { ...PARLEY_BENCH_ENV, ...(name === "parley-durable" ? { MONGO_URL: options.mongoUrl! } : {}) };
+      // parley-memory-unfiltered: the content filter off, to measure what it costs per delivery.
+      const env = { ...PARLEY_BENCH_ENV, ...(name === "parley-durable" ? { MONGO_URL: options.mongoUrl! } : {}), ...(name === "parley-memory-unfiltered" ? { TEXT_FILTER: "off" } : {}) };
       const server = await startServer(join(ROOT, "server", "main.ts"), env, cpu, options.parleyNodeArgs);
       return { server, storePid: name === "parley-durable" ? options.storePid : undefined, connector: colyseusConnector([server.endpoint], parleyChat) };
     }
