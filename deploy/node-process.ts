@@ -10,6 +10,12 @@ import { waitFor } from "./wait-for.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
+/**
+ * Every client of a node started here (tests, the local cluster, benchmarks) connects from this
+ * machine, so the per-address bounds are lifted unless `env` sets them.
+ */
+const LOCAL_CLIENTS = { MAX_CONNECTIONS_PER_IP: "1000000", JOINS_PER_SEC_PER_IP: "1000000" };
+
 export type NodeProcess = {
   port: number;
   httpUrl: string;
@@ -54,7 +60,7 @@ function spawnEntrypoint(env: Record<string, string | undefined>, onLine?: (line
  */
 export async function startNode(env: Record<string, string | undefined> = {}, onLine?: (line: string) => void): Promise<NodeProcess> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
-  const { child, output: outputOf } = spawnEntrypoint({ NODE_ENV: "test", LOG_LEVEL: "info", PORT: String(port), ...env }, onLine);
+  const { child, output: outputOf } = spawnEntrypoint({ NODE_ENV: "test", LOG_LEVEL: "info", PORT: String(port), ...LOCAL_CLIENTS, ...env }, onLine);
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const httpUrl = `http://127.0.0.1:${port}`;
   let done = false;
