@@ -213,7 +213,7 @@ const median = (numbers: number[]) => [...numbers].sort((a, b) => a - b)[Math.fl
 
 const server: ServerProcess = await startServer(
   join(import.meta.dirname, "..", "server", "main.ts"),
-  { LOG_LEVEL: "warn", SEND_RATE_PER_SEC: "1000", SEND_BURST: "1000", REQUEST_RATE_PER_SEC: "1000", HANDSHAKE_TIMEOUT_MS: "5000" },
+  { LOG_LEVEL: "warn", SEND_RATE_PER_SEC: "1000", SEND_BURST: "1000", REQUEST_RATE_PER_SEC: "1000", HANDSHAKE_TIMEOUT_MS: "5000", MAX_CONNECTIONS_PER_IP: "256", JOINS_PER_SEC_PER_IP: "200" },
   0,
 );
 type Row = { abuse: string; what: string; baselineP99: number[]; abusedP99: number[]; baselineP50: number[]; abusedP50: number[]; baselineCpu: number[]; abusedCpu: number[]; lost: number; outcomes: Record<string, number> };

@@ -3,7 +3,6 @@
  * signals (shutdown.ts does).
  */
 import { defineRoom, defineServer, LocalPresence, matchMaker, type Presence } from "@colyseus/core";
-import { monitor } from "@colyseus/monitor";
 import basicAuth from "express-basic-auth";
 import { createChatRoom } from "../rooms/chat-room.ts";
 import { createInboxRoom } from "../rooms/inbox-room.ts";
@@ -14,6 +13,8 @@ import { MemoryHistoryStore } from "../rooms/memory-history-store.ts";
 import { MemoryModerationStore } from "../rooms/memory-moderation-store.ts";
 import type { ModerationStore } from "../rooms/moderation-store.ts";
 import { createModeration } from "./moderation.ts";
+import { monitorPanel } from "./http/monitor.ts";
+import type { ConnectionGuardEvents } from "./connection-guard.ts";
 import { throttleLog } from "../rooms/plugins/log-throttle.ts";
 import { createMemoryRateLimit } from "../rooms/plugins/rate-limit.ts";
 import { createUserLimits } from "../rooms/plugins/user-limits.ts";
@@ -49,10 +50,12 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
   const { history, moderationStore } = overrides.history ? { history: overrides.history, moderationStore: new MemoryModerationStore() } : await openStores(config, logger);
   const authenticator = config.jwtSecret ? createJwtAuthenticator(config.jwtSecret) : createDevelopmentAuthenticator();
   const connectionLog = logger.child({ component: "connections" });
-  const { transport, name: transportName } = await createTransport(config, logger, {
+  const guardEvents: ConnectionGuardEvents = {
     onRefused: (reason) => metrics.connectionRefused(reason),
+    onIpLimit: (limit) => metrics.ipLimitRefused(limit),
     log: throttleLog((context, message) => connectionLog.warn(context, message)),
-  });
+  };
+  const { transport, name: transportName, clientAddressOf } = await createTransport(config, logger, guardEvents);
   let draining = false;
 
   const cluster = config.redisUrl ? await openCluster(config, config.redisUrl, metrics, logger) : undefined;
@@ -107,7 +110,11 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
   };
 
 
-  guardMatchmaking(ROUTES, (roomName) => metrics.createRedirected(roomName));
+  guardMatchmaking(ROUTES, (roomName) => metrics.createRedirected(roomName), {
+    joinsPerSec: config.ipLimits.joinsPerSec,
+    clientAddressOf,
+    events: guardEvents,
+  });
   const server = defineServer({
     rooms: {
       chat: defineRoom(createChatRoom(roomDeps)).filterBy(["conversationId"]),
@@ -129,7 +136,11 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
     gracefullyShutdown: false,
     express: (app) => {
       if (config.monitor && config.role !== "rooms") {
-        app.use("/monitor", basicAuth({ users: { [config.monitor.user]: config.monitor.password }, challenge: true }), monitor({ columns: ["roomId", "name", "clients", { metadata: "conversationId" }, "locked", "elapsedTime", "publicAddress"] }));
+        app.use(
+          "/monitor",
+          basicAuth({ users: { [config.monitor.user]: config.monitor.password }, challenge: true }),
+          monitorPanel({ columns: ["roomId", "name", "clients", { metadata: "conversationId" }, "locked", "elapsedTime", "publicAddress"], logger: logger.child({ component: "monitor" }) }),
+        );
       }
       mountRoutes(app, {
         history,

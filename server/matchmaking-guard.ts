@@ -7,25 +7,48 @@
  * - `reconnect` is refused: Parley rooms keep no seat for a dropped client (a client joins again
  *   and catches up with `sync`), and the stock `reconnect` closes the live connection whose token
  *   it is given before it fails, so anyone holding a token could knock its owner out.
+ * - every call from one client address counts against `joinsPerSec` on this node: past it the
+ *   call is refused `RATE_LIMITED` before it costs a lookup, an onAuth or a room.
  * The rooms' seat fence stays the last check (rooms/plugins/seat-fence.ts); this makes the refusal
  * an ordinary `FORBIDDEN` instead of a failed seat reservation.
  *
  * Colyseus exposes its matchmaking controller for this kind of customisation (its documentation
  * shows `getCorsHeaders` replaced the same way); the wrap is installed once per process.
  */
-import { matchMaker, ServerError, type IRoomCache } from "@colyseus/core";
+import { matchMaker, ServerError, type AuthContext, type IRoomCache } from "@colyseus/core";
+import { createMemoryRateLimit } from "../rooms/plugins/rate-limit.ts";
 import { SEAT_TARGET, type SeatTarget } from "../rooms/room-deps.ts";
+import { httpStatusOf } from "../schema/codes.ts";
 import { routeValueOf, type Routes } from "./cluster/route-key.ts";
+import type { ConnectionGuardEvents } from "./connection-guard.ts";
 
 type Invoke = typeof matchMaker.controller.invokeMethod;
 const ORIGINAL = Symbol.for("parley.matchmaking.original");
 
-/** Install the guard; `onCreateRedirected` counts `create` calls served as joinOrCreate. */
-export function guardMatchmaking(routes: Routes, onCreateRedirected: (roomName: string) => void): void {
+/** The per-address bound on matchmaking calls. */
+export type AddressJoinLimit = {
+  /** Matchmaking calls one client address may make per second on this node (config.ipLimits). */
+  joinsPerSec: number;
+  /**
+   * The client address of a call, from its request headers (the transport's `clientAddressOf`);
+   * `undefined` when it cannot be known, and then the call is not counted.
+   */
+  clientAddressOf(headers: Headers): string | undefined;
+  /** Told of each refusal: a metric (`onIpLimit("joins")`) and a throttled warn line. */
+  events: Pick<ConnectionGuardEvents, "onIpLimit" | "log">;
+};
+
+/**
+ * Install the guard; `onCreateRedirected` counts `create` calls served as joinOrCreate. Without
+ * `addressLimit` no per-address bound applies.
+ */
+export function guardMatchmaking(routes: Routes, onCreateRedirected: (roomName: string) => void, addressLimit?: AddressJoinLimit): void {
   const controller = matchMaker.controller as typeof matchMaker.controller & { [ORIGINAL]?: Invoke };
   const original: Invoke = controller[ORIGINAL] ?? controller.invokeMethod;
   controller[ORIGINAL] = original;
+  const admitAddress = addressLimit && limitJoinsPerAddress(addressLimit);
   controller.invokeMethod = async function (this: typeof controller, method, roomName, clientOptions = {}, authOptions) {
+    if (admitAddress && authOptions !== undefined) await admitAddress(authOptions);
     if (method === "create" && routes[roomName] !== undefined) {
       onCreateRedirected(roomName);
       return original.call(this, "joinOrCreate", roomName, clientOptions, authOptions);
@@ -42,4 +65,18 @@ export function guardMatchmaking(routes: Routes, onCreateRedirected: (roomName: 
     }
     return original.call(this, method, roomName, clientOptions, authOptions);
   } as Invoke;
+}
+
+/** A check that throws RATE_LIMITED once a call's client address is past `joinsPerSec`. */
+function limitJoinsPerAddress({ joinsPerSec, clientAddressOf, events }: AddressJoinLimit): (auth: AuthContext) => Promise<void> {
+  const joins = createMemoryRateLimit(joinsPerSec, 0);
+  return async (auth) => {
+    const address = clientAddressOf(auth.headers);
+    if (address === undefined) return;
+    const retryAfterMs = await joins.take(address);
+    if (retryAfterMs === undefined) return;
+    events.onIpLimit("joins");
+    events.log("ip_joins_refused", { address, joinsPerSec }, "join refused: too many joins from this address");
+    throw new ServerError(httpStatusOf.RATE_LIMITED, `RATE_LIMITED: too many joins from this address (retry after ${Math.ceil(retryAfterMs)} ms)`);
+  };
 }
