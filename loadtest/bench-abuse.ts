@@ -13,6 +13,7 @@
 import "./clients/prefer-ws.ts";
 import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { connect, type Socket } from "node:net";
 import os from "node:os";
 import { join } from "node:path";
@@ -33,6 +34,7 @@ const values = commandLine({
     "room-size": { kind: "integer", default: 5, min: 1, help: "members per channel" },
     rate: { kind: "integer", default: 200, min: 1, help: "workload messages per second" },
     out: { kind: "string", default: join(import.meta.dirname, "results"), help: "results folder" },
+    abuses: { kind: "string", help: "comma-separated abuses to run (default all): conversations, connections, reservations, idle-sockets, oversize-frames, address-connections, address-joins" },
     abuse: { kind: "string", help: "internal: run one abuse in this process (the benchmark starts itself this way)" },
     endpoint: { kind: "string", help: "internal: the node the abuse targets" },
   },
@@ -152,7 +154,56 @@ const ABUSES: Abuse[] = [
       return outcomes;
     },
   },
+  {
+    name: "address-connections",
+    what: "one other address (127.0.0.2) opens 1,000 TCP connections as fast as it can",
+    async run(endpoint, signal) {
+      const { port } = new URL(endpoint);
+      const outcomes: Outcomes = new Map();
+      const sockets: Socket[] = [];
+      for (let i = 0; i < 1000 && !signal.aborted; i++) {
+        const socket = connect({ port: Number(port), host: "127.0.0.1", localAddress: ABUSER_ADDRESS });
+        socket.on("error", () => undefined);
+        // A connection the per-address cap refuses is closed within moments; later ones by the handshake timeout.
+        const opened = Date.now();
+        socket.once("close", () => signal.aborted || count(outcomes, Date.now() - opened < 1000 ? "closed at once" : "closed later"));
+        sockets.push(socket);
+        if (i % 100 === 99) await new Promise((resolve) => setImmediate(resolve));
+      }
+      await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+      const open = sockets.filter((socket) => !socket.destroyed).length;
+      if (open > 0) outcomes.set("open at end", open);
+      for (const socket of sockets) socket.destroy();
+      return outcomes;
+    },
+  },
+  {
+    name: "address-joins",
+    what: "one other address (127.0.0.2) starts 1,000 joins for distinct users as fast as answers come",
+    async run(endpoint, signal) {
+      const outcomes: Outcomes = new Map();
+      const { hostname, port } = new URL(endpoint);
+      const prefix = abuserId();
+      for (let i = 0; i < 1000 && !signal.aborted; i++) {
+        const body = JSON.stringify({ conversationId: `channel:${prefix}_${i % 20}`, userId: `${prefix}_${i}` });
+        const answer = await new Promise<{ status: number; text: string }>((resolve) => {
+          const request = httpRequest({ host: hostname, port: Number(port), path: "/matchmake/joinOrCreate/chat", method: "POST", localAddress: ABUSER_ADDRESS, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (response) => {
+            let text = "";
+            response.on("data", (chunk: Buffer) => void (text += chunk.toString()));
+            response.on("end", () => resolve({ status: response.statusCode ?? 0, text }));
+          });
+          request.on("error", () => resolve({ status: 0, text: "" }));
+          request.end(body);
+        });
+        count(outcomes, answer.status === 200 ? "accepted" : codeOf(new Error((JSON.parse(answer.text || "{}") as { error?: string }).error ?? `status ${answer.status}`)));
+      }
+      return outcomes;
+    },
+  },
 ];
+
+/** The address the per-address abuses come from: another loopback address than the workload's. */
+const ABUSER_ADDRESS = "127.0.0.2";
 
 if (hasTaskset) pinProcess(process.pid, 1);
 
@@ -222,7 +273,8 @@ try {
   const meter = createMeter();
   const seating = await seat(server.endpoint, meter);
   await window(server, seating, meter); // warm-up, not reported
-  for (const abuse of ABUSES) {
+  const chosen = values.abuses === undefined ? ABUSES : ABUSES.filter((abuse) => values.abuses!.split(",").includes(abuse.name));
+  for (const abuse of chosen) {
     const row: Row = { abuse: abuse.name, what: abuse.what, baselineP99: [], abusedP99: [], baselineP50: [], abusedP50: [], baselineCpu: [], abusedCpu: [], lost: 0, outcomes: {} };
     for (let run = 0; run < runs; run++) {
       const baseline = await window(server, seating, meter);
