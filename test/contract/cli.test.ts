@@ -17,6 +17,7 @@ const TOOLS = [
   { script: "bench:cluster", file: "loadtest/bench-cluster.ts", badValue: ["--levels", "100,lots"], names: "--levels" },
   { script: "bench:abuse", file: "loadtest/bench-abuse.ts", badValue: ["--rate", "-5"], names: "--rate" },
   { script: "chaos", file: "test/chaos/run.ts", badValue: ["--scenario", "z"], names: "--scenario" },
+  { script: "bench:moderation", file: "loadtest/bench-moderation.ts", badValue: ["--rounds", "0"], names: "--rounds" },
 ] as const;
 
 function run(file: string, args: string[]) {
