@@ -1,0 +1,397 @@
+/**
+ * The content filter (issue #12): finds profanity in chat text with obscenity's English dataset,
+ * recommended transformers and matcher, extended where the evasion corpus (test/fixtures/profanity-
+ * *.txt, measured by `node loadtest/bench-filter.ts`) showed a gain. It masks, refuses or passes.
+ *
+ * Cost: 5 to 10 µs per chat message, under 3 ms for one at the 2,000 code point limit full of
+ * disguised profanity; building a filter takes some 20 ms (loadtest/results/filter.md).
+ *
+ * Limits: English only (a false friend in another language, German "dick" or Romanian "cum", is
+ * flagged); a word cut in two by a space ("fu ck") slips through, because joining any two words
+ * would flag "the pen is"; context is not understood ("hooker" in rugby is flagged).
+ */
+import {
+  DataSet,
+  RegExpMatcher,
+  SyntaxKind,
+  collapseDuplicatesTransformer,
+  createSimpleTransformer,
+  englishDataset,
+  englishRecommendedWhitelistMatcherTransformers,
+  parseRawPattern,
+  remapCharactersTransformer,
+  resolveConfusablesTransformer,
+  resolveLeetSpeakTransformer,
+  toAsciiLowerCaseTransformer,
+  type LiteralNode,
+  type ParsedPattern,
+  type PhraseBuilder,
+  type TransformerContainer,
+  type WildcardNode,
+} from "obscenity";
+
+/** What the filter does with a message that contains a listed word; `off` passes everything. */
+export type TextFilterMode = "mask" | "refuse" | "off";
+
+/** The verdict on one text: pass it, send it masked, or refuse it (as an INVALID refusal). */
+export type TextFilterVerdict = { action: "pass" } | { action: "mask"; text: string } | { action: "refuse"; message: string };
+
+/** Checks one message; never throws, whatever the string. */
+export interface TextFilter {
+  check(text: string): TextFilterVerdict;
+}
+
+/** The refusal message of `refuse` mode: short, and naming no word. */
+export const REFUSED_MESSAGE = "the text contains words that are not allowed";
+
+/** A filter in `mode`; its matcher is built here, once, never per message. */
+export function createTextFilter(mode: TextFilterMode): TextFilter {
+  if (mode === "off") return { check: () => ({ action: "pass" }) };
+  const matcher = createMatcher();
+  if (mode === "refuse") {
+    const refused = (text: string) => matcher.has(text) || derivedViews(text).some((view) => matcher.has(view.text));
+    return { check: (text) => (refused(text) ? { action: "refuse", message: REFUSED_MESSAGE } : { action: "pass" }) };
+  }
+  return {
+    check(text) {
+      // Matches in the text and in its derived views, as inclusive UTF-16 spans of the text.
+      const spans = matcher.find(text);
+      for (const view of derivedViews(text)) for (const [start, end] of matcher.find(view.text)) spans.push([view.from[start]!, view.to[end]!]);
+      return spans.length === 0 ? { action: "pass" } : { action: "mask", text: maskSpans(text, spans) };
+    },
+  };
+}
+
+/** One `*` per code point inside a span (whitespace kept): the text never grows and no surrogate pair is split. */
+function maskSpans(text: string, spans: ReadonlyArray<[number, number]>): string {
+  const masked = new Uint8Array(text.length);
+  for (const [start, end] of spans) masked.fill(1, start, end + 1);
+  let out = "";
+  let index = 0;
+  for (const point of text) {
+    out += masked[index] === 1 && !/\s/.test(point) ? "*" : point;
+    index += point.length;
+  }
+  return out;
+}
+
+type Metadata = { originalWord?: string };
+
+/** A phrase of patterns in obscenity's syntax (| a word boundary, [x] optional, ? any character) and whitelisted terms. */
+function phrase(originalWord: string, patterns: readonly string[], whitelistedTerms: readonly string[] = []) {
+  return (builder: PhraseBuilder<Metadata>) => {
+    builder.setMetadata({ originalWord });
+    for (const raw of patterns) builder.addPattern(parseRawPattern(raw));
+    for (const term of whitelistedTerms) builder.addWhitelistedTerm(term);
+    return builder;
+  };
+}
+
+/**
+ * Clean words the dataset flags, each a false positive on the clean corpus or in an English word
+ * list. The dataset's "danal", "eanal", ... catch "anal" glued to a word, so "reanalyze" too.
+ */
+const CLEAN_WORDS = [
+  ...["cockpit", "shiitake", "shiite", "cum laude", "cumin", "penistone", "dickinson", "niggard", "fukuoka", "fukushima", "wankel", "retardant", "booby trap", "gasmask"],
+  ...["titter", "assort", "rapeseed", "analg", "chink in the armo", "traffick", "feckless", "annal", "rapped", "rappel", "pachinko", "mishit"],
+  ...Array.from("defgijklopqrstuvwxyz", (letter) => `${letter}analy`),
+];
+
+/** obscenity's English dataset, plus what the corpus showed it missed or flagged wrongly. */
+function createDataset(): DataSet<Metadata> {
+  return (
+    new DataSet<Metadata>()
+      .addAll(englishDataset)
+      // v reads u below ("fvck", "cvnt"), so the dataset's own v-word is spelled with u.
+      .removePhrasesIf((built) => built.metadata?.originalWord === "vagina")
+      .addPhrase(phrase("vagina", ["uagina", "|u[?]gina"]))
+      // Runs are collapsed before the patterns see the text: "jizz" reads "jiz", "jerkoff" "jerkof", "buttplug" "butplug".
+      .addPhrase(phrase("jizz", ["|jiz"]))
+      .addPhrase(phrase("jerk off", ["jerkof"]))
+      .addPhrase(phrase("buttplug", ["butplug"]))
+      // Spelled as it sounds. Not "phuc" (a Vietnamese name), "phuk" inside a word (Phuket), nor "niqa" inside one (niqab).
+      .addPhrase(phrase("sound-alike", ["|phuck", "|phuk|", "|fuq", "|fck", "biatch", "|n[i]qa|", "|n[i]qas|", "n[i]qer", "|shyt", "|phag|", "|phag[g]ot"]))
+      // Compound insults: `|ass` needs a word start, so that "bass" and "class" pass.
+      .addPhrase(phrase("ass", ["dumbass", "jackass", "|fatass", "smartass"]))
+      // Self-censoring with an asterisk (or #, read as one) for a vowel: obscenity has f[?]ck only. "**" reads "*".
+      .addPhrase(phrase("self-censored", ["|sh*t", "sh*t|", "b*tch", "|c*nt", "d*ck", "|wh*re", "|sl*t", "p*ssy", "|a*hole", "|f*k|"]))
+      .addPhrase(phrase("clean words", [], CLEAN_WORDS))
+  );
+}
+
+/** obscenity's recommended English transformers in their order, with look-alikes folded first and more leetspeak. */
+function blacklistTransformers(): TransformerContainer[] {
+  return [
+    createSimpleTransformer(createFolding()),
+    resolveConfusablesTransformer(),
+    resolveLeetSpeakTransformer(),
+    toAsciiLowerCaseTransformer(),
+    // Beyond obscenity's leetspeak: 9 for g, 8 for b, + for t, v for u, and # for a hidden letter like *.
+    remapCharactersTransformer({ g: "9", b: "8", t: "+", u: "v", "*": "#" }),
+    // obscenity's thresholds: a run of b, e, o, l, s or g keeps two ("boob", "ass"), any other run one.
+    collapseDuplicatesTransformer({ defaultThreshold: 1, customThresholds: new Map(Array.from("beolsg", (letter): [string, number] => [letter, 2])) }),
+  ];
+}
+
+/** Matches of the dataset in a text, and whether there is one: obscenity's answers, found faster. */
+type Matcher = { find(text: string): Array<[number, number]>; has(text: string): boolean };
+/** Past this many matching terms in one text, one pass of the whole matcher is cheaper than one per term. */
+const TERMS_CHECKED_ONE_BY_ONE = 3;
+
+/**
+ * obscenity's RegExpMatcher runs each of its 147 terms with matchAll, which copies the RegExp: 20 µs
+ * a chat message (loadtest/results/filter.md). Here the text is transformed once and only the terms
+ * that can start at one of its pairs of characters are tested on it, so clean text costs a few
+ * microseconds. A term that matches runs obscenity's matcher, its own (with the whole whitelist)
+ * for spans, or the whole one when many match (a long text full of profanity): the result is
+ * obscenity's (span for span the same on the corpora and 275,000 English words, when written).
+ */
+function createMatcher(): Matcher {
+  const { blacklistedTerms, whitelistedTerms } = createDataset().build();
+  const options = { whitelistedTerms, blacklistMatcherTransformers: blacklistTransformers(), whitelistMatcherTransformers: englishRecommendedWhitelistMatcherTransformers };
+  const whole = new RegExpMatcher({ blacklistedTerms, ...options });
+  const transform = transformWith(options.blacklistMatcherTransformers);
+  const terms = blacklistedTerms.map((term) => ({ test: regExpOf(term.pattern), matcher: new RegExpMatcher({ blacklistedTerms: [term], ...options }) }));
+  const startingAt = indexOpenings(blacklistedTerms.map((term) => term.pattern));
+  /** The matchers to ask: none when no term matches the transformed text. */
+  const matchersFor = (text: string): RegExpMatcher[] => {
+    const transformed = transform(text);
+    const candidate = new Uint8Array(terms.length);
+    for (const index of startingAt.always) candidate[index] = 1;
+    for (let i = 0; i + 1 < transformed.length; i++) {
+      const first = transformed.charCodeAt(i);
+      const second = transformed.charCodeAt(i + 1);
+      if (first >= 128) continue;
+      for (const index of startingAt.byFirst[first] ?? []) candidate[index] = 1;
+      if (second < 128) for (const index of startingAt.byPair[first * 128 + second] ?? []) candidate[index] = 1;
+    }
+    const matching: RegExpMatcher[] = [];
+    for (let index = 0; index < terms.length; index++) {
+      if (candidate[index] === 0 || !terms[index]!.test.test(transformed)) continue;
+      if (matching.length === TERMS_CHECKED_ONE_BY_ONE) return [whole];
+      matching.push(terms[index]!.matcher);
+    }
+    return matching;
+  };
+  return {
+    find: (text) => matchersFor(text).flatMap((matcher) => matcher.getAllMatches(text).map((match): [number, number] => [match.startIndex, match.endIndex])),
+    has: (text) => matchersFor(text).some((matcher) => matcher.hasMatch(text)),
+  };
+}
+
+/**
+ * Which patterns can start with which two (ASCII) characters, each optional part taken and left
+ * out: by the pair (first * 128 + second), or by the first alone when the second is a wildcard. A
+ * pattern that could start with a wildcard or a non-ASCII character, or be shorter than two, is
+ * always tested.
+ */
+function indexOpenings(patterns: readonly ParsedPattern[]): { byPair: Array<number[] | undefined>; byFirst: Array<number[] | undefined>; always: number[] } {
+  const byPair: Array<number[] | undefined> = [];
+  const byFirst: Array<number[] | undefined> = [];
+  const always = new Set<number>();
+  const WILDCARD = -1;
+  const unitsOf = (node: LiteralNode | WildcardNode) => {
+    if (node.kind !== SyntaxKind.Literal) return [WILDCARD];
+    const literal = String.fromCodePoint(...node.chars);
+    return Array.from({ length: literal.length }, (_, i) => literal.charCodeAt(i));
+  };
+  const add = (lists: Array<number[] | undefined>, key: number, index: number) => {
+    const list = (lists[key] ??= []);
+    if (!list.includes(index)) list.push(index);
+  };
+  patterns.forEach((parsed, index) => {
+    let openings: number[][] = [[]];
+    for (const node of parsed.nodes) {
+      if (node.kind === SyntaxKind.Optional) openings = openings.flatMap((units) => (units.length >= 2 ? [units] : [units, [...units, ...unitsOf(node.childNode)]]));
+      else openings = openings.map((units) => (units.length >= 2 ? units : [...units, ...unitsOf(node)]));
+    }
+    for (const [first, second] of openings) {
+      if (first === undefined || second === undefined || first === WILDCARD || first >= 128 || second >= 128) always.add(index);
+      else if (second === WILDCARD) add(byFirst, first, index);
+      else add(byPair, first * 128 + second, index);
+    }
+  });
+  return { byPair, byFirst, always: [...always] };
+}
+
+/**
+ * The transformed text as obscenity's matcher sees it (its TransformerSet, applied per code point).
+ * The stateless steps before the first stateful one are composed, and tabulated for ASCII.
+ */
+function transformWith(containers: readonly TransformerContainer[]): (text: string) => string {
+  const stateful: Array<{ transform(char: number): number | undefined; reset(): void }> = [];
+  const steps = containers.map((container): ((char: number) => number | undefined) => {
+    if (!("factory" in container)) return container.transform;
+    const instance = container.factory();
+    stateful.push(instance);
+    return (char) => instance.transform(char);
+  });
+  const leading = containers.findIndex((container) => "factory" in container);
+  const composed = steps.slice(0, leading < 0 ? steps.length : leading);
+  const rest = steps.slice(composed.length);
+  const applyComposed = (char: number) => composed.reduce<number | undefined>((value, step) => (value === undefined ? undefined : step(value)), char);
+  const ascii = Int32Array.from({ length: 128 }, (_, char) => applyComposed(char) ?? -1);
+  return (text) => {
+    let out = "";
+    for (let i = 0; i < text.length; i++) {
+      const code = text.charCodeAt(i);
+      let char: number | undefined;
+      if (code < 0x80) char = ascii[code]! < 0 ? undefined : ascii[code];
+      else {
+        const point = text.codePointAt(i)!;
+        if (point > 0xffff) i++;
+        char = applyComposed(point);
+      }
+      for (let s = 0; s < rest.length && char !== undefined; s++) char = rest[s]!(char);
+      if (char !== undefined) out += String.fromCodePoint(char);
+    }
+    for (const instance of stateful) instance.reset();
+    return out;
+  };
+}
+
+/** A pattern as the RegExp obscenity compiles it to (pattern/Util.ts), without the g flag. */
+function regExpOf(parsed: ParsedPattern): RegExp {
+  const source = (node: LiteralNode | WildcardNode) => (node.kind === SyntaxKind.Literal ? String.fromCodePoint(...node.chars).replace(/[.*+?^${}()|[\]\\]/g, "\\$&") : ".");
+  const body = parsed.nodes.map((node) => (node.kind === SyntaxKind.Optional ? `(?:${source(node.childNode)})?` : source(node))).join("");
+  return new RegExp(`${parsed.requireWordBoundaryAtStart ? "\\b" : ""}${body}${parsed.requireWordBoundaryAtEnd ? "\\b" : ""}`, "s");
+}
+
+/** Cyrillic and Greek letters that look like Latin ones and do not decompose to them: each Latin letter, then its look-alikes. */
+const LOOKALIKES = "aаα bЬβвъБ cсϲς dԁ eеεё gɡ hһн iіιї jј kкκ mм nηп oоοσ pрρ rг sѕ tтτ uυцμ vν wԝωш xхχ yуγ AАΑ BВΒ CС EЕΕ HНΗ IІΙ JЈ KКΚ MМΜ NΝ OОΟ PРΡ SЅ TТΤ XХΧ YУΥ ZΖ";
+/** Where decomposing letters, look-alikes, marks and invisible characters live; the rest of Unicode passes as is. */
+const FOLDED_BLOCKS: ReadonlyArray<[number, number]> = [
+  [0x00a0, 0x052f], // Latin-1 to Latin Extended-B, IPA, combining marks, Greek, Cyrillic
+  [0x1ab0, 0x1fff], // combining marks extended, phonetic extensions, Latin Extended Additional, Greek Extended
+  [0x2000, 0x24ff], // general punctuation (zero-width), super- and subscripts, letterlike, enclosed alphanumerics
+  [0xfe00, 0xfe2f], // variation selectors, combining half marks
+  [0xfeff, 0xffef], // zero-width no-break space, full-width forms
+  [0x1d400, 0x1d7ff], // mathematical alphanumerics
+  [0x1f100, 0x1f1ff], // enclosed alphanumeric supplement
+  [0xe0000, 0xe01ef], // tags, variation selectors supplement
+];
+
+/**
+ * A transformer mapping each code point that decomposes (NFKD, marks dropped) to one ASCII letter
+ * or digit, or looks like one, to it, and dropping combining marks and invisible format characters
+ * (a zero-width space inside a word). Also | reads i, as obscenity's leetspeak means it to (its
+ * confusables table, applied first, would make it l). A table of a few thousand entries.
+ */
+function createFolding(): (char: number) => number | undefined {
+  const DROP = -1;
+  const table = new Map<number, number>();
+  const lookalike = new Map<string, number>();
+  for (const [latin, ...others] of LOOKALIKES.split(" ").map((group) => Array.from(group))) for (const other of others) lookalike.set(other, latin!.charCodeAt(0));
+  for (const [first, last] of FOLDED_BLOCKS) {
+    for (let code = first; code <= last; code++) {
+      const char = String.fromCodePoint(code);
+      if (/^[\p{M}\p{Cf}]$/u.test(char)) {
+        table.set(code, DROP);
+        continue;
+      }
+      const base = char.normalize("NFKD").replace(/\p{M}/gu, "");
+      const folded = /^[A-Za-z0-9]$/.test(base) ? base.charCodeAt(0) : lookalike.get(base);
+      if (folded !== undefined) table.set(code, folded);
+    }
+  }
+  return (char) => {
+    if (char < 0x80) return char === 0x7c ? 0x69 : char;
+    const folded = table.get(char);
+    return folded === undefined ? char : folded === DROP ? undefined : folded;
+  };
+}
+
+/** A rewritten text, and for each of its UTF-16 units the first and last unit of the original it stands for. */
+type View = { text: string; from: number[]; to: number[] };
+
+const WORD = 0;
+const SPACE = 1;
+const MARK = 2;
+/**
+ * ASCII separators: whitespace, and punctuation that is neither leetspeak for a letter (@ $ ! | ()
+ * nor an apostrophe. + and # separate here ("r+a+p+e") though the matcher reads them as t and *.
+ */
+const ASCII_KIND = Uint8Array.from({ length: 128 }, (_, code) => (/\s/.test(String.fromCharCode(code)) ? SPACE : '.,-_*~`":;=^/\\)[]{}<>?%&+#'.includes(String.fromCharCode(code)) ? MARK : WORD));
+function kindOf(code: number): number {
+  if (code < 0x80) return ASCII_KIND[code]!;
+  const char = String.fromCodePoint(code);
+  if (/\s/.test(char)) return SPACE;
+  return code !== 0x2019 && /[\p{P}\p{S}]/u.test(char) ? MARK : WORD;
+}
+
+/**
+ * Views of the text for what a transformer cannot see one character at a time: separators inside
+ * a word removed ("f.u.c.k", "sh-it", and "f u c k" where three or more one-letter words stand in
+ * a row), runs of three or more of one letter cut to one ("cooooock", where obscenity keeps two
+ * o's), and when the text has 1 or |, a second view reading them as l ("s1ut"). Most messages
+ * need none: one pass over their code points, nothing built.
+ */
+function derivedViews(text: string): View[] {
+  const starts: number[] = [];
+  const codes: number[] = [];
+  const kinds: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const code = text.codePointAt(i)!;
+    starts.push(i);
+    codes.push(code);
+    kinds.push(kindOf(code));
+    if (code > 0xffff) i++;
+  }
+  starts.push(text.length);
+  const count = codes.length;
+  const drop = new Uint8Array(count);
+  /** Index of the last code point a kept one stands for (itself, or the end of its run). */
+  const last: number[] = [];
+  let changed = false;
+
+  // Words are runs of WORD. The gap between two is removed when it is one mark and one of them is
+  // short ("f.uck", "sh-it"; not "annoying-gallery", which would read "ingga", nor the ellipsis of
+  // "as...soon"), or when it lies inside a run of three or more one-letter words ("f u c k").
+  const wordStarts: number[] = [];
+  const wordEnds: number[] = [];
+  for (let i = 0; i < count; i++) {
+    if (kinds[i] !== WORD) continue;
+    if (i === 0 || kinds[i - 1] !== WORD) wordStarts.push(i);
+    if (i + 1 === count || kinds[i + 1] !== WORD) wordEnds.push(i);
+  }
+  const single = (w: number) => w >= 0 && w < wordStarts.length && wordStarts[w] === wordEnds[w];
+  const short = (w: number) => wordEnds[w]! - wordStarts[w]! < 3;
+  for (let w = 0; w + 1 < wordStarts.length; w++) {
+    const gapStart = wordEnds[w]! + 1;
+    const gapEnd = wordStarts[w + 1]!;
+    const oneMark = gapEnd - gapStart === 1 && kinds[gapStart] === MARK;
+    if ((oneMark && (short(w) || short(w + 1))) || (single(w) && single(w + 1) && (single(w - 1) || single(w + 2)))) {
+      drop.fill(1, gapStart, gapEnd);
+      changed = true;
+    }
+  }
+  for (let i = 0; i < count; ) {
+    let j = i + 1;
+    while (j < count && codes[j] === codes[i]) j++;
+    for (let k = i; k < j; k++) last.push(k);
+    if (j - i >= 3 && kinds[i] === WORD) {
+      drop.fill(1, i + 1, j);
+      last[i] = j - 1;
+      changed = true;
+    }
+    i = j;
+  }
+  const isOne = (i: number) => codes[i] === 0x31 || codes[i] === 0x7c;
+  const hasOnes = codes.some((_, i) => isOne(i) && !drop[i]);
+  if (!changed && !hasOnes) return [];
+
+  const build = (onesAsL: boolean): View => {
+    const view: View = { text: "", from: [], to: [] };
+    for (let i = 0; i < count; i++) {
+      if (drop[i]) continue;
+      const char = onesAsL && isOne(i) ? "l" : String.fromCodePoint(codes[i]!);
+      for (let unit = 0; unit < char.length; unit++) {
+        view.from.push(starts[i]!);
+        view.to.push(starts[last[i]! + 1]! - 1);
+      }
+      view.text += char;
+    }
+    return view;
+  };
+  return [...(changed ? [build(false)] : []), ...(hasOnes ? [build(true)] : [])];
+}
