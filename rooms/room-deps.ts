@@ -7,6 +7,7 @@ import type { AppendMessages } from "./conversation-log.ts";
 import type { HistoryStore } from "./history-store.ts";
 import type { Authenticator } from "./identity.ts";
 import type { RateLimit } from "./plugins/rate-limit.ts";
+import type { TextFilter } from "./plugins/text-filter.ts";
 import type { UserLimits } from "./plugins/user-limits.ts";
 import type { Report } from "../schema/moderation.ts";
 import type { Identity, Role } from "./identity.ts";
@@ -26,10 +27,7 @@ export interface RoomModeration {
   report(report: Omit<Report, "reportId">): Promise<{ reportId: string; duplicate: boolean }>;
 }
 
-/** The content filter as a room uses it (rooms/plugins/text-filter.ts). */
-export interface TextCheck {
-  check(text: string): { action: "pass" } | { action: "mask"; text: string } | { action: "refuse"; message: string };
-}
+
 
 /** A structured logger (pino's shape): context object first, then the event text. */
 export interface RoomLog {
@@ -104,7 +102,8 @@ export type ChatRoomDeps = {
   /** Per-user bounds on seats, conversations, joins and room creations on this node. */
   userLimits: UserLimits;
   moderation: RoomModeration;
-  textFilter: TextCheck;
+  /** The content filter (TEXT_FILTER): masks or refuses profanity, or passes everything. */
+  textFilter: TextFilter;
   requestLimit: RateLimit;
   limits: {
     maxTextChars: number;

@@ -17,6 +17,7 @@ import { monitorPanel } from "./http/monitor.ts";
 import type { ConnectionGuardEvents } from "./connection-guard.ts";
 import { throttleLog } from "../rooms/plugins/log-throttle.ts";
 import { createMemoryRateLimit } from "../rooms/plugins/rate-limit.ts";
+import { createTextFilter } from "../rooms/plugins/text-filter.ts";
 import { createUserLimits } from "../rooms/plugins/user-limits.ts";
 import { describeEmbeddedDefaults, type Config } from "./config.ts";
 import { mountRoutes } from "./http/routes.ts";
@@ -95,8 +96,7 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
     sendLimit: createMemoryRateLimit(config.rateLimit.sendsPerSec, config.rateLimit.sendBurst),
     userLimits: createUserLimits({ ...config.userLimits, onRefused: (limit) => metrics.userLimitRefused(limit) }),
     moderation,
-    // TODO(#12): the obscenity filter of rooms/plugins/text-filter.ts replaces this pass-through.
-    textFilter: { check: () => ({ action: "pass" }) },
+    textFilter: createTextFilter(config.textFilter),
     requestLimit: createMemoryRateLimit(config.rateLimit.requestsPerSec, 0),
     limits: {
       maxTextChars: config.maxTextChars,

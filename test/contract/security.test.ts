@@ -322,6 +322,24 @@ describe("connection guards and text safety on one node", function () {
     assert.ok(warned.length >= 1 && warned.length <= sockets, `one warn line per connection at most, got ${warned.length}`);
   });
 
+  it("masks profanity, look-alike spellings included, marks the message filtered, and keeps clean words that contain a bad one", async function () {
+    const conversationId = `channel:${unique("filter")}`;
+    const room = await new Client(node.httpUrl).joinOrCreate("chat", { conversationId, userId: unique("u") });
+    room.onMessage("*", () => undefined);
+    try {
+      const masked = (await room.request("send", { clientMsgId: unique("m"), text: "you are a f\u0443ck1ng idiot" })) as Reply;
+      const clean = (await room.request("send", { clientMsgId: unique("m"), text: "the cockpit of Scunthorpe's class assignment" })) as Reply;
+      const page = (await room.request("sync", { afterSeq: masked.seq - 1 })) as { messages: Array<{ seq: number; text: string; filtered?: true }> };
+      const [first, second] = page.messages;
+      assert.equal(first!.filtered, true);
+      assert.doesNotMatch(first!.text, /f.ck/i);
+      assert.match(first!.text, /^you are a \*{4}\S* idiot$/, "the offending part is masked, the rest kept");
+      assert.deepEqual([second!.seq, second!.text, second!.filtered], [clean.seq, "the cockpit of Scunthorpe's class assignment", undefined]);
+    } finally {
+      await room.leave().catch(() => undefined);
+    }
+  });
+
   it("refuses text made only of invisible characters as INVALID, and removes unpaired bidi overrides from text and names", async function () {
     const conversationId = `channel:${unique("text")}`;
     const room = await new Client(node.httpUrl).joinOrCreate("chat", { conversationId, userId: unique("u"), name: "\u202Emallory" });
