@@ -18,7 +18,7 @@ import { createTextFilter, type TextFilter } from "../rooms/plugins/text-filter.
 import { Limits } from "../schema/chat.ts";
 
 const values = commandLine({
-  usage: "node loadtest/bench-filter.ts",
+  usage: "npm run bench:filter --",
   summary: "Hit rate on the offensive corpus, false-positive rate on the clean corpus, and the filter's cost in microseconds per message. Results go to --out/filter.md.",
   options: {
     passes: { kind: "integer", default: 7, min: 1, help: "timed passes over both corpora (the median is reported)" },

@@ -18,6 +18,7 @@ const TOOLS = [
   { script: "bench:abuse", file: "loadtest/bench-abuse.ts", badValue: ["--rate", "-5"], names: "--rate" },
   { script: "chaos", file: "test/chaos/run.ts", badValue: ["--scenario", "z"], names: "--scenario" },
   { script: "bench:moderation", file: "loadtest/bench-moderation.ts", badValue: ["--rounds", "0"], names: "--rounds" },
+  { script: "bench:filter", file: "loadtest/bench-filter.ts", badValue: ["--passes", "none"], names: "--passes" },
 ] as const;
 
 function run(file: string, args: string[]) {
