@@ -20,7 +20,7 @@ export const DEFAULT_BACKOFF: Readonly<BackoffOptions> = Object.freeze({ initial
 /** Delay in ms before retry number `attempt` (1-based): initialMs·factor^(attempt-1), capped at maxMs, minus jitter. */
 export function backoffDelayMs(attempt: number, options: BackoffOptions = DEFAULT_BACKOFF, random: () => number = Math.random): number {
   const step = Math.max(1, Math.floor(attempt));
-  const raw = Math.min(options.maxMs, options.initialMs * Math.pow(options.factor, step - 1));
+  const raw = Math.min(options.maxMs, options.initialMs * options.factor ** (step - 1));
   const jitter = Math.min(1, Math.max(0, options.jitter));
   return Math.max(0, Math.round(raw * (1 - jitter * random())));
 }

@@ -55,7 +55,10 @@ type Abuse = { name: string; what: string; run(endpoint: string, signal: AbortSi
 
 let abuser = 0;
 const abuserId = () => `abuser${process.pid}_${abuser++}`;
-const quiet = (room: Room) => (room.onMessage("*", () => undefined), room);
+const quiet = (room: Room) => {
+  room.onMessage("*", () => undefined);
+  return room;
+};
 
 const ABUSES: Abuse[] = [
   {

@@ -90,7 +90,7 @@ try {
     for (const name of systems) {
       const entry = results.get(name)!;
       if (entry.skipped) continue;
-      let system;
+      let system: Awaited<ReturnType<typeof startSystem>>;
       try {
         system = await startSystem(name, {
           serverCpu: SERVER_CPU,

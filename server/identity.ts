@@ -2,7 +2,7 @@
  * Identities: HS256 JWTs verified with jose (algorithm pinned, exp required), or development
  * identities taken from join options when no JWT key is configured.
  */
-import { errors, jwtVerify } from "jose";
+import { errors, jwtVerify, type JWTPayload } from "jose";
 import { RefusalError } from "../schema/codes.ts";
 import { isName } from "../rooms/conversation-id.ts";
 import { Roles, type Authenticator, type Identity, type Role } from "../rooms/identity.ts";
@@ -28,7 +28,7 @@ export function createJwtAuthenticator(secret: Uint8Array): Authenticator {
   return {
     async authenticate(token) {
       if (!token) throw new RefusalError("UNAUTHENTICATED", "a token is required");
-      let payload;
+      let payload: JWTPayload;
       try {
         ({ payload } = await jwtVerify(token, secret, { algorithms: ["HS256"], requiredClaims: ["exp", "sub"] }));
       } catch (error) {

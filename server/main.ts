@@ -2,11 +2,11 @@
  * Entrypoint of one Parley node: wiring only.
  */
 import { createApp } from "./app.ts";
-import { ConfigError, loadConfig } from "./config.ts";
+import { ConfigError, loadConfig, type Config } from "./config.ts";
 import { createLogger } from "./logger.ts";
 import { handleShutdownSignals } from "./shutdown.ts";
 
-let config;
+let config: Config;
 try {
   config = loadConfig();
 } catch (error) {

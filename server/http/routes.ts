@@ -131,7 +131,7 @@ export function mountRoutes(app: Application, deps: HttpDeps): void {
 }
 
 /** Run a JSON handler: a RefusalError becomes `{ error: { code, message } }` with its status. */
-export async function handle(route: string, req: Request, res: Response, deps: HttpDeps, body: () => Promise<unknown>): Promise<void> {
+export async function handle(route: string, _req: Request, res: Response, deps: HttpDeps, body: () => Promise<unknown>): Promise<void> {
   const started = performance.now();
   let status = 200;
   try {

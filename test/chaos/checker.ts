@@ -306,7 +306,7 @@ function checkDeliveries(logs: ClientLog[], store: StoreIndex): DeliveryResults 
       } else if (event.type === "receive") {
         delivered++;
         let receiver = receivers.get(event.conversationId);
-        if (!receiver || !receiver.joined) {
+        if (!receiver?.joined) {
           // Without a joined marker the start is unknown: report it once, then take this receive as the start.
           orderViolations.push({ kind: "receive-before-join", conversationId: event.conversationId, clientId: log.clientId, detail: `seq ${event.seq} was received before a joined marker` });
           receiver = { position: event.seq - 1, seen: new Set(), baseline: event.seq - 1, joined: true, final: event.seq - 1 };

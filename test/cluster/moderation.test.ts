@@ -61,7 +61,10 @@ describe("moderation across two nodes", function () {
   let cluster: Cluster;
   let redis: Redis;
   const seats: Seated[] = [];
-  const keep = (seated: Seated) => (seats.push(seated), seated);
+  const keep = (seated: Seated) => {
+    seats.push(seated);
+    return seated;
+  };
   const a = () => cluster.nodes[0]!;
   const b = () => cluster.nodes[1]!;
   const act = (body: Record<string, unknown>, as = MOD, node = a()) => http(node, "POST", "/v1/moderation/actions", as, { actionId: unique("act"), ...body });

@@ -472,7 +472,12 @@ describe("conversation log", function () {
       const writes = heldAppend(store);
       const { log } = await startLog({ store, append: writes.append });
       let answered = 0;
-      const sends = ["s-1", "s-2", "s-3"].map((id) => log.submit(draft(id)).then((outcome) => (answered++, outcome)));
+      const sends = ["s-1", "s-2", "s-3"].map((id) =>
+        log.submit(draft(id)).then((outcome) => {
+          answered++;
+          return outcome;
+        }),
+      );
       let settled = false;
       const settling = log.settled().then(() => {
         settled = true;

@@ -13,7 +13,11 @@ describe("group commit", function () {
   it("gathers appends of several rooms into one write and gives each its own outcome", async function () {
     const store = new MemoryHistoryStore();
     const writes: number[] = [];
-    const append = createGroupCommit({ appendMessages: (messages) => (writes.push(messages.length), store.appendMessages(messages)) }, options);
+    const appendMessages = (messages: Parameters<typeof store.appendMessages>[0]) => {
+      writes.push(messages.length);
+      return store.appendMessages(messages);
+    };
+    const append = createGroupCommit({ appendMessages }, options);
     const outcomes = await Promise.all([append([message("channel:a", 1), message("channel:a", 2)]), append([message("channel:b", 1)])]);
     assert.deepEqual(outcomes, [{ stored: 2 }, { stored: 1 }]);
     assert.deepEqual(writes, [3]);

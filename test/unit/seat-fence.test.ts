@@ -10,7 +10,10 @@ describe("seat fence", function () {
     const reserved: string[] = [];
     const proto = Conversation.prototype as unknown as { _reserveSeat: (sessionId: string, options: unknown, auth: unknown) => Promise<boolean> };
     // Stand in for Colyseus's own reservation, which the fence wraps.
-    proto._reserveSeat = async (sessionId) => (reserved.push(sessionId), true);
+    proto._reserveSeat = async (sessionId) => {
+      reserved.push(sessionId);
+      return true;
+    };
     const refused: unknown[] = [];
     fenceSeats(Conversation, (room, auth) => (auth as { conversationId?: string } | undefined)?.conversationId === room.conversationId, (_room, auth) => refused.push(auth));
 
