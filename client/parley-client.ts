@@ -109,14 +109,18 @@ export class ParleyClient {
     if (this.#closed) throw new Error("the client is closed");
     let joined = this.#conversations.get(conversationId);
     if (!joined) {
-      const conversation = new Conversation(conversationId, { ...this.#options.conversation, ...options }, {
-        session: this.#sessionDeps(),
-        identity: this.#identity(),
-        requestTimeoutMs: this.#options.requestTimeoutMs ?? 10_000,
-        backoff: this.#backoff,
-        trace: this.#options.onTrace,
-        onState: () => this.#updateState(),
-      });
+      const conversation = new Conversation(
+        conversationId,
+        { ...this.#options.conversation, ...options },
+        {
+          session: this.#sessionDeps(),
+          identity: this.#identity(),
+          requestTimeoutMs: this.#options.requestTimeoutMs ?? 10_000,
+          backoff: this.#backoff,
+          trace: this.#options.onTrace,
+          onState: () => this.#updateState(),
+        },
+      );
       conversation.on("message", (message) => this.events.emit("message", message));
       conversation.on("typing", (typing) => this.events.emit("typing", { ...typing, conversationId }));
       conversation.on("read", (read) => this.events.emit("read", { ...read, conversationId }));

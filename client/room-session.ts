@@ -151,7 +151,17 @@ export class RoomSession {
         this.#startHeartbeat(room, isCurrent);
         if (!first) {
           const t = Date.now();
-          emitTrace(this.#options.trace, { type: "rejoin", room: this.#options.roomName, conversationId: this.#options.conversationId, endpoint, reason, attempts: attempt + 1, joinMs, catchUpMs: t - joinStarted - joinMs, t });
+          emitTrace(this.#options.trace, {
+            type: "rejoin",
+            room: this.#options.roomName,
+            conversationId: this.#options.conversationId,
+            endpoint,
+            reason,
+            attempts: attempt + 1,
+            joinMs,
+            catchUpMs: t - joinStarted - joinMs,
+            t,
+          });
           this.#options.onRejoined(room, reason);
         }
         return;

@@ -57,7 +57,9 @@ export function parseCommandLine<Options extends Record<string, Option>>(command
   const spec = Object.fromEntries(Object.entries(command.options).map(([name, option]) => [name, { type: option.kind === "boolean" ? ("boolean" as const) : ("string" as const) }]));
   let parsed: Record<string, string | boolean | undefined>;
   try {
-    ({ values: parsed } = parseArgs({ args: [...argv], options: { ...spec, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false }) as { values: Record<string, string | boolean | undefined> });
+    ({ values: parsed } = parseArgs({ args: [...argv], options: { ...spec, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false }) as {
+      values: Record<string, string | boolean | undefined>;
+    });
   } catch (error) {
     // parseArgs's messages name the flag: "Unknown option '--x'", "Option '--rooms <value>' argument missing".
     throw new UsageError((error as Error).message.split("\n")[0]!.replace(/\. To specify.*$/, ""));

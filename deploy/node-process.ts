@@ -102,4 +102,3 @@ export function runNodeToExit(env: Record<string, string | undefined>, timeoutMs
     });
   });
 }
-

@@ -110,15 +110,7 @@ export async function startMongoWire(log?: (line: string) => void): Promise<Serv
     return { kind: "mongod", url: `mongodb://127.0.0.1:${port}/parley`, port, stop: stopper(child, dir) };
   }
   const binary = ensureFerretdb(log);
-  const args = [
-    "--handler=sqlite",
-    `--sqlite-url=file:${dir}/`,
-    `--listen-addr=127.0.0.1:${port}`,
-    "--debug-addr=-",
-    "--telemetry=disable",
-    "--log-level=error",
-    `--state-dir=${dir}`,
-  ];
+  const args = ["--handler=sqlite", `--sqlite-url=file:${dir}/`, `--listen-addr=127.0.0.1:${port}`, "--debug-addr=-", "--telemetry=disable", "--log-level=error", `--state-dir=${dir}`];
   const child = await startProcess("ferretdb", binary, args, port, dir);
   return { kind: "ferretdb", url: `mongodb://127.0.0.1:${port}/parley`, port, stop: stopper(child, dir) };
 }

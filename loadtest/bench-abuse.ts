@@ -26,7 +26,8 @@ import { createMeter, drain, percentilesMs, sendOpenLoop, type Member, type Seat
 
 const values = commandLine({
   usage: "npm run bench:abuse --",
-  summary: "What one abusive user or stranger costs everyone else: a steady chat workload on one node, each abuse beside it, against windows of the same workload without it, alternating. Results go to --out/abuse.md.",
+  summary:
+    "What one abusive user or stranger costs everyone else: a steady chat workload on one node, each abuse beside it, against windows of the same workload without it, alternating. Results go to --out/abuse.md.",
   options: {
     runs: { kind: "integer", default: 3, min: 1, help: "pairs of windows (without, with) per abuse" },
     seconds: { kind: "number", default: 8, min: 1, help: "seconds per window" },
@@ -190,11 +191,21 @@ const ABUSES: Abuse[] = [
       for (let i = 0; i < 1000 && !signal.aborted; i++) {
         const body = JSON.stringify({ conversationId: `channel:${prefix}_${i % 20}`, userId: `${prefix}_${i}` });
         const answer = await new Promise<{ status: number; text: string }>((resolve) => {
-          const request = httpRequest({ host: hostname, port: Number(port), path: "/matchmake/joinOrCreate/chat", method: "POST", localAddress: ABUSER_ADDRESS, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (response) => {
-            let text = "";
-            response.on("data", (chunk: Buffer) => void (text += chunk.toString()));
-            response.on("end", () => resolve({ status: response.statusCode ?? 0, text }));
-          });
+          const request = httpRequest(
+            {
+              host: hostname,
+              port: Number(port),
+              path: "/matchmake/joinOrCreate/chat",
+              method: "POST",
+              localAddress: ABUSER_ADDRESS,
+              headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+            },
+            (response) => {
+              let text = "";
+              response.on("data", (chunk: Buffer) => void (text += chunk.toString()));
+              response.on("end", () => resolve({ status: response.statusCode ?? 0, text }));
+            },
+          );
           request.on("error", () => resolve({ status: 0, text: "" }));
           request.end(body);
         });
@@ -270,7 +281,18 @@ const server: ServerProcess = await startServer(
   { LOG_LEVEL: "warn", SEND_RATE_PER_SEC: "1000", SEND_BURST: "1000", REQUEST_RATE_PER_SEC: "1000", HANDSHAKE_TIMEOUT_MS: "5000", MAX_CONNECTIONS_PER_IP: "256", JOINS_PER_SEC_PER_IP: "200" },
   0,
 );
-type Row = { abuse: string; what: string; baselineP99: number[]; abusedP99: number[]; baselineP50: number[]; abusedP50: number[]; baselineCpu: number[]; abusedCpu: number[]; lost: number; outcomes: Record<string, number> };
+type Row = {
+  abuse: string;
+  what: string;
+  baselineP99: number[];
+  abusedP99: number[];
+  baselineP50: number[];
+  abusedP50: number[];
+  baselineCpu: number[];
+  abusedCpu: number[];
+  lost: number;
+  outcomes: Record<string, number>;
+};
 const results: Row[] = [];
 try {
   const meter = createMeter();
@@ -312,8 +334,19 @@ const lines = [
   "| abuse | others' p50 without / with (ms) | others' p99 without / with (ms) | p99 ratio | node CPU per delivery without / with (us) | lost | what the abuser got (last run) |",
   "|---|---|---|---|---|---|---|",
   ...results.map((row) => {
-    const [b99, a99, b50, a50, bCpu, aCpu] = [row.baselineP99, row.abusedP99, row.baselineP50, row.abusedP50, row.baselineCpu, row.abusedCpu].map(median) as [number, number, number, number, number, number];
-    return `| ${row.what} | ${b50.toFixed(1)} / ${a50.toFixed(1)} | ${b99.toFixed(1)} / ${a99.toFixed(1)} | ${(a99 / b99).toFixed(2)}x | ${bCpu.toFixed(1)} / ${aCpu.toFixed(1)} | ${row.lost} | ${Object.entries(row.outcomes).map(([code, n]) => `${code} ${n}`).join(", ")} |`;
+    const [b99, a99, b50, a50, bCpu, aCpu] = [row.baselineP99, row.abusedP99, row.baselineP50, row.abusedP50, row.baselineCpu, row.abusedCpu].map(median) as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
+    return `| ${row.what} | ${b50.toFixed(1)} / ${a50.toFixed(1)} | ${b99.toFixed(1)} / ${a99.toFixed(1)} | ${(a99 / b99).toFixed(2)}x | ${bCpu.toFixed(1)} / ${aCpu.toFixed(1)} | ${row.lost} | ${Object.entries(
+      row.outcomes,
+    )
+      .map(([code, n]) => `${code} ${n}`)
+      .join(", ")} |`;
   }),
   "",
 ];

@@ -294,9 +294,16 @@ async function runMode(redisUrl: string, redis: Redis, mode: "leases" | "stock")
 
       await guard.clear(HEADROOM_MS);
       const newTargets = Array.from({ length: count }, (_, i) => ({ conversationId: `channel:new${tag}p${i}`, userId: `pn${i}` }));
-      const newWindow = await measureWindow(redis, guard, async () => void (joined = await probeJoins(clients, newTargets)), () => leaveAll(joined.rooms));
+      const newWindow = await measureWindow(
+        redis,
+        guard,
+        async () => void (joined = await probeJoins(clients, newTargets)),
+        () => leaveAll(joined.rooms),
+      );
       const newJoins = metricOf(newWindow, joined.latenciesMs.length, joined.errors, joined.latenciesMs, joined.firstError);
-      say(`${mode} @${level}: new joins p50 ${newJoins.p50Ms?.toFixed(1)} ms p99 ${newJoins.p99Ms?.toFixed(1)} ms, ${newJoins.commandsPer.toFixed(1)} commands, ${(newJoins.outputBytesPer / 1024).toFixed(1)} KiB out per join`);
+      say(
+        `${mode} @${level}: new joins p50 ${newJoins.p50Ms?.toFixed(1)} ms p99 ${newJoins.p99Ms?.toFixed(1)} ms, ${newJoins.commandsPer.toFixed(1)} commands, ${(newJoins.outputBytesPer / 1024).toFixed(1)} KiB out per join`,
+      );
 
       await guard.clear(HEADROOM_MS);
       const existing = Array.from({ length: count }, (_, i) => Math.floor((i * level) / count)).filter((index) => roomIds.has(index));
@@ -312,7 +319,9 @@ async function runMode(redisUrl: string, redis: Redis, mode: "leases" | "stock")
         },
       );
       const existingJoins = { ...metricOf(existingWindow, joined.latenciesMs.length, joined.errors, joined.latenciesMs, joined.firstError), joinedTheExistingRoom: sameRoom };
-      say(`${mode} @${level}: existing joins p50 ${existingJoins.p50Ms?.toFixed(1)} ms p99 ${existingJoins.p99Ms?.toFixed(1)} ms, ${existingJoins.commandsPer.toFixed(1)} commands per join; ${sameRoom}/${existingTargets.length} in the existing room`);
+      say(
+        `${mode} @${level}: existing joins p50 ${existingJoins.p50Ms?.toFixed(1)} ms p99 ${existingJoins.p99Ms?.toFixed(1)} ms, ${existingJoins.commandsPer.toFixed(1)} commands per join; ${sameRoom}/${existingTargets.length} in the existing room`,
+      );
 
       const channelMessages = await messageCost(redis, guard, clients, "channel", tag);
       const dmMessages = await messageCost(redis, guard, clients, "dm", tag);
@@ -452,6 +461,13 @@ try {
 const meta = machine();
 const report = markdown(all, meta, started);
 mkdirSync(values.out, { recursive: true });
-writeFileSync(join(values.out, "cluster.json"), JSON.stringify({ startedAt: started.toISOString(), machine: meta, options: { levels, probes, stockProbes, messages, leaseMs, roomsPerFiller, fillConcurrency, channel: CHANNEL, dm: DM }, modes: all }, null, 2) + "\n");
+writeFileSync(
+  join(values.out, "cluster.json"),
+  JSON.stringify(
+    { startedAt: started.toISOString(), machine: meta, options: { levels, probes, stockProbes, messages, leaseMs, roomsPerFiller, fillConcurrency, channel: CHANNEL, dm: DM }, modes: all },
+    null,
+    2,
+  ) + "\n",
+);
 writeFileSync(join(values.out, "cluster.md"), report);
 console.log(`\n${report}`);

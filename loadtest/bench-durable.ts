@@ -94,7 +94,10 @@ async function measure(mongoUrl: string, windowMs: number) {
     };
   } finally {
     await node.stop();
-    const warnings = node.output().split("\n").filter((line) => /"level":(40|50|60)/.test(line) && !line.includes("embeddedDefault"));
+    const warnings = node
+      .output()
+      .split("\n")
+      .filter((line) => /"level":(40|50|60)/.test(line) && !line.includes("embeddedDefault"));
     const byMessage = new Map<string, number>();
     for (const line of warnings) {
       const msg = (JSON.parse(line) as { msg: string }).msg;
@@ -122,15 +125,26 @@ try {
 const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const summary = (windowMs: number) => {
   const rows = results.filter((r) => r.windowMs === windowMs);
-  return { ackedPerSec: median(rows.map((r) => r.ackedPerSec)), p50: median(rows.map((r) => r.p50)), p99: median(rows.map((r) => r.p99)), errors: rows.reduce((s, r) => s + r.errors, 0), loadgenCpuPct: median(rows.map((r) => r.loadgenCpuPct)) };
+  return {
+    ackedPerSec: median(rows.map((r) => r.ackedPerSec)),
+    p50: median(rows.map((r) => r.p50)),
+    p99: median(rows.map((r) => r.p99)),
+    errors: rows.reduce((s, r) => s + r.errors, 0),
+    loadgenCpuPct: median(rows.map((r) => r.loadgenCpuPct)),
+  };
 };
 const on = summary(Number(values.window));
 const off = summary(0);
-console.log(`\nmachine: ${os.cpus()[0]?.model} x${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB; store: ${mongo.kind}; node on CPU 0${hasTaskset ? "" : " (no taskset)"}, load generator on CPU 1`);
+console.log(
+  `\nmachine: ${os.cpus()[0]?.model} x${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB; store: ${mongo.kind}; node on CPU 0${hasTaskset ? "" : " (no taskset)"}, load generator on CPU 1`,
+);
 console.log(`workload: ${conversations} conversations x ${sendersPerConversation} closed-loop senders, 100-byte texts, ${seconds} s after 2 s warm-up, median of ${runs} runs`);
 console.log("| group commit | acked msgs/s | ack p50 ms | ack p99 ms | errors | load generator CPU % |");
 console.log("|---|---|---|---|---|---|");
-for (const [label, row] of [[`on (window ${values.window} ms)`, on], ["off (window 0)", off]] as const) {
+for (const [label, row] of [
+  [`on (window ${values.window} ms)`, on],
+  ["off (window 0)", off],
+] as const) {
   console.log(`| ${label} | ${row.ackedPerSec.toFixed(0)} | ${row.p50.toFixed(1)} | ${row.p99.toFixed(1)} | ${row.errors} | ${row.loadgenCpuPct.toFixed(0)} |`);
 }
 console.log(`ratio on/off: throughput ${(on.ackedPerSec / off.ackedPerSec).toFixed(2)}x, p99 ${(on.p99 / off.p99).toFixed(2)}x`);

@@ -19,8 +19,8 @@ const values = commandLine({
 });
 
 const services: Service[] = [];
-const redisUrl = process.env.REDIS_URL ?? (services[services.push(await startRedis()) - 1]!.url);
-const mongoUrl = process.env.MONGO_URL ?? (services[services.push(await startMongoWire()) - 1]!.url);
+const redisUrl = process.env.REDIS_URL ?? services[services.push(await startRedis()) - 1]!.url;
+const mongoUrl = process.env.MONGO_URL ?? services[services.push(await startMongoWire()) - 1]!.url;
 const cluster = await startCluster({ nodes: 2, redisUrl, mongoUrl, env: { SEND_RATE_PER_SEC: "100000", SEND_BURST: "100000", REQUEST_RATE_PER_SEC: "100000" } });
 const [a, b] = cluster.nodes as [(typeof cluster.nodes)[0], (typeof cluster.nodes)[0]];
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;

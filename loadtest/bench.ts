@@ -22,7 +22,8 @@ import { sweep, type SweepOptions } from "./sweep.ts";
 
 const COMMAND = {
   usage: "npm run bench --",
-  summary: "The same chat workload against each system in turn, in one run: raw ws and uWebSockets.js ceilings, Socket.IO and stock Colyseus peers, Parley in memory and durable. Servers on CPU 0, this load generator on CPU 1. Results go to --out.",
+  summary:
+    "The same chat workload against each system in turn, in one run: raw ws and uWebSockets.js ceilings, Socket.IO and stock Colyseus peers, Parley in memory and durable. Servers on CPU 0, this load generator on CPU 1. Results go to --out.",
   options: {
     systems: { kind: "string", default: SYSTEM_NAMES.filter((name) => name !== "parley-memory-unfiltered").join(","), help: `comma-separated systems: ${SYSTEM_NAMES.join(", ")}` },
     runs: { kind: "integer", min: 1, help: "runs per system (default 3, 1 with --quick)" },

@@ -16,7 +16,4 @@ export type FillerRequest =
   | { kind: "leave" };
 
 /** Filler to parent. */
-export type FillerReply =
-  | { kind: "ready" }
-  | { kind: "filled"; roomIds: Array<[number, string]>; errors: number; firstError?: string; ms: number }
-  | { kind: "left" };
+export type FillerReply = { kind: "ready" } | { kind: "filled"; roomIds: Array<[number, string]>; errors: number; firstError?: string; ms: number } | { kind: "left" };

@@ -88,7 +88,9 @@ const report = setInterval(() => {
   const latencies = counters.latencies.sort((a, b) => a - b);
   const p99 = latencies.length === 0 ? "–" : latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))]!.toFixed(1);
   const refused = [...counters.refused].map(([code, n]) => `${code} ${n}`).join(", ") || "none";
-  console.info(`last ${REPORT_EVERY_MS / 1000} s: sent ${counters.sent}, own echoes (acks) ${counters.echoed}, refused ${refused}, deliveries ${counters.deliveries} (p99 ${p99} ms), migrates ${counters.migrates}, rejoins ${counters.rejoins}`);
+  console.info(
+    `last ${REPORT_EVERY_MS / 1000} s: sent ${counters.sent}, own echoes (acks) ${counters.echoed}, refused ${refused}, deliveries ${counters.deliveries} (p99 ${p99} ms), migrates ${counters.migrates}, rejoins ${counters.rejoins}`,
+  );
   counters = createCounters();
 }, REPORT_EVERY_MS);
 report.unref();
@@ -131,7 +133,14 @@ async function main(options: Options): Promise<void> {
       if (code === 4000 || code === 4403 || rejoins >= MAX_REJOINS) return console.warn(`client ${index} left with ${code}`);
       rejoins++;
       counters.rejoins++;
-      setTimeout(() => join().then(() => void (rejoins = 0), (error: unknown) => console.error(`client ${index} could not rejoin: ${String(error)}`)), 250 + Math.random() * 750);
+      setTimeout(
+        () =>
+          join().then(
+            () => void (rejoins = 0),
+            (error: unknown) => console.error(`client ${index} could not rejoin: ${String(error)}`),
+          ),
+        250 + Math.random() * 750,
+      );
     });
   };
   await join();
@@ -140,4 +149,6 @@ async function main(options: Options): Promise<void> {
 // Parley's room is `chat`: the tool wants it named, so name it unless the caller did.
 if (!process.argv.some((arg) => /^--room(Id)?(=|$)/.test(arg))) process.argv.push("--room", "chat");
 cli(main);
-console.info(`Parley chat scenario: run ${settings.runId}, users cl${settings.runId}-<i>, ${settings.rooms} conversations channel:${settings.conversationPrefix}<n>, a send every ${settings.intervalMs} ms per client, @colyseus/sdk ${sdkVersion}`);
+console.info(
+  `Parley chat scenario: run ${settings.runId}, users cl${settings.runId}-<i>, ${settings.rooms} conversations channel:${settings.conversationPrefix}<n>, a send every ${settings.intervalMs} ms per client, @colyseus/sdk ${sdkVersion}`,
+);

@@ -37,7 +37,10 @@ const TOKEN_LIFETIME = "1h";
 
 /** A fresh run id: 6 characters of [0-9a-z]. */
 export function newRunId(): string {
-  return BigInt(`0x${randomBytes(5).toString("hex")}`).toString(36).padStart(8, "0").slice(-6);
+  return BigInt(`0x${randomBytes(5).toString("hex")}`)
+    .toString(36)
+    .padStart(8, "0")
+    .slice(-6);
 }
 
 /** User ids of a run: `lt<runId>-<conversation>_<user>`. */

@@ -113,7 +113,9 @@ const sizes = Array.from({ length: values.rooms }, (_, n) => Math.floor(values.c
 const memberOptions = { endpoints, requestTimeoutMs: values["ack-timeout"], joinTimeoutMs: 10_000, maxJoinAttempts: 8, reports: tally };
 const clientName = values.client === "kit" ? "client kit" : "bare SDK";
 const usersLabel = source.kind === "token-file" ? "users named by --token-file" : `users ${userPrefixOf(runId)}*`;
-console.log(`run ${runId}: seating ${values.clients} clients (${clientName}, ${source.kind} identities, ${usersLabel}) in ${values.rooms} conversations channel:${values["conversation-prefix"]}<n> on ${endpoints.join(", ")}`);
+console.log(
+  `run ${runId}: seating ${values.clients} clients (${clientName}, ${source.kind} identities, ${usersLabel}) in ${values.rooms} conversations channel:${values["conversation-prefix"]}<n> on ${endpoints.join(", ")}`,
+);
 const startedAt = new Date().toISOString();
 const seated = await seatClients(
   { sizes, rampMs: values.ramp * 1000, deadlineMs: (values.ramp + values["seat-timeout"]) * 1000 },
@@ -143,7 +145,17 @@ const summary = summarise(tally, {
   endpoints,
   client: values.client as "kit" | "sdk",
   identities: source.kind,
-  settings: { clients: values.clients, rooms: values.rooms, ratePerSec: values.rate, durationSec: values.duration, bytes: values.bytes, rampSec: values.ramp, mix: describeMix(mix), ackTimeoutMs: values["ack-timeout"], conversationPrefix: values["conversation-prefix"] },
+  settings: {
+    clients: values.clients,
+    rooms: values.rooms,
+    ratePerSec: values.rate,
+    durationSec: values.duration,
+    bytes: values.bytes,
+    rampSec: values.ramp,
+    mix: describeMix(mix),
+    ackTimeoutMs: values["ack-timeout"],
+    conversationPrefix: values["conversation-prefix"],
+  },
   joins: { wanted: values.clients, seated: seated.seated, seconds: Math.round(seated.seconds * 1000) / 1000, failedByCode: seated.failedByCode },
   sendSeconds: Math.round(sendSeconds * 1000) / 1000,
   stoppedEarly: stop.signal.aborted,

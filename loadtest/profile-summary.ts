@@ -51,7 +51,9 @@ export function summariseProfile(file: string, top = 25): string {
 
 /** The most recent .cpuprofile in `dir`, if any. */
 export function newestProfile(dir: string): string | undefined {
-  const files = readdirSync(dir).filter((name) => name.endsWith(".cpuprofile")).map((name) => join(dir, name));
+  const files = readdirSync(dir)
+    .filter((name) => name.endsWith(".cpuprofile"))
+    .map((name) => join(dir, name));
   return files.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
 }
 

@@ -67,7 +67,17 @@ function summarise(system: SystemRuns) {
     limitedBy: limits.sort((a, b) => limits.filter((x) => x === b).length - limits.filter((x) => x === a).length)[0],
     curve: rates.map((ratePerSec) => {
       const steps = system.runs.flatMap((run) => run.steps.filter((step) => step.ratePerSec === ratePerSec));
-      return { ratePerSec, runs: steps.length, deliveriesPerSec: round(median(steps.map((s) => s.deliveriesPerSec)), 0), p50Ms: round(median(steps.map((s) => s.delivery.p50)), 2), p99Ms: round(median(steps.map((s) => s.delivery.p99)), 2), deliveredRatio: round(median(steps.map((s) => s.deliveredRatio)), 5), serverCpuPct: round(median(steps.map((s) => s.serverCpuPct)), 0), loadgenCpuPct: round(median(steps.map((s) => s.loadgenCpuPct)), 0), otherCpuPct: round(median(steps.map((s) => s.otherCpuPct)), 0) };
+      return {
+        ratePerSec,
+        runs: steps.length,
+        deliveriesPerSec: round(median(steps.map((s) => s.deliveriesPerSec)), 0),
+        p50Ms: round(median(steps.map((s) => s.delivery.p50)), 2),
+        p99Ms: round(median(steps.map((s) => s.delivery.p99)), 2),
+        deliveredRatio: round(median(steps.map((s) => s.deliveredRatio)), 5),
+        serverCpuPct: round(median(steps.map((s) => s.serverCpuPct)), 0),
+        loadgenCpuPct: round(median(steps.map((s) => s.loadgenCpuPct)), 0),
+        otherCpuPct: round(median(steps.map((s) => s.otherCpuPct)), 0),
+      };
     }),
     runs: system.runs,
   };
@@ -126,7 +136,12 @@ const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"
 /** A hand-written SVG: delivery p99 (ms, capped at 300) against deliveries/s, one line per system. */
 function chart(summaries: Summary[], p99LimitMs: number): string {
   const measured = summaries.filter(isMeasured);
-  const width = 760, height = 420, left = 60, right = 170, top = 30, bottom = 50;
+  const width = 760,
+    height = 420,
+    left = 60,
+    right = 170,
+    top = 30,
+    bottom = 50;
   const maxX = Math.max(1, ...measured.flatMap((s) => s.curve.map((p) => p.deliveriesPerSec ?? 0))) * 1.05;
   const maxY = 300;
   const x = (v: number) => left + (v / maxX) * (width - left - right);

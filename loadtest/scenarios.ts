@@ -25,7 +25,10 @@ export const MIX_PAGES = { historyLimit: 20, syncLimit: 50, syncBehind: 20 } as 
 /** Parse `send=90,history=4,sync=4,typing=2,unread=1`; unnamed operations weigh 0. A string is the problem. */
 export function parseMix(text: string): Mix | string {
   const mix: Record<Operation, number> = { send: 0, history: 0, sync: 0, typing: 0, unread: 0 };
-  for (const part of text.split(",").map((entry) => entry.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter(Boolean)) {
     const [name, weight, extra] = part.split("=").map((piece) => piece.trim());
     if (!(OPERATIONS as readonly string[]).includes(name ?? "")) return `unknown operation "${name}"; one of ${OPERATIONS.join(", ")}`;
     if (extra !== undefined || weight === undefined || !/^\d{1,6}$/.test(weight)) return `"${part}" must be <operation>=<whole number>`;

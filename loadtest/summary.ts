@@ -83,7 +83,14 @@ export function summarise(tally: Tally, facts: RunFacts): Summary {
   for (const kind of REQUEST_KINDS) {
     const counts = tally.counts(kind);
     if (counts.issued === 0 && counts.attempts === 0) continue;
-    requests[kind] = { issued: counts.issued, attempts: counts.attempts, answered: counts.answered, refusedByCode: record(counts.refusals), failedByCode: record(counts.failures), latencyMs: latencyOf(counts.latency) };
+    requests[kind] = {
+      issued: counts.issued,
+      attempts: counts.attempts,
+      answered: counts.answered,
+      refusedByCode: record(counts.refusals),
+      failedByCode: record(counts.failures),
+      latencyMs: latencyOf(counts.latency),
+    };
     // A typing refused by the server is dropped without a word, so it cannot count either way.
     if (kind === "typing") continue;
     attempts += counts.attempts;
@@ -122,7 +129,12 @@ export function summarise(tally: Tally, facts: RunFacts): Summary {
 }
 
 const ms = (value: number | null) => (value === null ? "–" : value.toFixed(1));
-const codes = (counts: Record<string, number>) => (Object.keys(counts).length === 0 ? "none" : Object.entries(counts).map(([code, n]) => `${code} ${n}`).join(", "));
+const codes = (counts: Record<string, number>) =>
+  Object.keys(counts).length === 0
+    ? "none"
+    : Object.entries(counts)
+        .map(([code, n]) => `${code} ${n}`)
+        .join(", ");
 const latencyLine = (name: string, latency: Latency) => `${name.padEnd(9)} p50 ${ms(latency.p50)}  p95 ${ms(latency.p95)}  p99 ${ms(latency.p99)}  max ${ms(latency.max)} ms`;
 
 /** The summary as lines for a terminal. */
@@ -146,7 +158,9 @@ export function renderSummary(summary: Summary): string {
       const operation = (OPERATIONS as readonly string[]).includes(kind);
       const issued = operation ? String(k.issued) : "–";
       const answered = kind === "typing" ? "no reply" : operation ? String(k.answered) : "–";
-      lines.push(`          ${kind.padEnd(9)} ${issued.padStart(7)} ${String(k.attempts).padStart(8)} ${answered.padStart(8)} ${ms(k.latencyMs.p50).padStart(7)} ${ms(k.latencyMs.p99).padStart(8)}  ${codes(k.refusedByCode)} / ${codes(k.failedByCode)}`);
+      lines.push(
+        `          ${kind.padEnd(9)} ${issued.padStart(7)} ${String(k.attempts).padStart(8)} ${answered.padStart(8)} ${ms(k.latencyMs.p50).padStart(7)} ${ms(k.latencyMs.p99).padStart(8)}  ${codes(k.refusedByCode)} / ${codes(k.failedByCode)}`,
+      );
     }
   }
   lines.push(`refused   ${summary.refusedPct} % of requests on the wire (threshold ${summary.thresholds.maxRefusedPct} %); lost ${summary.lostPct} % (threshold ${summary.thresholds.maxLostPct} %)`);

@@ -88,8 +88,14 @@ export async function seatMembers(connector: Connector, conversations: number, m
     }
   };
   const conversationIds = [...Array(conversations).keys()];
-  await inBatches(conversationIds.map((c) => join(c, 0)), 20);
-  await inBatches(conversationIds.flatMap((c) => Array.from({ length: membersPerConversation - 1 }, (_, u) => join(c, u + 1))), 50);
+  await inBatches(
+    conversationIds.map((c) => join(c, 0)),
+    20,
+  );
+  await inBatches(
+    conversationIds.flatMap((c) => Array.from({ length: membersPerConversation - 1 }, (_, u) => join(c, u + 1))),
+    50,
+  );
   return seating;
 }
 

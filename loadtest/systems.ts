@@ -80,6 +80,8 @@ export async function startSystem(name: SystemName, options: StartOptions): Prom
 
 /** PID of the process listening on a local TCP port (the FerretDB child of startMongoWire). */
 export function pidListeningOn(port: number): number | undefined {
-  const found = spawnSync("sh", ["-c", `pgrep -f "listen-addr=127.0.0.1:${port}" | head -1`]).stdout?.toString().trim();
+  const found = spawnSync("sh", ["-c", `pgrep -f "listen-addr=127.0.0.1:${port}" | head -1`])
+    .stdout?.toString()
+    .trim();
   return found ? Number(found) : undefined;
 }

@@ -43,7 +43,9 @@ const bump = (map: Map<string, number>, key: string) => map.set(key, (map.get(ke
 
 /** The tally of a run, and the Reports every member writes to. */
 export class Tally implements Reports, Issuer {
-  readonly kinds: ReadonlyMap<RequestKind, KindCounts> = new Map(REQUEST_KINDS.map((kind) => [kind, { issued: 0, attempts: 0, answered: 0, refusals: new Map(), failures: new Map(), latency: createHistogram() }]));
+  readonly kinds: ReadonlyMap<RequestKind, KindCounts> = new Map(
+    REQUEST_KINDS.map((kind) => [kind, { issued: 0, attempts: 0, answered: 0, refusals: new Map(), failures: new Map(), latency: createHistogram() }]),
+  );
   /** Send-to-receipt latency of every delivery of this run's messages, µs. */
   readonly deliveryLatency = createHistogram();
   readonly joinAttemptFailures = new Map<string, number>();

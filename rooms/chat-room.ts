@@ -32,10 +32,8 @@ type ChatClient = Client<{ auth: ChatAuth }>;
 const SERVED_REQUESTS = ["send", "history", "sync", "read", "delete", "report"] as const satisfies readonly ChatRequestType[];
 type ServedRequest = (typeof SERVED_REQUESTS)[number];
 
-
 /** A send made over HTTP by a `service` (POST /v1/conversations/:id/messages). */
 export type ServiceSend = { senderId: string; senderName: string; clientMsgId: string; text: string };
-
 
 /** Build the `chat` room class bound to its dependencies. */
 export function createChatRoom(deps: ChatRoomDeps) {
@@ -356,7 +354,11 @@ export function createChatRoom(deps: ChatRoomDeps) {
   }
 
   guardFrames(ChatRoom, new Set(SERVED_REQUESTS), () => metrics.badFrame());
-  fenceSeats(ChatRoom, (room, auth) => isChatAuth(auth) && auth.conversationId === room.conversationId, (room, auth) => join.seatRefused(room.conversationId, auth));
+  fenceSeats(
+    ChatRoom,
+    (room, auth) => isChatAuth(auth) && auth.conversationId === room.conversationId,
+    (room, auth) => join.seatRefused(room.conversationId, auth),
+  );
   return ChatRoom;
 }
 

@@ -5,10 +5,7 @@
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** A parsed conversation id. */
-export type Conversation =
-  | { kind: "channel"; id: string; name: string }
-  | { kind: "group"; id: string; groupId: string }
-  | { kind: "dm"; id: string; members: readonly [string, string] };
+export type Conversation = { kind: "channel"; id: string; name: string } | { kind: "group"; id: string; groupId: string } | { kind: "dm"; id: string; members: readonly [string, string] };
 
 /** True for a user id, group id or channel name: 1..64 of A-Za-z0-9_-. */
 export function isName(value: unknown): value is string {

@@ -18,7 +18,6 @@ import { withTimeout } from "./timeout.ts";
 
 type InboxClient = Client<{ auth: { identity: Identity } }>;
 
-
 /** Build the `inbox` room class bound to its dependencies. */
 export function createInboxRoom(deps: ChatRoomDeps) {
   const { limits, metrics } = deps;

@@ -31,7 +31,10 @@ export class MemoryModerationStore implements ModerationStore {
 
   async listActions({ userId, conversationId, limit }: { userId?: string; conversationId?: string; limit: number }): Promise<AuditEntry[]> {
     const matching = this.#actions.filter((entry) => (userId === undefined || entry.userId === userId) && (conversationId === undefined || entry.conversationId === conversationId));
-    return matching.slice(-limit).reverse().map((entry) => ({ ...entry }));
+    return matching
+      .slice(-limit)
+      .reverse()
+      .map((entry) => ({ ...entry }));
   }
 
   async putSanction(sanction: Sanction): Promise<void> {
@@ -76,6 +79,9 @@ export class MemoryModerationStore implements ModerationStore {
   }
 
   async listReports(limit: number): Promise<Report[]> {
-    return [...this.#reports.values()].slice(-limit).reverse().map((report) => ({ ...report, context: report.context.map((message) => ({ ...message })) }));
+    return [...this.#reports.values()]
+      .slice(-limit)
+      .reverse()
+      .map((report) => ({ ...report, context: report.context.map((message) => ({ ...message })) }));
   }
 }

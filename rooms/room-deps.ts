@@ -27,8 +27,6 @@ export interface RoomModeration {
   report(report: Omit<Report, "reportId">): Promise<{ reportId: string; duplicate: boolean }>;
 }
 
-
-
 /** A structured logger (pino's shape): context object first, then the event text. */
 export interface RoomLog {
   child(bindings: Record<string, unknown>): RoomLog;

@@ -22,7 +22,12 @@ export const moderationActionBody = z
     conversationId: z.string().min(1).max(200).optional(),
     seq: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
     durationMs: z.number().int().min(1).max(MAX_DURATION_MS).optional(),
-    intervalMs: z.number().int().min(0).max(24 * 3600 * 1000).optional(),
+    intervalMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(24 * 3600 * 1000)
+      .optional(),
     reason: z.string().max(Limits.reportReasonMax).optional(),
   })
   .strict();

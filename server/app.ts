@@ -109,7 +109,6 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
     metrics,
   };
 
-
   guardMatchmaking(ROUTES, (roomName) => metrics.createRedirected(roomName), {
     joinsPerSec: config.ipLimits.joinsPerSec,
     clientAddressOf,
@@ -126,9 +125,7 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
     ...(!cluster && { driver: new LocalRoutingDriver(ROUTES, () => metrics.routeClaimLost()) }),
     ...(cluster && {
       isStandaloneMatchMaker: config.role === "api",
-      ...(config.routing === "leases"
-        ? { driver: cluster.routing, selectProcessIdToCreateRoom: () => cluster.routing.selectHost() }
-        : { driver: new RedisDriver(cluster.redis.commands) }),
+      ...(config.routing === "leases" ? { driver: cluster.routing, selectProcessIdToCreateRoom: () => cluster.routing.selectHost() } : { driver: new RedisDriver(cluster.redis.commands) }),
     }),
     publicAddress: config.publicAddress,
     logger: colyseusLogger(logger),

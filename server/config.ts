@@ -161,7 +161,8 @@ function logLevel(env: Env): string {
 
 function writeConcern(env: Env): { w: number | "majority"; j: boolean } {
   const w = optionalString(env, "MONGO_WRITE_CONCERN") ?? "majority";
-  if (w !== "majority" && !/^[1-9]\d?$/.test(w)) throw new ConfigError("MONGO_WRITE_CONCERN", `must be majority or a number of nodes (1 or more: an unacknowledged write would break the seq fence), got "${w}"`);
+  if (w !== "majority" && !/^[1-9]\d?$/.test(w))
+    throw new ConfigError("MONGO_WRITE_CONCERN", `must be majority or a number of nodes (1 or more: an unacknowledged write would break the seq fence), got "${w}"`);
   const journal = optionalString(env, "MONGO_JOURNAL") ?? "true";
   if (journal !== "true" && journal !== "false") throw new ConfigError("MONGO_JOURNAL", `must be true or false, got "${journal}"`);
   return { w: w === "majority" ? w : Number(w), j: journal === "true" };
@@ -266,11 +267,9 @@ export function loadConfig(env: Env = process.env): Config {
   }
 
   if (config.env === "production") {
-    const missing = [
-      config.redisUrl === undefined && "REDIS_URL",
-      config.mongoUrl === undefined && "MONGO_URL",
-      config.jwtSecret === undefined && "JWT_SECRET",
-    ].filter((name): name is string => name !== false);
+    const missing = [config.redisUrl === undefined && "REDIS_URL", config.mongoUrl === undefined && "MONGO_URL", config.jwtSecret === undefined && "JWT_SECRET"].filter(
+      (name): name is string => name !== false,
+    );
     if (missing.length > 0) throw new ConfigError(missing.join(", "), `${missing.length === 1 ? "is" : "are"} required when NODE_ENV=production`);
   }
 
@@ -294,4 +293,3 @@ export function describeEmbeddedDefaults(config: Config): string[] {
   }
   return warnings;
 }
-

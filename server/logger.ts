@@ -22,7 +22,7 @@ export function createLogger(config: Pick<Config, "logLevel">, destination?: Nod
 /** Colyseus's logger interface (console-like, variadic) routed through pino. */
 export function colyseusLogger(logger: Logger) {
   const child = logger.child({ component: "colyseus" });
-  const line = (args: unknown[]) => args.map((arg) => (arg instanceof Error ? arg.stack ?? arg.message : typeof arg === "string" ? arg : JSON.stringify(arg))).join(" ");
+  const line = (args: unknown[]) => args.map((arg) => (arg instanceof Error ? (arg.stack ?? arg.message) : typeof arg === "string" ? arg : JSON.stringify(arg))).join(" ");
   return {
     debug: (...args: unknown[]) => child.debug(line(args)),
     info: (...args: unknown[]) => child.info(line(args)),

@@ -77,24 +77,72 @@ export function createMetrics(): Metrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
     registers: [registry],
   });
-  const redisCommands = new Counter({ name: "parley_redis_commands_total", help: "Redis commands this node sent, by connection. Divide by joins or messages for the cost of each.", labelNames: ["connection"], registers: [registry] });
-  const joins = new Counter({ name: "parley_joins_total", help: "Join attempts decided on this node, by room and outcome (joined, or the refusal code).", labelNames: ["room", "outcome"], registers: [registry] });
+  const redisCommands = new Counter({
+    name: "parley_redis_commands_total",
+    help: "Redis commands this node sent, by connection. Divide by joins or messages for the cost of each.",
+    labelNames: ["connection"],
+    registers: [registry],
+  });
+  const joins = new Counter({
+    name: "parley_joins_total",
+    help: "Join attempts decided on this node, by room and outcome (joined, or the refusal code).",
+    labelNames: ["room", "outcome"],
+    registers: [registry],
+  });
   const lookups = new Counter({ name: "parley_route_lookups_total", help: "Routed room lookups (one Redis command each), by result.", labelNames: ["result"], registers: [registry] });
   const claimsLost = new Counter({ name: "parley_route_claims_lost_total", help: "Rooms discarded at creation because another room already held the conversation.", registers: [registry] });
   const leasesLost = new Counter({ name: "parley_route_leases_lost_total", help: "Rooms that found another owner at lease renewal and moved their clients away.", registers: [registry] });
   const renewFailures = new Counter({ name: "parley_route_renew_failures_total", help: "Lease renewals that failed because Redis did not answer.", registers: [registry] });
   const notifies = new Counter({ name: "parley_inbox_notifies_total", help: "Inbox notifications published for dm and group messages.", registers: [registry] });
-  const notifyFailures = new Counter({ name: "parley_inbox_notify_failures_total", help: "Inbox notifications that could not be published (Redis down); notify is at most once.", registers: [registry] });
-  const seatRefusals = new Counter({ name: "parley_seat_refusals_total", help: "Seats refused by the room because their authorisation was for another room (joinById with other options, another user's inbox).", labelNames: ["room"], registers: [registry] });
+  const notifyFailures = new Counter({
+    name: "parley_inbox_notify_failures_total",
+    help: "Inbox notifications that could not be published (Redis down); notify is at most once.",
+    registers: [registry],
+  });
+  const seatRefusals = new Counter({
+    name: "parley_seat_refusals_total",
+    help: "Seats refused by the room because their authorisation was for another room (joinById with other options, another user's inbox).",
+    labelNames: ["room"],
+    registers: [registry],
+  });
   const bidiRemoved = new Counter({ name: "parley_chat_bidi_controls_removed_total", help: "Unpaired bidirectional control characters removed from message text.", registers: [registry] });
-  const userLimitRefusals = new Counter({ name: "parley_user_limit_refusals_total", help: "Joins refused by a per-user bound, by bound (connections, conversations, reservations, rooms).", labelNames: ["limit"], registers: [registry] });
-  const createRedirects = new Counter({ name: "parley_matchmaking_create_redirected_total", help: "create calls for a conversation or inbox served as joinOrCreate, so no second room is made.", labelNames: ["room"], registers: [registry] });
-  const connectionRefusals = new Counter({ name: "parley_transport_connections_refused_total", help: "Connections closed by the transport guards, by reason (handshake_timeout, oversize frame, bad frame).", labelNames: ["reason"], registers: [registry] });
+  const userLimitRefusals = new Counter({
+    name: "parley_user_limit_refusals_total",
+    help: "Joins refused by a per-user bound, by bound (connections, conversations, reservations, rooms).",
+    labelNames: ["limit"],
+    registers: [registry],
+  });
+  const createRedirects = new Counter({
+    name: "parley_matchmaking_create_redirected_total",
+    help: "create calls for a conversation or inbox served as joinOrCreate, so no second room is made.",
+    labelNames: ["room"],
+    registers: [registry],
+  });
+  const connectionRefusals = new Counter({
+    name: "parley_transport_connections_refused_total",
+    help: "Connections closed by the transport guards, by reason (handshake_timeout, oversize frame, bad frame).",
+    labelNames: ["reason"],
+    registers: [registry],
+  });
   const ipLimitRefusals = new Counter({ name: "parley_ip_limit_refusals_total", help: "Connections or joins refused by a per-address bound, by limit.", labelNames: ["limit"], registers: [registry] });
-  const moderationActions = new Counter({ name: "parley_moderation_actions_total", help: "Moderation actions taken (duplicates by actionId excluded), by type.", labelNames: ["type"], registers: [registry] });
+  const moderationActions = new Counter({
+    name: "parley_moderation_actions_total",
+    help: "Moderation actions taken (duplicates by actionId excluded), by type.",
+    labelNames: ["type"],
+    registers: [registry],
+  });
   const moderationRefusals = new Counter({ name: "parley_moderation_refusals_total", help: "Moderation calls refused, by code.", labelNames: ["code"], registers: [registry] });
-  const moderationReloads = new Counter({ name: "parley_moderation_reloads_total", help: "Moderation state reloads from the store, by reason (start, redis_reconnect, periodic).", labelNames: ["reason"], registers: [registry] });
-  const moderationEventsRejected = new Counter({ name: "parley_moderation_events_rejected_total", help: "Moderation change events from the cluster that failed validation and were ignored.", registers: [registry] });
+  const moderationReloads = new Counter({
+    name: "parley_moderation_reloads_total",
+    help: "Moderation state reloads from the store, by reason (start, redis_reconnect, periodic).",
+    labelNames: ["reason"],
+    registers: [registry],
+  });
+  const moderationEventsRejected = new Counter({
+    name: "parley_moderation_events_rejected_total",
+    help: "Moderation change events from the cluster that failed validation and were ignored.",
+    registers: [registry],
+  });
   const queueDepth = new Gauge({ name: "parley_history_queue_messages", help: "Messages waiting for a group-commit write.", registers: [registry] });
 
   return {

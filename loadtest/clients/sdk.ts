@@ -73,10 +73,12 @@ export async function joinSdkMember(seat: Seat, options: SdkMemberOptions, signa
   });
   room.onMessage("error", (error: { code?: string }) => reports.connection(`ERROR_MESSAGE_${error.code ?? "UNKNOWN"}`));
   room.onLeave((code) => closing || reports.connection(`LEFT_${code}`));
-  const inbox = seat.withInbox ? await join("inbox", {}).catch(async (error: unknown) => {
-    await room.leave(true).catch(() => undefined);
-    throw error;
-  }) : undefined;
+  const inbox = seat.withInbox
+    ? await join("inbox", {}).catch(async (error: unknown) => {
+        await room.leave(true).catch(() => undefined);
+        throw error;
+      })
+    : undefined;
   if (inbox) for (const type of Object.keys(inboxServerMessages)) inbox.onMessage(type, () => undefined);
 
   const request = (operation: Operation, target: Room | undefined, type: string, payload: unknown, clientMsgId?: string) => {

@@ -82,7 +82,10 @@ export class MongoHistoryStore implements HistoryStore {
 
   async listBefore(conversationId: string, beforeSeq: number | undefined, limit: number): Promise<MessagePage> {
     const filter = beforeSeq === undefined ? { conversationId } : { conversationId, seq: { $lt: beforeSeq } };
-    const docs = await this.#models.Message.find(filter, PROJECTION).sort({ seq: -1 }).limit(limit + 1).lean<MessageDoc[]>();
+    const docs = await this.#models.Message.find(filter, PROJECTION)
+      .sort({ seq: -1 })
+      .limit(limit + 1)
+      .lean<MessageDoc[]>();
     const hasMore = docs.length > limit;
     return { messages: docs.slice(0, limit).reverse().map(toMessage), hasMore };
   }

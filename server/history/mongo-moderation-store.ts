@@ -99,7 +99,10 @@ export class MongoModerationStore implements ModerationStore {
     ]);
     return {
       sanctions: sanctions
-        .map((doc) => ({ kind: doc.kind, userId: doc.userId, ...(doc.conversationId !== undefined && { conversationId: doc.conversationId }), ...(doc.until !== undefined && { until: doc.until }) }) as Sanction)
+        .map(
+          (doc) =>
+            ({ kind: doc.kind, userId: doc.userId, ...(doc.conversationId !== undefined && { conversationId: doc.conversationId }), ...(doc.until !== undefined && { until: doc.until }) }) as Sanction,
+        )
         .filter((sanction) => sanction.until === undefined || sanction.until > now),
       slowModes: slowModes.map((doc) => ({ conversationId: String(doc._id), intervalMs: Number(doc.intervalMs) })),
       blocks: blocks.map((doc) => ({ userId: String(doc.userId), blockedId: String(doc.blockedId) })),

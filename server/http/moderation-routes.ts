@@ -28,8 +28,13 @@ export function mountModerationRoutes(app: Application, deps: HttpDeps): void {
       requireRole(await identify(req, deps), ["moderator", "admin"]);
       const { userId, conversationId } = req.query;
       if (userId !== undefined && !isName(userId)) throw new RefusalError("INVALID", "userId must be 1..64 of A-Za-z0-9_-");
-      if (conversationId !== undefined && (typeof conversationId !== "string" || "invalid" in parseConversationId(conversationId))) throw new RefusalError("INVALID", "conversationId is not a conversation id");
-      const actions = await deps.moderation.store.listActions({ ...(userId !== undefined && { userId }), ...(conversationId !== undefined && { conversationId: conversationId as string }), limit: optionalLimit(req.query.limit, 100, 500) });
+      if (conversationId !== undefined && (typeof conversationId !== "string" || "invalid" in parseConversationId(conversationId)))
+        throw new RefusalError("INVALID", "conversationId is not a conversation id");
+      const actions = await deps.moderation.store.listActions({
+        ...(userId !== undefined && { userId }),
+        ...(conversationId !== undefined && { conversationId: conversationId as string }),
+        limit: optionalLimit(req.query.limit, 100, 500),
+      });
       return { actions };
     });
   });

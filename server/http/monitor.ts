@@ -106,7 +106,10 @@ function canonicalPath(path: string): string {
   } catch {
     // Malformed escapes: test the raw path; it names no route the stock panel knows.
   }
-  return decoded.toLowerCase().replace(/\/{2,}/g, "/").replace(/(?<=.)\/$/, "");
+  return decoded
+    .toLowerCase()
+    .replace(/\/{2,}/g, "/")
+    .replace(/(?<=.)\/$/, "");
 }
 
 /** A browser request made by another site's page (Fetch metadata, else Origin against Host). */

@@ -17,7 +17,14 @@ describe("chaos (short)", function () {
       console.log(table.replace(/^/gm, "      "));
       assert.ok(result.report.invoked > 0 && result.report.acked > 0, "the scenario sent and acknowledged messages");
       assert.deepEqual(
-        { lost: result.report.lost, duplicated: result.report.duplicated, unexpected: result.report.unexpected, order: result.report.orderViolations, gaps: result.report.gaps, behind: result.report.notCaughtUp },
+        {
+          lost: result.report.lost,
+          duplicated: result.report.duplicated,
+          unexpected: result.report.unexpected,
+          order: result.report.orderViolations,
+          gaps: result.report.gaps,
+          behind: result.report.notCaughtUp,
+        },
         { lost: [], duplicated: [], unexpected: [], order: [], gaps: [], behind: [] },
         `logs in ${result.logDir}`,
       );

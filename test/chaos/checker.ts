@@ -336,7 +336,8 @@ function judgeReceive(clientId: string, event: Extract<LogEvent, { type: "receiv
       detail: again ? `seq ${seq} was delivered again (at seq ${receiver.position})` : `seq ${seq} arrived after seq ${receiver.position}`,
     });
   } else {
-    if (seq > receiver.position + 1) gaps.push({ kind: "delivery-gap", conversationId, clientId, detail: `jumped from seq ${receiver.position} to ${seq}, missing ${range(receiver.position + 1, seq - 1)}` });
+    if (seq > receiver.position + 1)
+      gaps.push({ kind: "delivery-gap", conversationId, clientId, detail: `jumped from seq ${receiver.position} to ${seq}, missing ${range(receiver.position + 1, seq - 1)}` });
     receiver.position = seq;
   }
   receiver.seen.add(seq);
@@ -415,7 +416,13 @@ export function formatReport(title: string, report: CheckReport): string {
     ["unknown outcomes", report.unknownOutcomes],
     ...FINDING_CATEGORIES.map(([field, label]): [string, number] => [label, report[field].length]),
   ];
-  lines.push(...table(["count", "value"], counts.map(([label, value]) => [label, String(value)])), "");
+  lines.push(
+    ...table(
+      ["count", "value"],
+      counts.map(([label, value]) => [label, String(value)]),
+    ),
+    "",
+  );
   lines.push(
     ...table(
       ["window", "deliveries", "p50 ms", "p99 ms", "max ms"],
@@ -446,6 +453,10 @@ function verdict(report: CheckReport): string {
 function table(header: string[], rows: string[][]): string[] {
   const all = [header, ...rows];
   const widths = header.map((_, column) => Math.max(...all.map((row) => row[column]!.length)));
-  const render = (row: string[]) => row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join("  ").trimEnd();
+  const render = (row: string[]) =>
+    row
+      .map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!)))
+      .join("  ")
+      .trimEnd();
   return [render(header), widths.map((width) => "-".repeat(width)).join("  "), ...rows.map(render)];
 }

@@ -269,7 +269,6 @@ async function inject(scenario: ScenarioName, context: FaultContext): Promise<vo
   }
 }
 
-
 /** A fault's duration, or the load's phases: timeline, not synchronisation. */
 function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

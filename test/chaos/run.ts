@@ -8,9 +8,16 @@ import { FULL, runScenario, SCENARIOS, SHORT, type ScenarioName } from "./harnes
 
 const COMMAND = {
   usage: "npm run chaos --",
-  summary: "Run chaos scenarios on a real 3-node cluster with client-kit clients, and print the checker's table for each. Exits 1 if any scenario loses, duplicates or reorders a message, or a client is not back.",
+  summary:
+    "Run chaos scenarios on a real 3-node cluster with client-kit clients, and print the checker's table for each. Exits 1 if any scenario loses, duplicates or reorders a message, or a client is not back.",
   options: {
-    scenario: { kind: "string", default: "all", help: `comma-separated scenarios (${Object.entries(SCENARIOS).map(([name, what]) => `${name}: ${what}`).join("; ")}), or all` },
+    scenario: {
+      kind: "string",
+      default: "all",
+      help: `comma-separated scenarios (${Object.entries(SCENARIOS)
+        .map(([name, what]) => `${name}: ${what}`)
+        .join("; ")}), or all`,
+    },
     short: { kind: "boolean", help: "the short scale that npm test runs" },
     clients: { kind: "integer", min: 1, help: "clients (default: the scale's)" },
     conversations: { kind: "integer", min: 1, help: "conversations (default: the scale's)" },

@@ -33,7 +33,11 @@ async function http(url: string, init: RequestInit = {}): Promise<{ status: numb
 }
 
 function assertGapFree(seqs: number[]): void {
-  assert.deepEqual(seqs, seqs.map((_, index) => index + 1), "seq runs 1, 2, 3, ... with no gap and no reuse");
+  assert.deepEqual(
+    seqs,
+    seqs.map((_, index) => index + 1),
+    "seq runs 1, 2, 3, ... with no gap and no reuse",
+  );
 }
 
 describe("cluster", function () {
@@ -57,10 +61,13 @@ describe("cluster", function () {
       assert.deepEqual(await readiness(), { status: 200, redis: "ok" });
       const port = redis.port;
       await redis.stop();
-      const down = await waitFor(async () => {
-        const answer = await readiness();
-        return answer.status === 503 ? answer : undefined;
-      }, { what: "readyz 503" });
+      const down = await waitFor(
+        async () => {
+          const answer = await readiness();
+          return answer.status === 503 ? answer : undefined;
+        },
+        { what: "readyz 503" },
+      );
       assert.notEqual(down.redis, "ok");
       redis = await startRedis(port);
       await waitFor(async () => (await readiness()).status === 200, { timeoutMs: 20_000, what: "readyz 200 again" });
@@ -136,10 +143,13 @@ describe("cluster", function () {
       const first = await send(fromA, unique("m"), "are you there?");
       const second = await send(fromA, unique("m"), "ping");
       const notified = await waitFor(() => (inboxOfB.received.get("notify")?.length === 2 ? inboxOfB.received.get("notify") : undefined), { what: "two notify at b's inbox" });
-      assert.deepEqual(notified.map((message: any) => [message.conversationId, message.seq, message.senderId]), [
-        [dm, first.seq, a],
-        [dm, second.seq, a],
-      ]);
+      assert.deepEqual(
+        notified.map((message: any) => [message.conversationId, message.seq, message.senderId]),
+        [
+          [dm, first.seq, a],
+          [dm, second.seq, a],
+        ],
+      );
       assert.equal(inboxOfA.received.get("notify"), undefined, "a sender is not notified of their own messages");
 
       const unread = await inboxOfB.room.request("unread", {});
@@ -182,8 +192,7 @@ describe("cluster", function () {
     it("delivers a service's POST live to the room wherever it runs, once per clientMsgId", async function () {
       const conversationId = `channel:${unique("post")}`;
       const listener = await seat(joinVia(hosts()[1]!, conversationId, "dave"));
-      const post = (body: unknown, as = "bot&roles=service") =>
-        http(`${api().httpUrl}/v1/conversations/${conversationId}/messages?userId=${as}`, { method: "POST", body: JSON.stringify(body) });
+      const post = (body: unknown, as = "bot&roles=service") => http(`${api().httpUrl}/v1/conversations/${conversationId}/messages?userId=${as}`, { method: "POST", body: JSON.stringify(body) });
 
       const first = await post({ clientMsgId: "announce-1", text: "Server restarts at noon", senderName: "Game Master" });
       assert.equal(first.status, 200);
@@ -265,7 +274,12 @@ describe("cluster", function () {
       const stoppedAt = Date.now();
       const stalled = conversations.filter((one) => victimHosts(one.writer));
       // Sends into the stalled room hang; joins through live nodes move the conversation.
-      const hanging = stalled.map(({ writer }) => send(writer, unique("during")).then((reply) => ({ reply }), (error) => ({ error })));
+      const hanging = stalled.map(({ writer }) =>
+        send(writer, unique("during")).then(
+          (reply) => ({ reply }),
+          (error) => ({ error }),
+        ),
+      );
       const newcomers = await Promise.all(stalled.map(({ id }) => joinEventually(others[0]!, id, "newcomer", 30_000)));
       const acked = await Promise.all(newcomers.map((one) => send(one, unique("moved"))));
       // The fault lasts 5 s, as a long GC pause or a frozen VM would (a fault window, not a synchronisation).
@@ -282,13 +296,19 @@ describe("cluster", function () {
       for (const [index, { id }] of stalled.entries()) {
         const stored = await storedMessages(others[1]!, id, "auditor");
         assertGapFree(stored.map((message) => message.seq));
-        assert.ok(stored.some((message) => message.seq === acked[index]!.seq), "the send acked by the new room is stored");
+        assert.ok(
+          stored.some((message) => message.seq === acked[index]!.seq),
+          "the send acked by the new room is stored",
+        );
       }
       const outcomes = await Promise.all(hanging);
       for (const [index, outcome] of outcomes.entries()) {
         if ("reply" in outcome) {
           const stored = await storedMessages(others[1]!, stalled[index]!.id, "auditor");
-          assert.ok(stored.some((message) => message.seq === outcome.reply.seq), "a send acked by the stalled room is stored");
+          assert.ok(
+            stored.some((message) => message.seq === outcome.reply.seq),
+            "a send acked by the stalled room is stored",
+          );
         }
       }
       await Promise.all([...newcomers, ...conversations.map((one) => one.writer)].map(leave));

@@ -115,11 +115,14 @@ describe("moderation across two nodes", function () {
     const sender = keep(await seat(b(), conversationId, target));
     const reader = keep(await seat(a(), conversationId, unique("reader")));
     await act({ type: "shadow_mute", userId: target });
-    await waitFor(async () => {
-      const ack = await send(sender, "buy gold at example");
-      await waitFor(() => reader.messages.some((message) => message.seq === ack.seq), { what: "delivery" });
-      return reader.messages.find((message) => message.seq === ack.seq)!.deleted;
-    }, { timeoutMs: 10_000, what: "the shadow mute on the sender's node" });
+    await waitFor(
+      async () => {
+        const ack = await send(sender, "buy gold at example");
+        await waitFor(() => reader.messages.some((message) => message.seq === ack.seq), { what: "delivery" });
+        return reader.messages.find((message) => message.seq === ack.seq)!.deleted;
+      },
+      { timeoutMs: 10_000, what: "the shadow mute on the sender's node" },
+    );
     const last = reader.messages.at(-1)!;
     assert.deepEqual([last.text, last.deleted, last.senderId], ["", true, target]);
     const mine = sender.messages.find((message) => message.seq === last.seq)!;
@@ -169,7 +172,14 @@ describe("moderation across two nodes", function () {
     await waitFor(() => (bob.received.get("deleted")?.length ?? 0) === 1, { what: "deleted on the other node's room" });
     assert.deepEqual(bob.received.get("deleted"), [{ conversationId, seq: bad.seq }]);
     const page = (await bob.room.request("history", {})) as { messages: Message[] };
-    assert.deepEqual(page.messages.map((message) => [message.seq, message.text]), [[1, "first"], [2, ""], [3, "third"]]);
+    assert.deepEqual(
+      page.messages.map((message) => [message.seq, message.text]),
+      [
+        [1, "first"],
+        [2, ""],
+        [3, "third"],
+      ],
+    );
     assert.equal(page.messages[1]!.deleted, true);
     assert.equal((await act({ type: "delete", conversationId, seq: 99 })).status, 404);
   });
@@ -187,7 +197,11 @@ describe("moderation across two nodes", function () {
     await waitFor(() => (bob.received.get("deleted")?.length ?? 0) === 2, { what: "both deletes" });
     assert.equal((await refusalOf(alice.room.request("delete", { seq: 50 }))).code, "INVALID");
     const audit = await http(a(), "GET", `/v1/moderation/actions?conversationId=${conversationId}`, MOD);
-    assert.deepEqual(audit.body.actions.map((entry: { type: string; seq: number }) => [entry.type, entry.seq]), [["delete", two.seq]], "the moderator's delete is audited, the sender's own is not");
+    assert.deepEqual(
+      audit.body.actions.map((entry: { type: string; seq: number }) => [entry.type, entry.seq]),
+      [["delete", two.seq]],
+      "the moderator's delete is audited, the sender's own is not",
+    );
   });
 
   it("keeps slow mode: a second send within the interval is RATE_LIMITED with retryAfterMs; moderators are exempt", async function () {
@@ -195,10 +209,13 @@ describe("moderation across two nodes", function () {
     const user = keep(await seat(b(), conversationId, unique("u")));
     const mod = keep(await seat(b(), conversationId, unique("mod"), ["moderator"]));
     await act({ type: "slow_mode", conversationId, intervalMs: 30_000 });
-    await waitFor(async () => {
-      await send(user, "one");
-      return (await refusalOf(send(user, "two")).catch(() => undefined))?.code === "RATE_LIMITED";
-    }, { timeoutMs: 10_000, what: "slow mode" });
+    await waitFor(
+      async () => {
+        await send(user, "one");
+        return (await refusalOf(send(user, "two")).catch(() => undefined))?.code === "RATE_LIMITED";
+      },
+      { timeoutMs: 10_000, what: "slow mode" },
+    );
     const refusal = await refusalOf(send(user, "three"));
     assert.ok(refusal.retryAfterMs! > 20_000, `retryAfterMs ${refusal.retryAfterMs}`);
     await send(mod, "a");
@@ -218,7 +235,11 @@ describe("moderation across two nodes", function () {
     assert.equal((await refusalOf(reporter.room.request("report", { seq: 12, reason: "x".repeat(501) }))).code, "INVALID");
     const listed = await http(b(), "GET", "/v1/moderation/reports?limit=50", MOD);
     const report = listed.body.reports.find((entry: { reportId: string }) => entry.reportId === first.reportId);
-    assert.deepEqual(report.context.map((message: Message) => message.seq), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12].slice(1), "the message and the 10 before it");
+    assert.deepEqual(
+      report.context.map((message: Message) => message.seq),
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12].slice(1),
+      "the message and the 10 before it",
+    );
     assert.equal(report.reason, "harassment");
     assert.equal((await http(b(), "GET", "/v1/moderation/reports", { userId: "x", roles: ["service"] })).status, 403);
   });
@@ -243,7 +264,10 @@ describe("moderation across two nodes", function () {
     assert.deepEqual(again.body, { ...first.body, duplicate: true });
     await act({ type: "unmute", userId: target });
     const audit = await http(b(), "GET", `/v1/moderation/actions?userId=${target}`, { userId: "admin1", roles: ["admin"] });
-    assert.deepEqual(audit.body.actions.map((entry: { type: string }) => entry.type), ["unmute", "mute"]);
+    assert.deepEqual(
+      audit.body.actions.map((entry: { type: string }) => entry.type),
+      ["unmute", "mute"],
+    );
     assert.deepEqual([audit.body.actions[1].by, audit.body.actions[1].reason, typeof audit.body.actions[1].until], ["mod1", "first", "string"]);
   });
 

@@ -163,7 +163,10 @@ describe("per-address bounds with no trusted proxy (the TCP peer is the client)"
     await waitFor(async () => (await call(node, "GET", "/healthz", attacker).catch(() => undefined))?.status === 200, { what: "the address to be served again" });
 
     const lines = await warnLines(node, "ip_connections_refused", "a warn line for refused connections");
-    assert.ok(lines.every((line) => line.level === 40 && line.address === "127.0.0.2"), "a warn line naming the address");
+    assert.ok(
+      lines.every((line) => line.level === 40 && line.address === "127.0.0.2"),
+      "a warn line naming the address",
+    );
   });
 
   it("refuses joins over JOINS_PER_SEC_PER_IP from one address RATE_LIMITED, whatever X-Forwarded-For says, and serves another address", async function () {

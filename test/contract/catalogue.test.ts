@@ -15,11 +15,19 @@ function catalogueTable(markdown: string, name: string): string[][] {
   const marker = `<!-- catalogue: ${name} -->`;
   const start = markdown.indexOf(marker);
   assert.ok(start >= 0, `docs/protocol.md has no "${marker}" table`);
-  const lines = markdown.slice(start + marker.length).split("\n").map((line) => line.trim());
+  const lines = markdown
+    .slice(start + marker.length)
+    .split("\n")
+    .map((line) => line.trim());
   const table = lines.slice(lines.findIndex((line) => line.startsWith("|")));
   const rows = table.slice(0, table.findIndex((line) => !line.startsWith("|")) >>> 0);
   // Cells split on | that is not escaped (\|), header and separator rows dropped.
-  return rows.slice(2).map((row) => row.slice(1, -1).split(/(?<!\\)\|/).map((cell) => cell.trim()));
+  return rows.slice(2).map((row) =>
+    row
+      .slice(1, -1)
+      .split(/(?<!\\)\|/)
+      .map((cell) => cell.trim()),
+  );
 }
 
 const unquote = (cell: string) => cell.replace(/^`|`$/g, "");
@@ -73,11 +81,7 @@ describe("the protocol document and the wire catalogue", function () {
   });
 
   it("list the same HTTP routes, with the same versions", function () {
-    assertSame(
-      namesWithVersion(markdown, "http"),
-      Object.fromEntries(httpRoutes.map((route) => [`${route.method} ${route.path}`, route.since])),
-      "HTTP routes",
-    );
+    assertSame(namesWithVersion(markdown, "http"), Object.fromEntries(httpRoutes.map((route) => [`${route.method} ${route.path}`, route.since])), "HTTP routes");
   });
 
   it("is the contract every document links to: nothing points outside the repository", function () {

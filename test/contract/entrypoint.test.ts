@@ -19,8 +19,14 @@ describe("entrypoint", function () {
     try {
       const warnings = logLines(node.output()).filter((line) => line.embeddedDefault === true);
       assert.equal(warnings.length, 3);
-      assert.deepEqual(warnings.map((line) => String(line.msg).split(" ")[0]), ["REDIS_URL", "MONGO_URL", "JWT_SECRET"]);
-      assert.ok(warnings.every((line) => line.level === 40), "warnings are at warn level");
+      assert.deepEqual(
+        warnings.map((line) => String(line.msg).split(" ")[0]),
+        ["REDIS_URL", "MONGO_URL", "JWT_SECRET"],
+      );
+      assert.ok(
+        warnings.every((line) => line.level === 40),
+        "warnings are at warn level",
+      );
       const transport = logLines(node.output()).find((line) => line.msg === "websocket transport selected");
       assert.ok(transport && typeof transport.reason === "string" && ["ws", "uws"].includes(String(transport.transport)), "logs which transport and why");
     } finally {
@@ -41,7 +47,10 @@ describe("entrypoint", function () {
       const listing = await fetch(`${node.httpUrl}/monitor/api`, { headers: { authorization: `Basic ${Buffer.from(`admin:${password}`).toString("base64")}` } });
       assert.equal(listing.status, 200);
       const body = (await listing.json()) as { rooms: Array<{ roomId: string }> };
-      assert.ok(body.rooms.some((listed) => listed.roomId === room.roomId), "the panel lists the live room");
+      assert.ok(
+        body.rooms.some((listed) => listed.roomId === room.roomId),
+        "the panel lists the live room",
+      );
       await room.leave();
       assert.equal((await fetch(`${plain.httpUrl}/monitor/api`)).status, 404, "no panel without MONITOR_PASSWORD");
     } finally {

@@ -209,11 +209,7 @@ export function historyStoreContract(name: string, makeStore: () => Promise<Hist
         const original = message(conversationId, 1, { clientMsgId: "hello-1" });
         await store().appendMessages([original]);
 
-        const outcome = await store().appendMessages([
-          message(conversationId, 2),
-          message(conversationId, 3, { clientMsgId: "hello-1", text: "resent" }),
-          message(conversationId, 4),
-        ]);
+        const outcome = await store().appendMessages([message(conversationId, 2), message(conversationId, 3, { clientMsgId: "hello-1", text: "resent" }), message(conversationId, 4)]);
 
         assert.deepEqual(outcome, { stored: 1, conflict: { index: 1, kind: "duplicate-client-msg" } });
         assert.deepEqual(seqsOf((await store().listAfter(conversationId, 0, 10)).messages), [1, 2]);
@@ -223,11 +219,7 @@ export function historyStoreContract(name: string, makeStore: () => Promise<Hist
 
       it("refuses a clientMsgId repeated within one batch at the repeat", async function () {
         const conversationId = freshConversation("repeat");
-        const outcome = await store().appendMessages([
-          message(conversationId, 1, { clientMsgId: "twice" }),
-          message(conversationId, 2, { clientMsgId: "twice" }),
-          message(conversationId, 3),
-        ]);
+        const outcome = await store().appendMessages([message(conversationId, 1, { clientMsgId: "twice" }), message(conversationId, 2, { clientMsgId: "twice" }), message(conversationId, 3)]);
 
         assert.deepEqual(outcome, { stored: 1, conflict: { index: 1, kind: "duplicate-client-msg" } });
         assert.equal(await store().lastSeq(conversationId), 1);

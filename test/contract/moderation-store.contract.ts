@@ -56,12 +56,18 @@ export function moderationStoreContract(name: string, makeStore: () => Promise<M
       const mine = (await store().loadState(now)).sanctions.filter((sanction) => sanction.userId === userId);
       assert.deepEqual(
         mine.sort((a, b) => a.kind.localeCompare(b.kind)),
-        [{ kind: "ban", userId, conversationId: "channel:a", until: now + 60_000 }, { kind: "mute", userId }],
+        [
+          { kind: "ban", userId, conversationId: "channel:a", until: now + 60_000 },
+          { kind: "mute", userId },
+        ],
         "the expired shadow mute is left out",
       );
       await store().liftSanctions(userId, "channel:a", ["ban"]);
       await store().liftSanctions(userId, undefined, ["mute", "shadow_mute"]);
-      assert.deepEqual((await store().loadState(now)).sanctions.filter((sanction) => sanction.userId === userId), []);
+      assert.deepEqual(
+        (await store().loadState(now)).sanctions.filter((sanction) => sanction.userId === userId),
+        [],
+      );
     });
 
     it("keeps slow modes and blocks until ended", async function () {
@@ -71,13 +77,25 @@ export function moderationStoreContract(name: string, makeStore: () => Promise<M
       await store().setBlock(userId, blockedId, true);
       await store().setBlock(userId, blockedId, true);
       let state = await store().loadState(Date.now());
-      assert.deepEqual(state.slowModes.filter((mode) => mode.conversationId === conversationId), [{ conversationId, intervalMs: 5000 }]);
-      assert.deepEqual(state.blocks.filter((block) => block.userId === userId), [{ userId, blockedId }]);
+      assert.deepEqual(
+        state.slowModes.filter((mode) => mode.conversationId === conversationId),
+        [{ conversationId, intervalMs: 5000 }],
+      );
+      assert.deepEqual(
+        state.blocks.filter((block) => block.userId === userId),
+        [{ userId, blockedId }],
+      );
       await store().setSlowMode(conversationId, 0);
       await store().setBlock(userId, blockedId, false);
       state = await store().loadState(Date.now());
-      assert.equal(state.slowModes.some((mode) => mode.conversationId === conversationId), false);
-      assert.equal(state.blocks.some((block) => block.userId === userId), false);
+      assert.equal(
+        state.slowModes.some((mode) => mode.conversationId === conversationId),
+        false,
+      );
+      assert.equal(
+        state.blocks.some((block) => block.userId === userId),
+        false,
+      );
     });
 
     it("records one report per reporter and message, with its context, and lists them newest first", async function () {
@@ -90,7 +108,13 @@ export function moderationStoreContract(name: string, makeStore: () => Promise<M
       assert.deepEqual(again, { reportId: first.reportId, duplicate: true });
       assert.notEqual(other.reportId, first.reportId);
       const listed = (await store().listReports(50)).filter((report) => report.conversationId === conversationId);
-      assert.deepEqual(listed.map((report) => [report.reporterId, report.reason]), [["bob", "rude"], ["alice", "rude"]]);
+      assert.deepEqual(
+        listed.map((report) => [report.reporterId, report.reason]),
+        [
+          ["bob", "rude"],
+          ["alice", "rude"],
+        ],
+      );
       assert.deepEqual(listed[1]!.context, context);
     });
   });

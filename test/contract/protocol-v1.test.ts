@@ -63,15 +63,21 @@ describe("protocol v1 with development identities", function () {
     for (const [index, text] of ["one", "two", "three"].entries()) {
       replies.push(await alice.room.request("send", { clientMsgId: `m${index}`, text }));
     }
-    assert.deepEqual(replies.map((r) => r.seq), [1, 2, 3]);
+    assert.deepEqual(
+      replies.map((r) => r.seq),
+      [1, 2, 3],
+    );
     assert.ok(replies.every((r) => r.duplicate === false && !Number.isNaN(Date.parse(r.sentAt))));
 
     await waitFor(() => bob.inbox.message.length === 3 && alice.inbox.message.length === 3, { what: "three deliveries" });
-    assert.deepEqual(bob.inbox.message.map((m) => [m.seq, m.text, m.senderId, m.senderName, m.clientMsgId]), [
-      [1, "one", "alice", "Alice", "m0"],
-      [2, "two", "alice", "Alice", "m1"],
-      [3, "three", "alice", "Alice", "m2"],
-    ]);
+    assert.deepEqual(
+      bob.inbox.message.map((m) => [m.seq, m.text, m.senderId, m.senderName, m.clientMsgId]),
+      [
+        [1, "one", "alice", "Alice", "m0"],
+        [2, "two", "alice", "Alice", "m1"],
+        [3, "three", "alice", "Alice", "m2"],
+      ],
+    );
     assert.deepEqual(alice.inbox.message, bob.inbox.message);
     assert.equal(bob.inbox.message[0]!.conversationId, conversationId);
     assert.equal(bob.inbox.message[0]!.sentAt, replies[0].sentAt);
@@ -86,7 +92,10 @@ describe("protocol v1 with development identities", function () {
     const next = await alice.room.request("send", { clientMsgId: "other", text: "next" });
     assert.equal(next.seq, first.seq + 1, "no seq was spent on the duplicate");
     const history = await alice.room.request("history", {});
-    assert.deepEqual(history.messages.map((m: Message) => m.text), ["hello", "next"]);
+    assert.deepEqual(
+      history.messages.map((m: Message) => m.text),
+      ["hello", "next"],
+    );
   });
 
   it("normalises text to NFC and trims it", async () => {
@@ -116,16 +125,28 @@ describe("protocol v1 with development identities", function () {
     const alice = await join(node, "alice", `channel:${unique()}`);
     for (let i = 1; i <= 7; i++) await alice.room.request("send", { clientMsgId: `h${i}`, text: `t${i}` });
     const newest = await alice.room.request("history", { limit: 3 });
-    assert.deepEqual(newest.messages.map((m: Message) => m.seq), [5, 6, 7]);
+    assert.deepEqual(
+      newest.messages.map((m: Message) => m.seq),
+      [5, 6, 7],
+    );
     assert.equal(newest.hasMore, true);
     const older = await alice.room.request("history", { beforeSeq: 5, limit: 10 });
-    assert.deepEqual(older.messages.map((m: Message) => m.seq), [1, 2, 3, 4]);
+    assert.deepEqual(
+      older.messages.map((m: Message) => m.seq),
+      [1, 2, 3, 4],
+    );
     assert.equal(older.hasMore, false);
     const synced = await alice.room.request("sync", { afterSeq: 2, limit: 3 });
-    assert.deepEqual(synced.messages.map((m: Message) => m.seq), [3, 4, 5]);
+    assert.deepEqual(
+      synced.messages.map((m: Message) => m.seq),
+      [3, 4, 5],
+    );
     assert.equal(synced.hasMore, true);
     const rest = await alice.room.request("sync", { afterSeq: 5 });
-    assert.deepEqual(rest.messages.map((m: Message) => m.seq), [6, 7]);
+    assert.deepEqual(
+      rest.messages.map((m: Message) => m.seq),
+      [6, 7],
+    );
     assert.equal(rest.hasMore, false);
   });
 
@@ -201,10 +222,16 @@ describe("protocol v1 with development identities", function () {
     const alice = await join(node, "alice", conversationId);
     for (let i = 1; i <= 3; i++) await alice.room.request("send", { clientMsgId: `x${i}`, text: `m${i}` });
     const page = await json(await fetch(`${node.httpUrl}/v1/conversations/${conversationId}/messages?userId=bob&limit=2`));
-    assert.deepEqual(page.messages.map((m: Message) => m.seq), [2, 3]);
+    assert.deepEqual(
+      page.messages.map((m: Message) => m.seq),
+      [2, 3],
+    );
     assert.equal(page.hasMore, true);
     const after = await json(await fetch(`${node.httpUrl}/v1/conversations/${conversationId}/messages?userId=bob&afterSeq=1`));
-    assert.deepEqual(after.messages.map((m: Message) => m.text), ["m2", "m3"]);
+    assert.deepEqual(
+      after.messages.map((m: Message) => m.text),
+      ["m2", "m3"],
+    );
     const bad = await fetch(`${node.httpUrl}/v1/conversations/${conversationId}/messages?userId=bob&limit=0`);
     assert.equal(bad.status, 400);
     assert.equal((await json(bad)).error.code, "INVALID");
@@ -218,7 +245,15 @@ describe("protocol v1 with development identities", function () {
     assert.equal(ready.status, 200);
     assert.equal((await json(ready)).ready, true);
     const metrics = await (await fetch(`${node.httpUrl}/metrics`)).text();
-    for (const name of ["parley_chat_messages_accepted_total", "parley_chat_requests_refused_total", "parley_chat_request_duration_seconds", "parley_chat_fanout_recipients", "parley_node_rooms", "parley_node_clients", "nodejs_eventloop_lag_seconds"]) {
+    for (const name of [
+      "parley_chat_messages_accepted_total",
+      "parley_chat_requests_refused_total",
+      "parley_chat_request_duration_seconds",
+      "parley_chat_fanout_recipients",
+      "parley_node_rooms",
+      "parley_node_clients",
+      "nodejs_eventloop_lag_seconds",
+    ]) {
       assert.match(metrics, new RegExp(`^${name}`, "m"), `metric ${name}`);
     }
     assert.match(metrics, /^parley_chat_requests_refused_total\{request="send",code="TOO_LONG"\} [1-9]/m);
@@ -229,7 +264,11 @@ describe("protocol v1 with development identities", function () {
     const alice = await join(node, "alice", conversationId);
     await alice.room.request("send", { clientMsgId: "secret", text: "the secret body text" });
     await waitFor(() => node.output().includes(conversationId), { what: "a log line naming the conversation" });
-    const lines = node.output().trim().split("\n").filter((line) => line.includes(conversationId));
+    const lines = node
+      .output()
+      .trim()
+      .split("\n")
+      .filter((line) => line.includes(conversationId));
     assert.ok(lines.some((line) => JSON.parse(line).roomId === alice.room.roomId));
     assert.doesNotMatch(node.output(), /the secret body text/);
   });

@@ -72,10 +72,17 @@ function authorisationAttacks(setup: () => { roomNode: () => NodeProcess; attack
     const second = await send(bob, "still private");
     assert.equal(second.seq, first.seq + 1, "the attack took no seq");
     await waitFor(() => alice.messages.length === 2, { what: "alice to receive both dm messages" });
-    assert.deepEqual(alice.messages.map((message) => message.senderId), [a, b], "nobody else wrote into the dm");
+    assert.deepEqual(
+      alice.messages.map((message) => message.senderId),
+      [a, b],
+      "nobody else wrote into the dm",
+    );
     assert.equal(received(alice, "migrate").length + received(bob, "migrate").length, 0, "nobody was moved");
     const stored = await storedMessages(roomNode(), dm, a);
-    assert.deepEqual(stored.map((message) => message.text), ["private", "still private"]);
+    assert.deepEqual(
+      stored.map((message) => message.text),
+      ["private", "still private"],
+    );
   });
 
   it("refuses a member removed from a group who comes back by joinById with a channel's options", async function () {
@@ -156,7 +163,10 @@ describe("join authorisation on one node without Redis", function () {
   it("counts and logs refused joins at warn with the user id", async function () {
     assert.ok((await metricOf(node, "parley_joins_total", 'outcome="FORBIDDEN"')) >= 4);
     assert.ok((await metricOf(node, "parley_matchmaking_create_redirected_total", 'room="chat"')) >= 2);
-    const lines = node.output().split("\n").filter((line) => line.includes('"event":"join_forbidden"'));
+    const lines = node
+      .output()
+      .split("\n")
+      .filter((line) => line.includes('"event":"join_forbidden"'));
     assert.ok(lines.length > 0, "a warn line for refused joins");
     const line = JSON.parse(lines[0]!) as { level: number; userId?: string };
     assert.equal(line.level, 40);
@@ -313,9 +323,15 @@ describe("connection guards and text safety on one node", function () {
         });
       }),
     );
-    assert.ok(closes.every((code) => code === 1009), `closed for message too big: ${closes.join(",")}`);
+    assert.ok(
+      closes.every((code) => code === 1009),
+      `closed for message too big: ${closes.join(",")}`,
+    );
     await waitFor(async () => (await metricOf(node, "parley_transport_connections_refused_total", 'reason="unsupported_message_length"')) === sockets, { what: "every oversize frame counted" });
-    const lines = node.output().split("\n").filter((line) => line.startsWith("{"));
+    const lines = node
+      .output()
+      .split("\n")
+      .filter((line) => line.startsWith("{"));
     assert.equal(lines.filter((line) => line.includes('"level":50')).length, 0, "no error-level line");
     assert.ok(!lines.some((line) => /\\n\s+at /.test(line)), "no stack trace");
     const warned = lines.filter((line) => line.includes('"event":"websocket_error"'));

@@ -71,7 +71,11 @@ describe("client kit against one node", function () {
     assert.equal(alice.client.state, "connected");
 
     const acks = await Promise.all(["one", "two", "three", "four", "five"].map((text) => aliceRoom.send(text)));
-    assert.deepEqual(acks.map((ack) => ack.seq), [1, 2, 3, 4, 5], "acks follow the order of the send calls");
+    assert.deepEqual(
+      acks.map((ack) => ack.seq),
+      [1, 2, 3, 4, 5],
+      "acks follow the order of the send calls",
+    );
     assert.ok(acks.every((ack) => ack.duplicate === false));
 
     await waitFor(() => alice.messages.length === 5 && bob.messages.length === 5, { what: "five deliveries each" });
@@ -242,7 +246,11 @@ describe("client kit against one node", function () {
     assert.deepEqual(textsOf(bob.messages), ["only once", "next"]);
     assert.deepEqual(textsOf(alice.messages), ["only once", "next"]);
     const history = (await (await fetch(`${node.httpUrl}/v1/conversations/${conversationId}/messages?userId=bob`)).json()) as { messages: Message[] };
-    assert.deepEqual(history.messages.map((m) => m.text), ["only once", "next"], "stored once");
+    assert.deepEqual(
+      history.messages.map((m) => m.text),
+      ["only once", "next"],
+      "stored once",
+    );
   });
 });
 
@@ -277,7 +285,12 @@ describe("client kit across two nodes", function () {
 
   /** The node whose log says it created the room of `conversationId`. */
   function hostOf(conversationId: string, candidates: NodeProcess[]): NodeProcess {
-    const host = candidates.find((node) => node.output().split("\n").some((line) => line.includes(conversationId) && line.includes("conversation room created")));
+    const host = candidates.find((node) =>
+      node
+        .output()
+        .split("\n")
+        .some((line) => line.includes(conversationId) && line.includes("conversation room created")),
+    );
     assert.ok(host, `no node logged creating the room of ${conversationId}`);
     return host;
   }
@@ -304,7 +317,11 @@ describe("client kit across two nodes", function () {
     const during = aliceRoom.send("three");
     await stopped;
     const acks = [await during, await bobRoom.send("four"), await aliceRoom.send("five")];
-    assert.deepEqual(acks.map((ack) => ack.seq), [3, 4, 5], "seq continues from the shared store");
+    assert.deepEqual(
+      acks.map((ack) => ack.seq),
+      [3, 4, 5],
+      "seq continues from the shared store",
+    );
 
     await waitFor(() => alice.messages.length === 5 && bob.messages.length === 5, { what: "five messages each" });
     for (const member of [alice, bob]) {
@@ -313,7 +330,10 @@ describe("client kit across two nodes", function () {
     }
     assert.deepEqual(rejoinedVia, [survivor.httpUrl]);
     assert.equal(alice.client.state, "connected");
-    assert.ok(alice.trace.some((e) => e.type === "lost" && e.reason.startsWith("migrate")), "the node said migrate before closing");
+    assert.ok(
+      alice.trace.some((e) => e.type === "lost" && e.reason.startsWith("migrate")),
+      "the node said migrate before closing",
+    );
   });
 
   it("notices a node that stops answering (SIGSTOP) by its pings, and rejoins through the other node", async function () {
@@ -371,7 +391,11 @@ describe("client kit and moderation (protocol 1.1)", function () {
   after(async () => node?.stop());
 
   const act = (body: Record<string, unknown>) =>
-    fetch(`${node.httpUrl}/v1/moderation/actions`, { method: "POST", headers: { "content-type": "application/json", "x-parley-user": "mod", "x-parley-roles": "moderator" }, body: JSON.stringify({ actionId: unique("act"), ...body }) });
+    fetch(`${node.httpUrl}/v1/moderation/actions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-parley-user": "mod", "x-parley-roles": "moderator" },
+      body: JSON.stringify({ actionId: unique("act"), ...body }),
+    });
 
   it("shows a deleted message as a tombstone event, and stops for good when removed (4403) instead of rejoining", async () => {
     const conversationId = `channel:${unique()}`;

@@ -126,7 +126,10 @@ describe("durable history", function () {
     assert.equal(resent.seq, 2);
     const stored = await readAll(rejoined);
     assertGapFree(stored);
-    assert.deepEqual(stored.map((m) => m.clientMsgId), ["a1", "b1"]);
+    assert.deepEqual(
+      stored.map((m) => m.clientMsgId),
+      ["a1", "b1"],
+    );
   });
 
   describe("during a store outage", function () {

@@ -24,15 +24,24 @@ function random(seed: number) {
   const pick = <T>(items: readonly T[]): T => items[int(items.length)]!;
   const value = (depth = 0): unknown => {
     switch (int(depth > 2 ? 7 : 9)) {
-      case 0: return int(2) === 0 ? -int(1e9) : int(1e15);
-      case 1: return next() * 1e6;
-      case 2: return "x".repeat(int(3000));
-      case 3: return pick(["", " ", "\u0000", "😀", "e\u0301", "<script>", "a".repeat(65), "ok-id"]);
-      case 4: return pick([null, true, false, undefined, Number.NaN, Infinity]);
-      case 5: return Buffer.from(Array.from({ length: int(64) }, () => int(256)));
-      case 6: return int(1e6);
-      case 7: return Array.from({ length: int(5) }, () => value(depth + 1));
-      default: return Object.fromEntries(Array.from({ length: int(5) }, () => [pick(["clientMsgId", "text", "seq", "afterSeq", "beforeSeq", "limit", "__proto__", "constructor", "x"]), value(depth + 1)]));
+      case 0:
+        return int(2) === 0 ? -int(1e9) : int(1e15);
+      case 1:
+        return next() * 1e6;
+      case 2:
+        return "x".repeat(int(3000));
+      case 3:
+        return pick(["", " ", "\u0000", "😀", "e\u0301", "<script>", "a".repeat(65), "ok-id"]);
+      case 4:
+        return pick([null, true, false, undefined, Number.NaN, Infinity]);
+      case 5:
+        return Buffer.from(Array.from({ length: int(64) }, () => int(256)));
+      case 6:
+        return int(1e6);
+      case 7:
+        return Array.from({ length: int(5) }, () => value(depth + 1));
+      default:
+        return Object.fromEntries(Array.from({ length: int(5) }, () => [pick(["clientMsgId", "text", "seq", "afterSeq", "beforeSeq", "limit", "__proto__", "constructor", "x"]), value(depth + 1)]));
     }
   };
   const bytes = (length: number) => Buffer.from(Array.from({ length }, () => int(256)));
@@ -107,7 +116,16 @@ describe("fuzz", function () {
     }
 
     assert.ok(refusedWithCode > 100, `random payloads were refused with typed reasons (${refusedWithCode})`);
-    assert.equal(room.connection.isOpen, true, `the fuzzing client is still connected; node log:\n${node.output().split("\n").filter((l) => !l.includes("\"level\":30")).slice(-15).join("\n")}`);
+    assert.equal(
+      room.connection.isOpen,
+      true,
+      `the fuzzing client is still connected; node log:\n${node
+        .output()
+        .split("\n")
+        .filter((l) => !l.includes('"level":30'))
+        .slice(-15)
+        .join("\n")}`,
+    );
     const after = await room.request("send", { clientMsgId: "after-fuzz", text: "still serving" });
     assert.ok(after.seq > before.seq);
     const fresh = await sdkClient(node).joinOrCreate("chat", { conversationId, userId: "newcomer" });

@@ -47,7 +47,24 @@ describe("npm run loadtest: its command line", function () {
     const { code, stdout, stderr } = await loadtest(["--help"]);
     assert.equal(code, 0, stderr);
     assert.match(stdout, /^usage: npm run loadtest -- \[options\]/);
-    for (const flag of ["--endpoint", "--clients", "--rooms", "--rate", "--duration", "--bytes", "--ack-timeout", "--client", "--mix", "--ramp", "--max-refused-pct", "--max-lost-pct", "--jwt-secret", "--token-file", "--conversation-prefix", "--json"]) {
+    for (const flag of [
+      "--endpoint",
+      "--clients",
+      "--rooms",
+      "--rate",
+      "--duration",
+      "--bytes",
+      "--ack-timeout",
+      "--client",
+      "--mix",
+      "--ramp",
+      "--max-refused-pct",
+      "--max-lost-pct",
+      "--jwt-secret",
+      "--token-file",
+      "--conversation-prefix",
+      "--json",
+    ]) {
       assert.ok(stdout.includes(`  ${flag} `), `usage names ${flag}`);
     }
   });
@@ -121,7 +138,22 @@ describe("npm run loadtest against a node", function () {
       const runs: Array<{ summary: Summary; users: Set<string> }> = [];
       for (const name of ["first", "second"]) {
         const file = join(folder, `${name}.json`);
-        const { code, stdout, stderr } = await loadtest(["--endpoint", node.httpUrl, "--clients", "2", "--rooms", "1", "--rate", "4", "--duration", "1", "--conversation-prefix", prefix, "--json", file]);
+        const { code, stdout, stderr } = await loadtest([
+          "--endpoint",
+          node.httpUrl,
+          "--clients",
+          "2",
+          "--rooms",
+          "1",
+          "--rate",
+          "4",
+          "--duration",
+          "1",
+          "--conversation-prefix",
+          prefix,
+          "--json",
+          file,
+        ]);
         assert.equal(code, 0, `${stdout}\n${stderr}`);
         const summary = readSummary(file);
         await waitFor(() => [...senders].some((sender) => sender.startsWith(summary.userIdPrefix!)), { what: `messages of the ${name} run` });
@@ -130,7 +162,11 @@ describe("npm run loadtest against a node", function () {
       const [first, second] = runs as [(typeof runs)[0], (typeof runs)[0]];
       assert.notEqual(first.summary.runId, second.summary.runId);
       assert.ok(first.users.size > 0 && second.users.size > 0);
-      assert.deepEqual([...first.users].filter((user) => second.users.has(user)), [], "no user id is in both runs");
+      assert.deepEqual(
+        [...first.users].filter((user) => second.users.has(user)),
+        [],
+        "no user id is in both runs",
+      );
       assert.equal(senders.size, first.users.size + second.users.size, "every sender belongs to one of the runs");
     });
   });

@@ -59,7 +59,10 @@ export async function joinEventually(node: Pick<ClusterNode, "httpUrl">, convers
     () => {
       const attempt = joinVia(node, conversationId, userId);
       const deadline = new Promise<never>((_, reject) => setTimeout(() => reject(new Error("join attempt timed out")), 5000).unref());
-      attempt.then((late) => deadline.catch(() => leave(late)), () => undefined);
+      attempt.then(
+        (late) => deadline.catch(() => leave(late)),
+        () => undefined,
+      );
       return Promise.race([attempt, deadline]);
     },
     { timeoutMs, intervalMs: 200, what: `a join of ${conversationId}` },

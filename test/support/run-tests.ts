@@ -36,7 +36,11 @@ try {
   } else say(`using MONGO_URL=${env.MONGO_URL}`);
 
   const specs = process.argv.slice(2);
-  exitCode = await run("mocha", specs.length > 0 ? specs : ["test/unit/**/*.test.ts", "test/contract/**/*.test.ts", "test/integration/**/*.test.ts", "test/cluster/**/*.test.ts", "test/chaos/**/*.test.ts"], env);
+  exitCode = await run(
+    "mocha",
+    specs.length > 0 ? specs : ["test/unit/**/*.test.ts", "test/contract/**/*.test.ts", "test/integration/**/*.test.ts", "test/cluster/**/*.test.ts", "test/chaos/**/*.test.ts"],
+    env,
+  );
 } catch (error) {
   console.error(`[npm test] ${error instanceof Error ? error.message : String(error)}`);
   exitCode = 1;

@@ -122,9 +122,7 @@ describe("chaos checker", function () {
       // The store swapped the two messages' seqs; the receivers saw what the store holds.
       run.stored.set(CONVERSATION, [stored(1, "bob", "b-1"), stored(2, "alice", "a-1")]);
       for (const log of run.logs) {
-        log.events = log.events.map((event) =>
-          event.type === "receive" ? { ...event, senderId: event.seq === 1 ? "bob" : "alice", clientMsgId: event.seq === 1 ? "b-1" : "a-1" } : event,
-        );
+        log.events = log.events.map((event) => (event.type === "receive" ? { ...event, senderId: event.seq === 1 ? "bob" : "alice", clientMsgId: event.seq === 1 ? "b-1" : "a-1" } : event));
       }
       const findings = onlyFindings(check(run), "lost");
       assert.deepEqual(kinds(findings), ["acked-wrong-seq", "acked-wrong-seq"]);
@@ -438,7 +436,10 @@ describe("chaos checker", function () {
       sender.events.push(left(200));
       const report = check({ logs: [sender, ...receivers], stored: new Map([[CONVERSATION, messages]]), windows: WINDOWS });
       assert.equal(report.ok, true, formatReport("many samples", report));
-      assert.deepEqual(report.latency.find((row) => row.window === "after"), { window: "after", deliveries: 200, p50Ms: 100, p99Ms: 198, maxMs: 200 });
+      assert.deepEqual(
+        report.latency.find((row) => row.window === "after"),
+        { window: "after", deliveries: 200, p50Ms: 100, p99Ms: 198, maxMs: 200 },
+      );
     });
 
     it("ignores deliveries of messages no logged client sent", function () {

@@ -58,12 +58,18 @@ describe("client Outbox", () => {
     const sends = [outbox.add("a", "1"), outbox.add("b", "2")];
     outbox.failAll((entry) => new ParleyError("CLOSED", "closed", { maybeStored: entry.clientMsgId === "a" }));
     const outcomes = await Promise.allSettled(sends);
-    assert.deepEqual(outcomes.map((o) => o.status === "rejected" && (o.reason as ParleyError).maybeStored), [true, false]);
+    assert.deepEqual(
+      outcomes.map((o) => o.status === "rejected" && (o.reason as ParleyError).maybeStored),
+      [true, false],
+    );
   });
 });
 
 describe("client send policy", () => {
-  const refused = (code: "INVALID" | "TOO_LONG" | "FORBIDDEN" | "RATE_LIMITED" | "UNAVAILABLE", retryAfterMs?: number) => ({ kind: "refused" as const, refusal: { code, message: code, retryAfterMs } });
+  const refused = (code: "INVALID" | "TOO_LONG" | "FORBIDDEN" | "RATE_LIMITED" | "UNAVAILABLE", retryAfterMs?: number) => ({
+    kind: "refused" as const,
+    refusal: { code, message: code, retryAfterMs },
+  });
 
   it("gives up on INVALID, TOO_LONG and FORBIDDEN with a typed error", () => {
     for (const code of ["INVALID", "TOO_LONG", "FORBIDDEN"] as const) {
@@ -101,8 +107,14 @@ describe("client send policy", () => {
 describe("client backoff and endpoints", () => {
   it("grows by the factor, caps at maxMs, and jitters only downwards", () => {
     const options = { initialMs: 100, maxMs: 1000, factor: 2, jitter: 0.5 };
-    assert.deepEqual([1, 2, 3, 4, 5, 9].map((attempt) => backoffDelayMs(attempt, options, noJitter)), [100, 200, 400, 800, 1000, 1000]);
-    assert.equal(backoffDelayMs(2, options, () => 1), 100);
+    assert.deepEqual(
+      [1, 2, 3, 4, 5, 9].map((attempt) => backoffDelayMs(attempt, options, noJitter)),
+      [100, 200, 400, 800, 1000, 1000],
+    );
+    assert.equal(
+      backoffDelayMs(2, options, () => 1),
+      100,
+    );
   });
 
   it("tries endpoints round-robin, moving past failed ones and staying on a healthy one", () => {
@@ -116,6 +128,9 @@ describe("client backoff and endpoints", () => {
     ring.markFailed("c");
     assert.equal(ring.pick(0), "a");
     ring.markHealthy("c");
-    assert.deepEqual([0, 1, 2].map((i) => ring.pick(i)), ["c", "a", "b"]);
+    assert.deepEqual(
+      [0, 1, 2].map((i) => ring.pick(i)),
+      ["c", "a", "b"],
+    );
   });
 });

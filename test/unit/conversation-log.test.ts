@@ -181,7 +181,16 @@ describe("conversation log", function () {
 
       let asked = 0;
       const counting = Object.assign(Object.create(store) as MemoryHistoryStore, { lastSeq: async () => ++asked });
-      const next = new ConversationLog({ conversationId: CONVERSATION, store: counting, append: (messages) => store.appendMessages(messages), maxPending: 10, storeTimeoutMs: 1000, onDurable: () => {}, onFenced: () => {}, onWriteFailed: () => {} });
+      const next = new ConversationLog({
+        conversationId: CONVERSATION,
+        store: counting,
+        append: (messages) => store.appendMessages(messages),
+        maxPending: 10,
+        storeTimeoutMs: 1000,
+        onDurable: () => {},
+        onFenced: () => {},
+        onWriteFailed: () => {},
+      });
       await next.start(2);
       assert.equal(asked, 0);
       assert.equal(replyOf(await next.submit(draft("m3"))).seq, 3);
@@ -216,7 +225,10 @@ describe("conversation log", function () {
     it("holds a whole short conversation: history from the start says hasMore false", async function () {
       const { log } = await startLog();
       for (let index = 1; index <= 3; index++) replyOf(await log.submit(draft(`m${index}`)));
-      assert.deepEqual(log.readBefore(undefined, 50)?.messages.map((message) => message.seq), [1, 2, 3]);
+      assert.deepEqual(
+        log.readBefore(undefined, 50)?.messages.map((message) => message.seq),
+        [1, 2, 3],
+      );
       assert.equal(log.readBefore(undefined, 50)?.hasMore, false);
       assert.deepEqual(log.readBefore(1, 50), { messages: [], hasMore: false });
     });

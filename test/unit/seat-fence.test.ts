@@ -15,7 +15,11 @@ describe("seat fence", function () {
       return true;
     };
     const refused: unknown[] = [];
-    fenceSeats(Conversation, (room, auth) => (auth as { conversationId?: string } | undefined)?.conversationId === room.conversationId, (_room, auth) => refused.push(auth));
+    fenceSeats(
+      Conversation,
+      (room, auth) => (auth as { conversationId?: string } | undefined)?.conversationId === room.conversationId,
+      (_room, auth) => refused.push(auth),
+    );
 
     const room = new Conversation() as unknown as typeof proto;
     assert.equal(await room._reserveSeat("s1", {}, { conversationId: "dm:a:b" }), true);

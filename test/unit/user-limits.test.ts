@@ -48,6 +48,9 @@ describe("per-user limits", function () {
     assert.equal(await user.takeReservation("v"), undefined, "another user is not limited");
     assert.equal(await user.takeRoomCreation("u"), undefined);
     assert.equal((await user.takeRoomCreation("u"))?.code, "RATE_LIMITED");
-    assert.deepEqual(refused, [["reservations", "u"], ["rooms", "u"]]);
+    assert.deepEqual(refused, [
+      ["reservations", "u"],
+      ["rooms", "u"],
+    ]);
   });
 });
