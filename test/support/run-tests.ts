@@ -1,5 +1,5 @@
 /**
- * `npm test`: typecheck, provision Redis and a MongoDB-wire server (unless REDIS_URL / MONGO_URL are
+ * `npm test`: typecheck, lint and format check, provision Redis and a MongoDB-wire server (unless REDIS_URL / MONGO_URL are
  * given), then run every mocha suite against them. Stops with an error naming what to install when
  * a service cannot be provisioned.
  */
@@ -20,6 +20,8 @@ let exitCode = 1;
 try {
   say("typecheck (tsc --noEmit)");
   if ((await run("tsc", ["--noEmit", "-p", "tsconfig.json"])) !== 0) throw new Error("typecheck failed");
+  say("lint and format check (biome check)");
+  if ((await run("biome", ["check", "."])) !== 0) throw new Error("lint or format check failed: npm run lint shows it, npm run format fixes the formatting");
 
   const env = { ...process.env };
   if (!env.REDIS_URL) {
