@@ -89,7 +89,7 @@ describe("fuzz", function () {
         if (kind === 0) {
           // A well-formed request of a real type with a random payload, through the SDK.
           requests.push(
-            room.request(rng.pick(["send", "history", "sync", "read"]), rng.value(), { timeout: 20_000 }).then(
+            room.request(rng.pick(["send", "history", "sync", "read", "delete", "report"]), rng.value(), { timeout: 20_000 }).then(
               () => undefined,
               (error: { reason?: { code?: string } }) => {
                 if (error.reason?.code) refusedWithCode++;
@@ -99,7 +99,7 @@ describe("fuzz", function () {
         } else if (kind === 1) {
           // A request frame with a random type and a valid or broken msgpack body.
           const body = rng.int(2) === 0 ? Buffer.from(pack(rng.value())) : rng.bytes(rng.int(40));
-          room.connection.send(Buffer.concat([Buffer.from([ROOM_REQUEST]), varint(requestId++), str(rng.pick(["send", "sync", "nope", "", "typing"])), body]));
+          room.connection.send(Buffer.concat([Buffer.from([ROOM_REQUEST]), varint(requestId++), str(rng.pick(["send", "sync", "nope", "", "typing", "delete", "report"])), body]));
         } else if (kind === 2) {
           // A fire-and-forget frame with a random type and a random body.
           room.connection.send(Buffer.concat([Buffer.from([ROOM_DATA]), str(rng.pick(["typing", "send", "zzz"])), rng.bytes(rng.int(40))]));

@@ -158,3 +158,23 @@ describe("message text normalisation", function () {
     assert.equal(normaliseText("\u2066a\u202Eb\u2069c").text, "\u2066ab\u2069c");
   });
 });
+
+describe("protocol 1.1 requests", function () {
+  it("takes delete { seq } and report { seq, reason }, and refuses wrong types, missing fields and oversize reasons naming the field", function () {
+    assert.deepEqual(parseRequest("delete", { seq: 3 }), { ok: true, value: { seq: 3 } });
+    assert.deepEqual(parseRequest("report", { seq: 3, reason: "spam" }), { ok: true, value: { seq: 3, reason: "spam" } });
+    for (const [type, payload, field] of [
+      ["delete", {}, "seq"],
+      ["delete", { seq: "3" }, "seq"],
+      ["delete", { seq: 0 }, "seq"],
+      ["delete", { seq: 1.5 }, "seq"],
+      ["report", { seq: 3 }, "reason"],
+      ["report", { seq: 3, reason: "" }, "reason"],
+      ["report", { seq: 3, reason: "x".repeat(501) }, "reason"],
+      ["report", { seq: -1, reason: "spam" }, "seq"],
+      ["report", { seq: 3, reason: 42 }, "reason"],
+    ] as const) {
+      assertRefused(type, payload, field);
+    }
+  });
+});
