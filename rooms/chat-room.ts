@@ -130,10 +130,10 @@ export function createChatRoom(deps: ChatRoomDeps) {
       this.roomLog.debug({ userId: client.auth?.identity.userId }, "client joined");
     }
 
-    override onLeave(client: ChatClient): void {
+    override onLeave(client: ChatClient, code?: number): void {
       if (!join.releaseSeat(client, this.conversationId)) return;
       if (this.clients.length === 0) this.#idleSince(limits.roomIdleMs);
-      metrics.clientLeft("chat");
+      metrics.clientLeft("chat", code);
       this.roomLog.debug({ userId: client.auth?.identity.userId }, "client left");
     }
 
@@ -341,6 +341,7 @@ export function createChatRoom(deps: ChatRoomDeps) {
     #moveAway(reason: string): void {
       this.roomLog.warn({ reason }, "conversation room moving its clients away");
       moveClientsAway(this, reason);
+      metrics.migrateSent("chat");
     }
   }
 

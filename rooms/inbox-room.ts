@@ -60,15 +60,18 @@ export function createInboxRoom(deps: ChatRoomDeps) {
       metrics.joinOutcome("inbox", "joined");
     }
 
-    override onLeave(client: InboxClient): void {
-      if (join.releaseSeat(client, `inbox:${this.userId}`)) metrics.clientLeft("inbox");
+    override onLeave(client: InboxClient, code?: number): void {
+      if (join.releaseSeat(client, `inbox:${this.userId}`)) metrics.clientLeft("inbox", code);
     }
 
     /** Move clients away on drain, like chat rooms: they rejoin on another node. */
     override onBeforeShutdown(): void {
       void withTimeout(deps.releaseRoute(this.roomId), limits.storeTimeoutMs)
         .catch(() => undefined)
-        .finally(() => moveClientsAway(this, "node draining"));
+        .finally(() => {
+          moveClientsAway(this, "node draining");
+          metrics.migrateSent("inbox");
+        });
     }
 
     override onDispose(): void {

@@ -47,7 +47,10 @@ export interface RoomMetrics {
   roomCreated(roomName: string): void;
   roomDisposed(roomName: string): void;
   clientJoined(roomName: string): void;
-  clientLeft(roomName: string): void;
+  /** A client left, with its close code (bounded to the known codes by the implementation). */
+  clientLeft(roomName: string, closeCode?: number): void;
+  /** A room sent its clients `migrate`. */
+  migrateSent(roomName: string): void;
   pendingSends(delta: number): void;
   /** A join decided: `joined`, or the refusal code. */
   joinOutcome(roomName: string, outcome: string): void;

@@ -2,6 +2,7 @@
  * createApp: builds one Parley node from a Config. Used by main.ts and by tests; owns no process
  * signals (shutdown.ts does).
  */
+import { hostname } from "node:os";
 import { defineRoom, defineServer, LocalPresence, matchMaker, type Presence } from "@colyseus/core";
 import basicAuth from "express-basic-auth";
 import { createChatRoom } from "../rooms/chat-room.ts";
@@ -36,6 +37,7 @@ import { createTransport } from "./transport.ts";
 
 export type App = {
   transportName: "uws" | "ws";
+  metrics: Metrics;
   listen(): Promise<void>;
   /** Stop taking new work: /readyz turns 503. */
   startDraining(): void;
@@ -47,7 +49,7 @@ export type App = {
 export async function createApp(config: Config, logger: Logger, overrides: { history?: HistoryStore } = {}): Promise<App> {
   for (const warning of describeEmbeddedDefaults(config)) logger.warn({ embeddedDefault: true }, warning);
 
-  const metrics = createMetrics();
+  const metrics = createMetrics(nodeName(config));
   const { history, moderationStore } = overrides.history ? { history: overrides.history, moderationStore: new MemoryModerationStore() } : await openStores(config, logger);
   const authenticator = config.jwtSecret ? createJwtAuthenticator(config.jwtSecret) : createDevelopmentAuthenticator();
   const connectionLog = logger.child({ component: "connections" });
@@ -156,6 +158,7 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
 
   return {
     transportName,
+    metrics,
     listen: () => server.listen(config.port),
     startDraining() {
       draining = true;
@@ -170,6 +173,11 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
       await history.close();
     },
   };
+}
+
+/** How logs and metrics name this node: its PUBLIC_ADDRESS, or its host name. */
+export function nodeName(config: Pick<Config, "publicAddress">): string {
+  return config.publicAddress ?? hostname();
 }
 
 /** The history and moderation stores: in memory, or both on MONGO_URL's connection. */

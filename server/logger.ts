@@ -2,17 +2,19 @@
  * Structured JSON logs (pino). Context goes in child loggers; message bodies and tokens never go in
  * a log line (redacted if they ever reach one by accident).
  */
+import { hostname } from "node:os";
 import { pino, type Logger } from "pino";
 import type { Config } from "./config.ts";
 
 export type { Logger };
 
 /** The node's root logger. */
-export function createLogger(config: Pick<Config, "logLevel">, destination?: NodeJS.WritableStream): Logger {
+export function createLogger(config: Pick<Config, "logLevel"> & Partial<Pick<Config, "publicAddress">>, destination?: NodeJS.WritableStream): Logger {
   return pino(
     {
       level: config.logLevel,
-      base: { service: "parley", pid: process.pid },
+      // `node` tells nodes apart where every process is pid 1 (containers).
+      base: { service: "parley", node: config.publicAddress ?? hostname(), pid: process.pid },
       redact: { paths: ["text", "*.text", "token", "*.token", "authorization", "*.authorization", "req.headers.authorization"], censor: "[redacted]" },
     },
     destination as pino.DestinationStream | undefined,

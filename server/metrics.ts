@@ -26,15 +26,29 @@ export type Metrics = RoomMetrics & {
   moderationAction(type: string): void;
   /** A moderation call refused, by code (FORBIDDEN, INVALID, RATE_LIMITED, ...). */
   moderationRefused(code: string): void;
+  /** Readiness as /readyz last answered it (1 ready, 0 not). */
+  nodeReady(ready: boolean): void;
+  /** Seconds since the drain started (updated while draining). */
+  drainElapsed(seconds: number): void;
+  /** The drain hit DRAIN_TIMEOUT_MS and the node exits with rooms open. */
+  drainTimedOut(): void;
   /** The moderation state was (re)loaded from the store: at start, after Redis came back, periodically. */
   moderationReloaded(reason: string): void;
   /** A moderation change event from another node that could not be applied. */
   moderationEventRejected(): void;
 };
 
-/** A registry with the default process metrics (event-loop lag included) and Parley's own. */
-export function createMetrics(): Metrics {
+/** Close codes kept as label values; any other is "other" (a client may close with any code). */
+const KNOWN_CLOSE_CODES = new Set([1000, 1001, 1005, 1006, 1009, 1011, 4000, 4001, 4002, 4003, 4010, 4403]);
+
+/**
+ * A registry with the default process metrics (event-loop lag included) and Parley's own. Every
+ * series carries `node` (the node's PUBLIC_ADDRESS, or its host name), so nodes can be told apart
+ * even where every process is pid 1.
+ */
+export function createMetrics(node: string): Metrics {
   const registry = new Registry();
+  registry.setDefaultLabels({ node });
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
 
   const accepted = new Counter({ name: "parley_chat_messages_accepted_total", help: "Messages made durable and acknowledged (duplicates excluded).", registers: [registry] });
@@ -143,6 +157,18 @@ export function createMetrics(): Metrics {
     help: "Moderation change events from the cluster that failed validation and were ignored.",
     registers: [registry],
   });
+  const deliveries = new Counter({ name: "parley_chat_deliveries_total", help: "Messages delivered to clients (messages x recipients in the room).", registers: [registry] });
+  const opened = new Counter({ name: "parley_connections_opened_total", help: "Clients seated, by room name.", labelNames: ["room"], registers: [registry] });
+  const closed = new Counter({
+    name: "parley_connections_closed_total",
+    help: "Seated clients that left, by room name and close code (other: an unlisted code).",
+    labelNames: ["room", "code"],
+    registers: [registry],
+  });
+  const migrates = new Counter({ name: "parley_migrate_sent_total", help: "Rooms that sent their clients migrate (drain, lost lease, fenced writer).", labelNames: ["room"], registers: [registry] });
+  const ready = new Gauge({ name: "parley_node_ready", help: "1 while /readyz last answered 200, 0 otherwise (draining, Redis or the store down).", registers: [registry] });
+  const drainElapsed = new Gauge({ name: "parley_drain_duration_seconds", help: "Seconds the current drain has run (0 until a drain starts).", registers: [registry] });
+  const drainTimeouts = new Counter({ name: "parley_drain_timeouts_total", help: "Drains that hit DRAIN_TIMEOUT_MS (the node then exits with rooms open).", registers: [registry] });
   const queueDepth = new Gauge({ name: "parley_history_queue_messages", help: "Messages waiting for a group-commit write.", registers: [registry] });
 
   return {
@@ -154,14 +180,27 @@ export function createMetrics(): Metrics {
     historyQueueDepth: (messages) => queueDepth.set(messages),
     messageAccepted: () => accepted.inc(),
     requestRefused: (request, code) => refused.inc({ request, code }),
-    fanout: (recipients) => fanout.observe(recipients),
+    fanout: (recipients) => {
+      fanout.observe(recipients);
+      deliveries.inc(recipients);
+    },
     requestLatency: (request, seconds) => latency.observe({ request }, seconds),
     badFrame: () => badFrames.inc(),
     storeWriteFailed: () => writeFailures.inc(),
     roomCreated: (room) => rooms.inc({ room }),
     roomDisposed: (room) => rooms.dec({ room }),
-    clientJoined: (room) => clients.inc({ room }),
-    clientLeft: (room) => clients.dec({ room }),
+    clientJoined: (room) => {
+      clients.inc({ room });
+      opened.inc({ room });
+    },
+    clientLeft: (room, closeCode) => {
+      clients.dec({ room });
+      closed.inc({ room, code: closeCode !== undefined && KNOWN_CLOSE_CODES.has(closeCode) ? String(closeCode) : "other" });
+    },
+    migrateSent: (room) => migrates.inc({ room }),
+    nodeReady: (isReady) => ready.set(isReady ? 1 : 0),
+    drainElapsed: (seconds) => drainElapsed.set(seconds),
+    drainTimedOut: () => drainTimeouts.inc(),
     pendingSends: (delta) => pending.inc(delta),
     redisCommand: (connection) => redisCommands.inc({ connection }),
     routeLookup: (result) => lookups.inc({ result }),

@@ -14,7 +14,11 @@ export function handleShutdownSignals(app: App, drainTimeoutMs: number, logger: 
     const started = Date.now();
     logger.info({ signal, drainTimeoutMs }, "draining");
     app.startDraining();
+    app.metrics.nodeReady(false);
+    const progress = setInterval(() => app.metrics.drainElapsed((Date.now() - started) / 1000), 1000);
+    progress.unref();
     const timer = setTimeout(() => {
+      app.metrics.drainTimedOut();
       logger.warn({ elapsedMs: Date.now() - started }, "drain timed out; exiting with rooms still open");
       process.exit(1);
     }, drainTimeoutMs);

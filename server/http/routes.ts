@@ -58,6 +58,7 @@ export function mountRoutes(app: Application, deps: HttpDeps): void {
     );
     if (deps.isDraining()) checks.node = "draining";
     const ready = Object.values(checks).every((value) => value === "ok");
+    deps.metrics.nodeReady(ready);
     res.status(ready ? 200 : 503).json({ ready, checks });
   });
 

@@ -1,0 +1,52 @@
+/**
+ * What operators read off a node's /metrics (issue #14): deliveries, connections opened and closed
+ * by close code, readiness, and a `node` label on every series; and the `node` field of every log
+ * line.
+ */
+import assert from "node:assert/strict";
+import { metricOf } from "../support/cluster-helpers.ts";
+import { sdkClient, startNode, unique, type NodeProcess } from "../support/node-process.ts";
+import { freePort } from "../../deploy/services.ts";
+import { waitFor } from "../../deploy/wait-for.ts";
+
+describe("node metrics and log identity", function () {
+  let node: NodeProcess;
+  let address = "";
+  before(async () => {
+    const port = await freePort();
+    address = `127.0.0.1:${port}`;
+    node = await startNode({ PORT: String(port), PUBLIC_ADDRESS: address, SEND_RATE_PER_SEC: "1000", SEND_BURST: "1000" });
+  });
+  after(async () => node?.stop());
+
+  it("counts deliveries as messages x recipients, and connections opened and closed by close code", async function () {
+    const conversationId = `channel:${unique("m")}`;
+    const [before, closedBefore] = [await metricOf(node, "parley_chat_deliveries_total"), await metricOf(node, "parley_connections_closed_total", 'code="4000"')];
+    const rooms = await Promise.all([0, 1, 2].map((i) => sdkClient(node).joinOrCreate("chat", { conversationId, userId: unique(`u${i}`) })));
+    for (const room of rooms) room.onMessage("*", () => undefined);
+    await rooms[0]!.request("send", { clientMsgId: "one", text: "to three" });
+    await waitFor(async () => (await metricOf(node, "parley_chat_deliveries_total")) === before + 3, { what: "3 deliveries counted" });
+    assert.ok((await metricOf(node, "parley_connections_opened_total", 'room="chat"')) >= 3);
+    await rooms[0]!.leave();
+    await waitFor(async () => (await metricOf(node, "parley_connections_closed_total", 'code="4000"')) === closedBefore + 1, { what: "a consented close counted with code 4000" });
+    await Promise.all(rooms.slice(1).map((room) => room.leave()));
+  });
+
+  it("reports readiness as a gauge and labels every Parley series with its node", async function () {
+    assert.equal((await fetch(`${node.httpUrl}/readyz`)).status, 200);
+    assert.equal(await metricOf(node, "parley_node_ready"), 1);
+    const text = await (await fetch(`${node.httpUrl}/metrics`)).text();
+    const samples = text.split("\n").filter((line) => line.startsWith("parley_"));
+    assert.ok(samples.length > 10);
+    for (const sample of samples) assert.ok(sample.includes(`node="${address}"`), `${sample.slice(0, 80)} carries node`);
+  });
+
+  it("names its node in every log line", async function () {
+    const lines = node
+      .output()
+      .split("\n")
+      .filter((line) => line.startsWith("{"));
+    assert.ok(lines.length > 0);
+    for (const line of lines) assert.equal((JSON.parse(line) as { node?: string }).node, address, line.slice(0, 120));
+  });
+});
