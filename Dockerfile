@@ -1,5 +1,7 @@
 # One image for every role of a Parley node. Node 24 runs the TypeScript sources directly.
-FROM node:24-bookworm-slim
+# Debian 13 (trixie): glibc 2.41, so uWebSockets.js loads (it needs 2.38 or later; bookworm has 2.36
+# and always fell back to ws). ROLE, PUBLIC_ADDRESS and the rest come from the environment.
+FROM node:24-trixie-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./

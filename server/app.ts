@@ -14,6 +14,7 @@ import { MemoryHistoryStore } from "../rooms/memory-history-store.ts";
 import { MemoryModerationStore } from "../rooms/memory-moderation-store.ts";
 import type { ModerationStore } from "../rooms/moderation-store.ts";
 import { createModeration } from "./moderation.ts";
+import { accessLog } from "./http/access-log.ts";
 import { monitorPanel } from "./http/monitor.ts";
 import type { ConnectionGuardEvents } from "./connection-guard.ts";
 import { throttleLog } from "../rooms/plugins/log-throttle.ts";
@@ -134,6 +135,7 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
     greet: false,
     gracefullyShutdown: false,
     express: (app) => {
+      app.use(accessLog(logger.child({ component: "http" })));
       if (config.monitor && config.role !== "rooms") {
         app.use(
           "/monitor",

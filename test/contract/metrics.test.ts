@@ -41,6 +41,25 @@ describe("node metrics and log identity", function () {
     for (const sample of samples) assert.ok(sample.includes(`node="${address}"`), `${sample.slice(0, 80)} carries node`);
   });
 
+  it("writes an HTTP access log line with the caller's X-Request-Id, echoed back, and none for health checks", async function () {
+    const response = await fetch(`${node.httpUrl}/v1/conversations/channel:x/messages?userId=u1`, { headers: { "x-request-id": "req-trace-42" } });
+    assert.equal(response.headers.get("x-request-id"), "req-trace-42");
+    const made = await fetch(`${node.httpUrl}/v1/conversations/channel:x/messages?userId=u1`, { headers: { "x-request-id": "not valid!" } });
+    assert.match(made.headers.get("x-request-id") ?? "", /^[0-9a-f-]{36}$/, "an invalid id is replaced");
+    await fetch(`${node.httpUrl}/healthz`);
+    const line = await waitFor(
+      () =>
+        node
+          .output()
+          .split("\n")
+          .find((entry) => entry.includes('"req-trace-42"')),
+      { what: "the access log line" },
+    );
+    const entry = JSON.parse(line) as { msg: string; req: { id: string; method: string; path: string }; res: { statusCode: number }; responseTime: number };
+    assert.deepEqual([entry.msg, entry.req.method, entry.req.path, entry.res.statusCode], ["http request", "GET", "/v1/conversations/channel:x/messages", 200]);
+    assert.ok(!node.output().includes('"path":"/healthz"'), "health checks are not logged");
+  });
+
   it("names its node in every log line", async function () {
     const lines = node
       .output()
