@@ -22,7 +22,7 @@ import { createMemoryRateLimit } from "../rooms/plugins/rate-limit.ts";
 import { createTextFilter } from "../rooms/plugins/text-filter.ts";
 import { createUserLimits } from "../rooms/plugins/user-limits.ts";
 import { describeEmbeddedDefaults, type Config } from "./config.ts";
-import { mountRoutes } from "./http/routes.ts";
+import { mountRoutes, readiness } from "./http/routes.ts";
 import { createDevelopmentAuthenticator, createJwtAuthenticator } from "./identity.ts";
 import { colyseusLogger, type Logger } from "./logger.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
@@ -61,8 +61,10 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
   };
   const { transport, name: transportName, clientAddressOf } = await createTransport(config, logger, guardEvents);
   let draining = false;
+  let readinessTimer: NodeJS.Timeout | undefined;
 
   const cluster = config.redisUrl ? await openCluster(config, config.redisUrl, metrics, logger) : undefined;
+  const readinessChecks: Record<string, () => Promise<void>> = cluster ? { redis: cluster.redis.ping } : {};
   // One presence for rooms, the matchmaker and moderation: Redis in a cluster, in-process on one node.
   const presence: Presence = cluster?.redis.presence ?? new LocalPresence();
   const moderation = createModeration({
@@ -149,7 +151,7 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
         metrics,
         logger: logger.child({ component: "http" }),
         isDraining: () => draining,
-        readinessChecks: cluster ? { redis: cluster.redis.ping } : {},
+        readinessChecks,
         sendToConversation: (conversationId, send) => sendToConversation(conversationId, send, config.storeTimeoutMs * 2),
         publishMembership,
         storeTimeoutMs: config.storeTimeoutMs,
@@ -161,7 +163,14 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
   return {
     transportName,
     metrics,
-    listen: () => server.listen(config.port),
+    async listen() {
+      await server.listen(config.port);
+      // Readiness as a gauge even where nothing probes /readyz (compose): checked every 5 s.
+      const check = () => void readiness({ history, readinessChecks, storeTimeoutMs: config.storeTimeoutMs, isDraining: () => draining, metrics }).catch(() => undefined);
+      check();
+      readinessTimer = setInterval(check, 5000);
+      readinessTimer.unref();
+    },
     startDraining() {
       draining = true;
       void cluster?.routing.stopHosting().catch((error) => logger.warn({ err: String(error) }, "cannot leave the room-host registry"));
@@ -170,6 +179,7 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
       draining = true;
       const { roomCount, ccu } = matchMaker.stats.local;
       logger.info({ rooms: roomCount, clients: ccu }, "closing rooms: each finishes its writes, sends migrate and closes its clients");
+      clearInterval(readinessTimer);
       await server.gracefullyShutdown(false);
       moderation.stop();
       await history.close();

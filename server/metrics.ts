@@ -171,6 +171,13 @@ export function createMetrics(node: string): Metrics {
   const drainTimeouts = new Counter({ name: "parley_drain_timeouts_total", help: "Drains that hit DRAIN_TIMEOUT_MS (the node then exits with rooms open).", registers: [registry] });
   const queueDepth = new Gauge({ name: "parley_history_queue_messages", help: "Messages waiting for a group-commit write.", registers: [registry] });
 
+  // Known label values start at 0, so rate() and increase() see the first event of each.
+  for (const room of ["chat", "inbox"]) seatRefusals.inc({ room }, 0);
+  for (const limit of ["connections", "conversations", "reservations", "rooms"]) userLimitRefusals.inc({ limit }, 0);
+  for (const limit of ["connections", "joins"]) ipLimitRefusals.inc({ limit }, 0);
+  for (const result of ["hit", "miss"]) lookups.inc({ result }, 0);
+  for (const connection of ["commands", "subscriber"]) redisCommands.inc({ connection }, 0);
+
   return {
     registry,
     historyBatch: (messages, seconds) => {

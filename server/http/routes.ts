@@ -35,6 +35,29 @@ export type HttpDeps = {
   moderation: Moderation;
 };
 
+/**
+ * Whether the node serves: the store and Redis answer within min(STORE_TIMEOUT_MS, 2 s) and it is
+ * not draining. Also sets the `parley_node_ready` gauge (called by /readyz and a periodic self-check).
+ */
+export async function readiness(deps: Pick<HttpDeps, "history" | "readinessChecks" | "storeTimeoutMs" | "isDraining" | "metrics">): Promise<{ ready: boolean; checks: Record<string, string> }> {
+  const checks: Record<string, string> = {};
+  const all = { history: () => deps.history.ping(), ...deps.readinessChecks };
+  await Promise.all(
+    Object.entries(all).map(async ([name, check]) => {
+      try {
+        await withTimeout(check(), Math.min(deps.storeTimeoutMs, 2000));
+        checks[name] = "ok";
+      } catch (error) {
+        checks[name] = error instanceof Error ? error.message : "down";
+      }
+    }),
+  );
+  if (deps.isDraining()) checks.node = "draining";
+  const ready = Object.values(checks).every((value) => value === "ok");
+  deps.metrics.nodeReady(ready);
+  return { ready, checks };
+}
+
 /** Mount every route on the Colyseus express app. */
 export function mountRoutes(app: Application, deps: HttpDeps): void {
   app.disable("x-powered-by");
@@ -44,21 +67,7 @@ export function mountRoutes(app: Application, deps: HttpDeps): void {
   });
 
   app.get("/readyz", async (_req, res) => {
-    const checks: Record<string, string> = {};
-    const all = { history: () => deps.history.ping(), ...deps.readinessChecks };
-    await Promise.all(
-      Object.entries(all).map(async ([name, check]) => {
-        try {
-          await withTimeout(check(), Math.min(deps.storeTimeoutMs, 2000));
-          checks[name] = "ok";
-        } catch (error) {
-          checks[name] = error instanceof Error ? error.message : "down";
-        }
-      }),
-    );
-    if (deps.isDraining()) checks.node = "draining";
-    const ready = Object.values(checks).every((value) => value === "ok");
-    deps.metrics.nodeReady(ready);
+    const { ready, checks } = await readiness(deps);
     res.status(ready ? 200 : 503).json({ ready, checks });
   });
 
