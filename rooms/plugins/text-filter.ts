@@ -55,12 +55,16 @@ export function createTextFilter(mode: TextFilterMode): TextFilter {
   return {
     check(text) {
       // Matches in the text and in its derived views, as inclusive UTF-16 spans of the text.
-      const spans = matcher.find(text);
-      for (const view of derivedViews(text)) for (const [start, end] of matcher.find(view.text)) spans.push([view.from[start]!, view.to[end]!]);
+      const found = matcher.find(text);
+      for (const view of derivedViews(text)) for (const [start, end] of matcher.find(view.text)) found.push([view.from[start]!, view.to[end]!]);
+      // A span with no letter is a number read as leetspeak ("455", "8008", a time, a score): never masked.
+      const spans = found.filter(([start, end]) => HAS_LETTER.test(text.slice(start, end + 1)));
       return spans.length === 0 ? { action: "pass" } : { action: "mask", text: maskSpans(text, spans) };
     },
   };
 }
+
+const HAS_LETTER = /\p{L}/u;
 
 /** One `*` per code point inside a span (whitespace kept): the text never grows and no surrogate pair is split. */
 function maskSpans(text: string, spans: ReadonlyArray<[number, number]>): string {

@@ -88,6 +88,14 @@ describe("text filter", function () {
     }
   });
 
+  it("never masks a number read as leetspeak: scores, prices, times and timestamps stay as sent", function () {
+    const filter = createTextFilter("mask");
+    for (const text of ["score 455 to 3", "8008 points", "it costs 455.50", "at 12:455", "5318008", "76114.455 xxxx", "717 kills"]) {
+      assert.deepEqual(filter.check(text), { action: "pass" }, text);
+    }
+    assert.equal(filter.check("room 5h1t").action, "mask", "a word with letters in it is still caught");
+  });
+
   it("passes the Scunthorpe traps: words that contain a listed word but are clean", function () {
     const traps = [
       "class assignment",
