@@ -289,7 +289,8 @@ export function createChatRoom(deps: ChatRoomDeps) {
       metrics.pendingSends(1);
       const outcome = await this.log.submit({ senderId: identity.userId, senderName: identity.name, text: checked.text, clientMsgId: request.clientMsgId, ...checked.marks });
       metrics.pendingSends(-1);
-      if (outcome.ok && !outcome.reply.duplicate) this.lastSendAt.set(identity.userId, Date.now());
+      // Kept only while slow mode is on here, so the map does not grow with every sender of a busy channel.
+      if (outcome.ok && !outcome.reply.duplicate && deps.moderation.state.slowModeMs(this.conversationId) > 0) this.lastSendAt.set(identity.userId, Date.now());
       if (!outcome.ok) return { refusal: outcome.refusal };
       if (!outcome.reply.duplicate) metrics.messageAccepted();
       return outcome.reply;
