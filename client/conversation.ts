@@ -186,7 +186,7 @@ export class Conversation {
       // Only fire-and-forget frames (typing) get `error`; nothing waits for them.
     });
     room.onMessage("welcome", (payload) => {
-      if (isCurrent()) this.#welcome(payload as ChatServerMessages["welcome"]);
+      if (isCurrent()) this.#welcome(payload as ChatServerMessages["welcome"], room, isCurrent);
     });
     room.onMessage("deleted", (payload) => {
       if (isCurrent()) this.events.emit("deleted", payload as ChatServerMessages["deleted"]);
@@ -197,13 +197,15 @@ export class Conversation {
   }
 
   /** A changed epoch means seqs may be reused: forget the kept lastSeq and load again from the start. */
-  #welcome({ epoch }: ChatServerMessages["welcome"]): void {
+  #welcome({ epoch }: ChatServerMessages["welcome"], room: RoomHandle, isCurrent: () => boolean): void {
     const kept = this.#epoch;
     this.#epoch = epoch;
     if (kept === undefined || kept === epoch) return;
     this.#tracker.reset();
     this.events.emit("reloaded", { epoch });
-    this.#fillGap();
+    // The join's own catch-up may already be syncing from the old lastSeq: load again from seq 1 on
+    // this room (the tracker drops anything delivered twice).
+    void this.#catchUp(room, isCurrent).catch(() => undefined);
   }
 
   /** Release what the tracker allows, in order. */

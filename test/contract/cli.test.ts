@@ -19,6 +19,7 @@ const TOOLS = [
   { script: "chaos", file: "test/chaos/run.ts", badValue: ["--scenario", "z"], names: "--scenario" },
   { script: "bench:moderation", file: "loadtest/bench-moderation.ts", badValue: ["--rounds", "0"], names: "--rounds" },
   { script: "bench:filter", file: "loadtest/bench-filter.ts", badValue: ["--passes", "none"], names: "--passes" },
+  { script: "backup", file: "deploy/backup.ts", badValue: ["nonsense"], names: "nonsense" },
 ] as const;
 
 function run(file: string, args: string[]) {
