@@ -10,7 +10,7 @@ import { runScenario, SCENARIOS, SHORT, type ScenarioName } from "./harness.ts";
 describe("chaos (short)", function () {
   this.timeout(240_000);
 
-  for (const scenario of ["a", "b", "f"] as ScenarioName[]) {
+  for (const scenario of ["a", "b", "f", "g"] as ScenarioName[]) {
     it(`${scenario}. ${SCENARIOS[scenario]}: nothing lost, duplicated or reordered, every client back and gap-free`, async function () {
       const result = await runScenario(scenario, SHORT);
       const table = formatReport(`scenario ${scenario}`, result.report);

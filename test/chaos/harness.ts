@@ -7,6 +7,7 @@
  * them), which also lets a deploy replace the node behind a slot and lets scenario f cut every
  * client connection mid-stream.
  */
+import { Redis } from "ioredis";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,6 +27,7 @@ export const SCENARIOS = {
   d: "Redis stopped for 5 s, restarted empty",
   e: "store unreachable for 10 s",
   f: "every client connection cut mid-stream, 10 times a minute",
+  g: "Redis emptied under load (FLUSHALL): routes, listings, leases and presence lost at once",
 } as const;
 export type ScenarioName = keyof typeof SCENARIOS;
 
@@ -155,6 +157,14 @@ export async function runScenario(scenario: ScenarioName, options: ChaosOptions)
       slots,
       options,
       say,
+      flushRedis: async () => {
+        const client = new Redis(redis.url);
+        try {
+          await client.flushall();
+        } finally {
+          client.disconnect();
+        }
+      },
       restartRedis: async () => {
         const port = redis.port;
         await redis.stop();
@@ -221,6 +231,8 @@ type FaultContext = {
   options: ChaosOptions;
   say: (line: string) => void;
   restartRedis(): Promise<void>;
+  /** Empty Redis at once (FLUSHALL), leaving it running. */
+  flushRedis(): Promise<void>;
   storeProxy: TcpProxy;
   replaceSlot(slot: number): Promise<ClusterNode>;
 };
@@ -256,6 +268,11 @@ async function inject(scenario: ScenarioName, context: FaultContext): Promise<vo
       context.storeProxy.cut();
       await pause(10_000);
       context.storeProxy.restore();
+      return;
+    case "g":
+      await context.flushRedis();
+      // The fault window covers the recovery: leases renewed or taken again, listings written back.
+      await pause(context.options.leaseMs * 2);
       return;
     case "f": {
       const cuts = Math.max(1, Math.round(context.options.cutWindowMs / 6000));
