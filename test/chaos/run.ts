@@ -1,5 +1,5 @@
 /**
- * `npm run chaos -- --scenario a|b|c|d|e|f|all [--short]`: run chaos scenarios on a real cluster and
+ * `npm run chaos -- --scenario a|b|c|d|e|f|g|all [--short]`: run chaos scenarios on a real cluster and
  * print the checker's table for each. Exits 1 if any scenario loses, duplicates or reorders.
  */
 import { commandLine, failUsage, type Command, type Option } from "../../deploy/cli.ts";
