@@ -151,6 +151,20 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
   return raw;
 }
 
+/**
+ * A MongoDB connection string. Not parsed as a WHATWG URL: a replica set's seed list
+ * (`mongodb://a:27017,b:27017/parley?replicaSet=rs0`) is not one; the driver checks the rest.
+ */
+function mongoUrl(env: Env): string | undefined {
+  const raw = optionalString(env, "MONGO_URL");
+  if (raw === undefined) return undefined;
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(raw)?.[1];
+  if (scheme === undefined) throw new ConfigError("MONGO_URL", `must be a URL such as mongodb://host:port/db, got "${raw}"`);
+  if (scheme !== "mongodb" && scheme !== "mongodb+srv") throw new ConfigError("MONGO_URL", `must use mongodb: or mongodb+srv:, got "${scheme}:"`);
+  if (!/^mongodb(\+srv)?:\/\/[^/\s]+(\/[^\s]*)?$/i.test(raw)) throw new ConfigError("MONGO_URL", `must be mongodb://[user:pass@]host[:port][,host[:port]...]/db, got "${raw}"`);
+  return raw;
+}
+
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
 function logLevel(env: Env): string {
@@ -214,7 +228,7 @@ export function loadConfig(env: Env = process.env): Config {
     routing,
     port: integer(env, "PORT", 2567, 0, 65535),
     redisUrl: url(env, "REDIS_URL", ["redis:", "rediss:"]),
-    mongoUrl: url(env, "MONGO_URL", ["mongodb:", "mongodb+srv:"]),
+    mongoUrl: mongoUrl(env),
     publicAddress,
     publicAddressIsDefault: false,
     jwtSecret: jwtSecretText === undefined ? undefined : new TextEncoder().encode(jwtSecretText),

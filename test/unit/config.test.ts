@@ -105,6 +105,12 @@ describe("configuration", function () {
     it("MONGO_URL that is not a URL, or not a mongodb one", function () {
       assertRefused({ MONGO_URL: "not a url" }, "MONGO_URL", /must be a URL/);
       assertRefused({ MONGO_URL: "postgres://db:5432/parley" }, "MONGO_URL", /mongodb:/);
+      assertRefused({ MONGO_URL: "mongodb://" }, "MONGO_URL", /mongodb:\/\/\[user:pass@\]host/);
+    });
+
+    it("accepts a replica set's seed list in MONGO_URL, which is no WHATWG URL", function () {
+      const seedList = "mongodb://user:pw@mongo-0:27017,mongo-1:27017,mongo-2:27017/parley?replicaSet=rs0";
+      assert.equal(loadConfig({ MONGO_URL: seedList }).mongoUrl, seedList);
     });
 
     it("JWT_SECRET shorter than 32 bytes", function () {
