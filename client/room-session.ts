@@ -6,7 +6,7 @@
  */
 import { backoffDelayMs, delay, type BackoffOptions } from "./backoff.ts";
 import type { EndpointRing } from "./endpoints.ts";
-import { afterClose, CloseCodes } from "../schema/close-codes.ts";
+import { afterClose } from "../schema/close-codes.ts";
 import { ParleyError } from "./errors.ts";
 import { hostOf, JoinFailure, type Connector, type RoomHandle } from "./room-handle.ts";
 import { emitTrace, type TraceSink } from "./trace.ts";
@@ -190,7 +190,7 @@ export class RoomSession {
     room.onClose((code, reason) => {
       if (!isCurrent()) return;
       // 4403: removed by moderation or no longer allowed; a client never rejoins by itself.
-      if (code === CloseCodes.REMOVED.code && afterClose(code) === "stop") return this.#stopRemoved(room, reason);
+      if (afterClose(code) === "stop") return this.#stopRemoved(room, reason);
       this.#lose(room, `closed ${code}${reason ? `: ${reason}` : ""}`, false);
     });
     room.onMessage("migrate", (payload) => {

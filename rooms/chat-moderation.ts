@@ -5,13 +5,14 @@
  * Every decision comes from the node's memory; the store is written only by deletes and reports.
  */
 import type { Client } from "@colyseus/core";
-import { CloseCodes, refusal, type Refusal } from "../schema/index.ts";
+import { CloseCodes } from "../schema/index.ts";
 import type { Conversation } from "./conversation-id.ts";
 import type { ConversationLog, Draft } from "./conversation-log.ts";
 import type { Message, MessagePage } from "./history-store.ts";
 import type { Identity } from "./identity.ts";
 import { viewFor, type ModerationChange } from "./moderation.ts";
 import type { ChatRoomDeps, RoomLog } from "./room-deps.ts";
+import { beyondLastSeq, isRefused, refused, type Refused } from "./room-kit.ts";
 import { withTimeout } from "./timeout.ts";
 
 type ChatClient = Client<{ auth: { identity: Identity; conversationId: string } }>;
@@ -26,9 +27,6 @@ export type ModeratedRoom = {
   broadcast(type: string, payload: unknown): void;
 };
 
-type Refused = { refusal: Refusal };
-const refused = (code: Refusal["code"], message: string, retryAfterMs?: number): Refused => ({ refusal: refusal(code, message, retryAfterMs) });
-
 /** How many messages before a reported one its report keeps as context. */
 const REPORT_CONTEXT = 10;
 
@@ -37,7 +35,16 @@ export function chatModeration(deps: Pick<ChatRoomDeps, "moderation" | "textFilt
   const { moderation } = deps;
   const timed = <T>(promise: Promise<T>) => withTimeout(promise, deps.limits.storeTimeoutMs);
 
+  /** The content filter: the text to store with its mark, or INVALID in refuse mode. */
+  function filterText(text: string): Refused | { text: string; marks: Pick<Draft, "filtered"> } {
+    const verdict = deps.textFilter.check(text);
+    if (verdict.action === "refuse") return refused("INVALID", verdict.message);
+    return verdict.action === "mask" ? { text: verdict.text, marks: { filtered: true } } : { text, marks: {} };
+  }
+
   return {
+    filterText,
+
     /**
      * The rules a send meets, in order: mute, a dm to someone who blocked the sender, slow mode,
      * the content filter. Returns the draft's moderation marks, or the refusal.
@@ -55,12 +62,9 @@ export function chatModeration(deps: Pick<ChatRoomDeps, "moderation" | "textFilt
         const waitMs = (lastSendAt.get(identity.userId) ?? -Infinity) + intervalMs - now;
         if (waitMs > 0) return refused("RATE_LIMITED", "slow mode is on in this conversation", waitMs);
       }
-      const filtered = deps.textFilter.check(text);
-      if (filtered.action === "refuse") return refused("INVALID", filtered.message);
-      return {
-        text: filtered.action === "mask" ? filtered.text : text,
-        marks: { ...(verdict.kind === "shadow" && { shadow: true as const }), ...(filtered.action === "mask" && { filtered: true as const }) },
-      };
+      const filtered = filterText(text);
+      if (isRefused(filtered)) return filtered;
+      return { text: filtered.text, marks: { ...filtered.marks, ...(verdict.kind === "shadow" && { shadow: true as const }) } };
     },
 
     /** Deliver durable messages: a shadow-muted sender's message goes whole to them, as a tombstone to everyone else. */
@@ -77,7 +81,8 @@ export function chatModeration(deps: Pick<ChatRoomDeps, "moderation" | "textFilt
 
     /** `delete { seq }`: the sender's own message, or any as a moderator or admin. */
     async deleteMessage(room: ModeratedRoom, identity: Identity, seq: number): Promise<Refused | Record<string, never>> {
-      if (seq > room.log.lastSeq) return refused("INVALID", `seq ${seq} is beyond the last message (${room.log.lastSeq})`);
+      const beyond = beyondLastSeq(seq, room.log.lastSeq);
+      if (beyond) return beyond;
       const message = room.log.messageAt(seq) ?? (await timed(deps.history.listAfter(room.conversationId, seq - 1, 1))).messages[0];
       if (message?.seq !== seq) return refused("INVALID", `no message at seq ${seq}`);
       const asModerator = moderation.isExempt(identity.roles);
@@ -91,7 +96,8 @@ export function chatModeration(deps: Pick<ChatRoomDeps, "moderation" | "textFilt
 
     /** `report { seq, reason }`: recorded once per reporter and message, with the message and up to 10 before it as stored. */
     async reportMessage(room: ModeratedRoom, identity: Identity, seq: number, reason: string): Promise<Refused | { reportId: string }> {
-      if (seq > room.log.lastSeq) return refused("INVALID", `seq ${seq} is beyond the last message (${room.log.lastSeq})`);
+      const beyond = beyondLastSeq(seq, room.log.lastSeq);
+      if (beyond) return beyond;
       const page = room.log.readBefore(seq + 1, REPORT_CONTEXT + 1) ?? (await timed(deps.history.listBefore(room.conversationId, seq + 1, REPORT_CONTEXT + 1)));
       if (page.messages.at(-1)?.seq !== seq) return refused("INVALID", `no message at seq ${seq}`);
       // Moderators see what was stored, a shadow-muted sender's text included.

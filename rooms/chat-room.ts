@@ -16,7 +16,7 @@ import type { Identity } from "./identity.ts";
 import { guardFrames } from "./plugins/frame-guard.ts";
 import { fenceSeats } from "./plugins/seat-fence.ts";
 import { guardJoin, toJoinError, unusedRoomTimeoutMs } from "./join-guard.ts";
-import { errorText, moveClientsAway, refuseUnknownMessages } from "./room-kit.ts";
+import { beyondLastSeq, errorText, isRefused, moveClientsAway, refused, refuseUnknownMessages, type Refused } from "./room-kit.ts";
 import { withTimeout } from "./timeout.ts";
 import { seatTargetOf, type ChatRoomDeps, type RoomLog } from "./room-deps.ts";
 
@@ -184,17 +184,11 @@ export function createChatRoom(deps: ChatRoomDeps) {
      * the `send` request: `{ seq, sentAt, duplicate }` or `{ refusal }`.
      */
     async serviceSend(send: ServiceSend): Promise<unknown> {
-      const text = acceptText(send.text);
-      if (typeof text !== "string") return text;
-      const filtered = deps.textFilter.check(text);
-      if (filtered.action === "refuse") return refused("INVALID", filtered.message);
-      const outcome = await this.log.submit({
-        senderId: send.senderId,
-        senderName: send.senderName,
-        text: filtered.action === "mask" ? filtered.text : text,
-        clientMsgId: send.clientMsgId,
-        ...(filtered.action === "mask" && { filtered: true as const }),
-      });
+      const accepted = acceptText(send.text);
+      if (typeof accepted !== "string") return accepted;
+      const filtered = moderation.filterText(accepted);
+      if (isRefused(filtered)) return filtered;
+      const outcome = await this.log.submit({ senderId: send.senderId, senderName: send.senderName, text: filtered.text, clientMsgId: send.clientMsgId, ...filtered.marks });
       if (!outcome.ok) return { refusal: outcome.refusal };
       if (!outcome.reply.duplicate) metrics.messageAccepted();
       return outcome.reply;
@@ -256,7 +250,7 @@ export function createChatRoom(deps: ChatRoomDeps) {
       const started = performance.now();
       try {
         const result = await handler();
-        if (isRefusal(result)) {
+        if (isRefused(result)) {
           metrics.requestRefused(type, result.refusal.code);
           return ctx.reject(result.refusal);
         }
@@ -305,7 +299,8 @@ export function createChatRoom(deps: ChatRoomDeps) {
     }
 
     async #read(client: ChatClient, { seq }: ChatRequest<"read">) {
-      if (seq > this.log.lastSeq) return refused("INVALID", `seq ${seq} is beyond the last message (${this.log.lastSeq})`);
+      const beyond = beyondLastSeq(seq, this.log.lastSeq);
+      if (beyond) return beyond;
       const userId = client.auth!.identity.userId;
       const cursor = await withTimeout(deps.history.advanceReadCursor(this.conversationId, userId, seq), limits.storeTimeoutMs);
       this.broadcast("read", { userId, seq: cursor }, { except: client });
@@ -341,8 +336,7 @@ export function createChatRoom(deps: ChatRoomDeps) {
     /** Tell every client to join again elsewhere, then close their connections. */
     #moveAway(reason: string): void {
       this.roomLog.warn({ reason }, "conversation room moving its clients away");
-      moveClientsAway(this, reason);
-      metrics.migrateSent("chat");
+      moveClientsAway(this, reason, metrics);
     }
   }
 
@@ -364,8 +358,6 @@ export function createChatRoom(deps: ChatRoomDeps) {
   return ChatRoom;
 }
 
-type Refused = { refusal: Refusal };
-
 /** The reply path of a request sent as a plain message: an `error` message to its sender. */
 function rejectAsErrorMessage(client: Client, request: ChatRequestType, payload: unknown): Pick<MessageContext, "reject"> {
   const clientMsgId = (payload as { clientMsgId?: unknown } | undefined)?.clientMsgId;
@@ -374,12 +366,4 @@ function rejectAsErrorMessage(client: Client, request: ChatRequestType, payload:
     return undefined;
   };
   return { reject: reject as unknown as MessageContext["reject"] };
-}
-
-function refused(code: Refusal["code"], message: string, retryAfterMs?: number): Refused {
-  return { refusal: refusal(code, message, retryAfterMs) };
-}
-
-function isRefusal(value: unknown): value is Refused {
-  return typeof value === "object" && value !== null && "refusal" in value;
 }

@@ -69,8 +69,7 @@ export function createInboxRoom(deps: ChatRoomDeps) {
       void withTimeout(deps.releaseRoute(this.roomId), limits.storeTimeoutMs)
         .catch(() => undefined)
         .finally(() => {
-          moveClientsAway(this, "node draining");
-          metrics.migrateSent("inbox");
+          moveClientsAway(this, "node draining", metrics);
         });
     }
 

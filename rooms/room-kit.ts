@@ -1,9 +1,28 @@
 /**
  * What the `chat` and `inbox` rooms do alike: answer a message type they do not know, move their
- * clients to another node, and describe an error for a log line.
+ * clients to another node, refuse a request, and describe an error for a log line.
  */
 import type { Client, Room } from "@colyseus/core";
+import { refusal, type Refusal } from "../schema/codes.ts";
 import type { RoomMetrics } from "./room-deps.ts";
+
+/** What a request handler returns to refuse: the catalogue's refusal, answered as a rejection. */
+export type Refused = { refusal: Refusal };
+
+/** A refusal for a request handler to return. */
+export function refused(code: Refusal["code"], message: string, retryAfterMs?: number): Refused {
+  return { refusal: refusal(code, message, retryAfterMs) };
+}
+
+/** True for a handler's refusal. */
+export function isRefused(value: unknown): value is Refused {
+  return typeof value === "object" && value !== null && "refusal" in value;
+}
+
+/** INVALID for a seq beyond the last stored message of the room, else undefined. */
+export function beyondLastSeq(seq: number, lastSeq: number): Refused | undefined {
+  return seq > lastSeq ? refused("INVALID", `seq ${seq} is beyond the last message (${lastSeq})`) : undefined;
+}
 
 /** Answer any message type without a handler with an `error` INVALID, keeping the connection. */
 export function refuseUnknownMessages(room: Room, metrics: RoomMetrics): void {
@@ -13,9 +32,10 @@ export function refuseUnknownMessages(room: Room, metrics: RoomMetrics): void {
   });
 }
 
-/** Tell every client to join again elsewhere (`migrate`), then close their connections. */
-export function moveClientsAway(room: Room, reason: string): void {
+/** Tell every client to join again elsewhere (`migrate`, counted), then close their connections. */
+export function moveClientsAway(room: Room, reason: string, metrics: RoomMetrics): void {
   room.broadcast("migrate", { reason });
+  metrics.migrateSent(room.roomName);
   // Answers to requests this move cancelled are still on their way through the request handlers'
   // microtasks; close after them so every request gets its answer.
   setImmediate(() => void room.disconnect().catch(() => undefined));

@@ -36,9 +36,6 @@ export const Codes = {
 
 export type ErrorCode = keyof typeof Codes;
 
-/** The codes by name, for `ErrorCodes.INVALID`-style use. */
-export const ErrorCodes = Object.fromEntries(Object.keys(Codes).map((code) => [code, code])) as { readonly [C in ErrorCode]: C };
-
 /** HTTP status of each code (joins carry it as the matchmaking error's code; the HTTP API answers with it). */
 export const httpStatusOf = Object.fromEntries(Object.entries(Codes).map(([code, spec]) => [code, spec.status])) as Record<ErrorCode, number>;
 
