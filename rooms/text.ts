@@ -13,6 +13,8 @@ const PDF = 0x202c;
 /** Isolate openers (LRI, RLI, FSI), closed by PDI. */
 const ISOLATES = new Set([0x2066, 0x2067, 0x2068]);
 const PDI = 0x2069;
+/** Any embedding, override or isolate control, or their closers. */
+const BIDI_CONTROL = /[\u202A-\u202E\u2066-\u2069]/;
 /** Paragraph ends close every open control (UAX #9, rule X8). */
 const PARAGRAPH_ENDS = new Set([0x0a, 0x0d, 0x1c, 0x1d, 0x1e, 0x85, 0x2029]);
 
@@ -22,6 +24,8 @@ const PARAGRAPH_ENDS = new Set([0x0a, 0x0d, 0x1c, 0x1d, 0x1e, 0x85, 0x2029]);
  * message). Paired controls stay: mixed-direction text keeps rendering as its author meant.
  */
 export function neutraliseBidi(text: string): { text: string; removed: number } {
+  // The path of every message: most texts hold no bidi control at all.
+  if (!BIDI_CONTROL.test(text)) return { text, removed: 0 };
   const points = Array.from(text);
   const open: Array<{ index: number; isolate: boolean }> = [];
   const drop = new Set<number>();
