@@ -19,6 +19,7 @@ import { guardJoin, toJoinError, unusedRoomTimeoutMs } from "./join-guard.ts";
 import { beyondLastSeq, errorText, isRefused, moveClientsAway, refused, refuseUnknownMessages, type Refused } from "./room-kit.ts";
 import { withTimeout } from "./timeout.ts";
 import { seatTargetOf, type ChatRoomDeps, type RoomLog } from "./room-deps.ts";
+import { inSpan, inSyncSpan } from "./spans.ts";
 
 /** What onAuth hands to onJoin: who, and the one conversation this authorisation is for. */
 type ChatAuth = { identity: Identity; conversationId: string };
@@ -99,7 +100,10 @@ export function createChatRoom(deps: ChatRoomDeps) {
       const handlers: { [T in ServedRequest]: (client: ChatClient, request: ChatRequest<T>) => Promise<unknown> } = {
         send: (client, request) => this.#send(client, request),
         history: async (client, request) => moderation.viewPage(await this.#history(request), client.auth!.identity.userId),
-        sync: async (client, request) => moderation.viewPage(await this.#sync(request), client.auth!.identity.userId),
+        sync: async (client, request) => {
+          this.#countRejoin(client, request.afterSeq);
+          return moderation.viewPage(await this.#sync(request), client.auth!.identity.userId);
+        },
         read: (client, request) => this.#read(client, request),
         delete: (client, { seq }) => moderation.deleteMessage(this, client.auth!.identity, seq),
         report: (client, { seq, reason }) => moderation.reportMessage(this, client.auth!.identity, seq, reason),
@@ -235,14 +239,30 @@ export function createChatRoom(deps: ChatRoomDeps) {
      */
     #serve<T extends ServedRequest>(type: T, handler: (client: ChatClient, request: ChatRequest<T>) => Promise<unknown>): void {
       this.onMessage(type, (client: ChatClient, payload: unknown, ctx: MessageContext) =>
-        this.#timed(type, ctx.id === undefined ? rejectAsErrorMessage(client, type, payload) : ctx, async () => {
-          const limited = await this.#limit(client, type === "send");
-          if (limited) return limited;
-          const parsed = parseChatRequest(type, payload);
-          if (!parsed.ok) return refused("INVALID", parsed.message);
-          return handler(client, parsed.value);
-        }),
+        this.#timed(type, ctx.id === undefined ? rejectAsErrorMessage(client, type, payload) : ctx, () =>
+          inSpan(
+            `parley.${type}`,
+            requestAttributes(this.conversationId, client, payload),
+            async () => {
+              const limited = await this.#limit(client, type === "send");
+              if (limited) return limited;
+              const parsed = parseChatRequest(type, payload);
+              if (!parsed.ok) return refused("INVALID", parsed.message);
+              return handler(client, parsed.value);
+            },
+            (result) => (isRefused(result) ? result.refusal.code : undefined),
+          ),
+        ),
       );
+    }
+
+    /** Seats that made their first sync already (the rejoin count looks at the first one only). */
+    readonly #synced = new WeakSet<ChatClient>();
+
+    #countRejoin(client: ChatClient, afterSeq: number): void {
+      if (this.#synced.has(client)) return;
+      this.#synced.add(client);
+      if (afterSeq > 0) metrics.rejoined("chat");
     }
 
     /** Run a request handler: time it, and turn a Refusal into ctx.reject. */
@@ -318,7 +338,9 @@ export function createChatRoom(deps: ChatRoomDeps) {
     }
 
     #deliver(messages: readonly Message[]): void {
-      for (const message of messages) moderation.deliver(this, message);
+      inSyncSpan("parley.fanout", { "parley.conversation_id": this.conversationId, "parley.messages": messages.length, "parley.recipients": this.clients.length }, () => {
+        for (const message of messages) moderation.deliver(this, message);
+      });
       metrics.fanout(this.clients.length * messages.length);
       if (this.members.size === 0) return;
       let notified = 0;
@@ -338,6 +360,16 @@ export function createChatRoom(deps: ChatRoomDeps) {
       this.roomLog.warn({ reason }, "conversation room moving its clients away");
       moveClientsAway(this, reason, metrics);
     }
+  }
+
+  /** A request span's attributes: the conversation, the user, and a send's clientMsgId. */
+  function requestAttributes(conversationId: string, client: ChatClient, payload: unknown): Record<string, string> {
+    const clientMsgId = (payload as { clientMsgId?: unknown } | undefined)?.clientMsgId;
+    return {
+      "parley.conversation_id": conversationId,
+      "parley.user_id": client.auth?.identity.userId ?? "",
+      ...(typeof clientMsgId === "string" && clientMsgId.length <= 64 && { "parley.client_msg_id": clientMsgId }),
+    };
   }
 
   /** The text others will see, or the refusal: empty or invisible-only is INVALID, too long is TOO_LONG. */

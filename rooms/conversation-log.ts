@@ -13,7 +13,9 @@
 import { refusal, type Refusal } from "../schema/codes.ts";
 import type { SendAck as SendReply } from "../schema/chat.ts";
 import type { AppendOutcome, HistoryStore, Message, MessagePage } from "./history-store.ts";
+import { currentContext, startWriteSpan, withContext } from "./spans.ts";
 import { StoreTimeoutError, withTimeout } from "./timeout.ts";
+import type { Context } from "@opentelemetry/api";
 
 /** What the room hands over for one send, after validation. */
 export type Draft = {
@@ -57,7 +59,8 @@ export type ConversationLogOptions = {
 };
 
 type Waiter = (outcome: SendOutcome) => void;
-type Pending = { draft: Draft; key: string; waiters: Waiter[] };
+/** A queued send; `origin` is its trace context while tracing is on (the write span links to it). */
+type Pending = { draft: Draft; key: string; waiters: Waiter[]; origin: Context | undefined };
 
 const LOG_DOWN = refusal("UNAVAILABLE", "the history store cannot take messages now; resend the same clientMsgId later");
 
@@ -168,7 +171,7 @@ export class ConversationLog {
       return Promise.resolve({ ok: false, refusal: refusal("UNAVAILABLE", "too many messages are waiting for the store; resend later", 500) });
     }
     return new Promise((resolve) => {
-      const pending: Pending = { draft, key, waiters: [resolve] };
+      const pending: Pending = { draft, key, waiters: [resolve], origin: currentContext() };
       this.#inFlight.set(key, pending);
       this.#queue.push(pending);
       this.#scheduleFlush();
@@ -239,12 +242,19 @@ export class ConversationLog {
       ...(pending.draft.shadow && { shadow: true as const }),
     }));
 
+    const traced = startWriteSpan(
+      this.conversationId,
+      batch.map((pending) => pending.origin),
+    );
     // Never let a synchronous throw of `append` escape the flush loop.
-    const write = Promise.resolve().then(() => this.#options.append(messages));
+    const write = withContext(traced?.context, () => Promise.resolve().then(() => this.#options.append(messages)));
     let outcome: AppendOutcome;
     try {
       outcome = await withTimeout(write, this.#options.storeTimeoutMs);
+      traced?.span.setAttribute("parley.stored", outcome.stored);
     } catch (error) {
+      traced?.span.recordException(error instanceof Error ? error : String(error));
+      traced?.span.end();
       this.#options.onWriteFailed(error);
       for (const pending of batch) this.#answer(pending, { ok: false, refusal: LOG_DOWN });
       // A timed-out write may still land. Wait for it to settle before numbering anything again, so
@@ -270,7 +280,9 @@ export class ConversationLog {
       return;
     }
 
-    this.#accept(messages.slice(0, outcome.stored), batch.slice(0, outcome.stored));
+    traced?.span.end();
+    // Delivery and acknowledgements run in the write's span: fan-out shows as its child.
+    withContext(traced?.context, () => this.#accept(messages.slice(0, outcome.stored), batch.slice(0, outcome.stored)));
     const conflict = outcome.conflict;
     if (!conflict) return;
     const rest = batch.slice(conflict.index + 1);

@@ -8,6 +8,7 @@ import { ServerError, type Client, type Room } from "@colyseus/core";
 import { httpStatusOf, RefusalError } from "../schema/codes.ts";
 import type { Identity } from "./identity.ts";
 import { throttleLog } from "./plugins/log-throttle.ts";
+import { inSpan } from "./spans.ts";
 import type { ChatRoomDeps } from "./room-deps.ts";
 
 /** Turn a refusal thrown during a join into the error Colyseus sends the client (HTTP status + "CODE: message"). */
@@ -32,6 +33,24 @@ export function guardJoin(roomName: "chat" | "inbox", deps: Pick<ChatRoomDeps, "
     throw toJoinError(new RefusalError(refusal.code, refusal.message, refusal.retryAfterMs));
   }
 
+  async function authorizeJoin<A>(token: string, options: Record<string, unknown> | undefined, authorize: (identity: Identity) => Promise<A>): Promise<A> {
+    let identity: Identity | undefined;
+    try {
+      identity = await deps.authenticator.authenticate(token, options);
+      const auth = await authorize(identity);
+      const limited = await userLimits.takeReservation(identity.userId);
+      if (limited) throw new RefusalError(limited.code, limited.message, limited.retryAfterMs);
+      if (options) options.createdFor = identity.userId;
+      metrics.joinOutcome(roomName, "authorized");
+      return auth;
+    } catch (error) {
+      const code = error instanceof RefusalError ? error.refusal.code : "error";
+      metrics.joinOutcome(roomName, code);
+      if (code === "FORBIDDEN") warn("join_forbidden", { userId: identity?.userId, reason: (error as Error).message }, "join refused: the user may not enter that conversation");
+      throw toJoinError(error);
+    }
+  }
+
   return {
     /**
      * Static onAuth: authenticate, let `authorize` decide on the conversation, then take one of the
@@ -39,21 +58,10 @@ export function guardJoin(roomName: "chat" | "inbox", deps: Pick<ChatRoomDeps, "
      * counts against that user's room creations.
      */
     async authorize<A>(token: string, options: Record<string, unknown> | undefined, authorize: (identity: Identity) => Promise<A>): Promise<A> {
-      let identity: Identity | undefined;
-      try {
-        identity = await deps.authenticator.authenticate(token, options);
-        const auth = await authorize(identity);
-        const limited = await userLimits.takeReservation(identity.userId);
-        if (limited) throw new RefusalError(limited.code, limited.message, limited.retryAfterMs);
-        if (options) options.createdFor = identity.userId;
-        metrics.joinOutcome(roomName, "authorized");
-        return auth;
-      } catch (error) {
-        const code = error instanceof RefusalError ? error.refusal.code : "error";
-        metrics.joinOutcome(roomName, code);
-        if (code === "FORBIDDEN") warn("join_forbidden", { userId: identity?.userId, reason: (error as Error).message }, "join refused: the user may not enter that conversation");
-        throw toJoinError(error);
-      }
+      const conversationId = options?.conversationId;
+      return inSpan("parley.join", { "parley.room": roomName, ...(typeof conversationId === "string" && conversationId.length <= 200 && { "parley.conversation_id": conversationId }) }, () =>
+        authorizeJoin(token, options, authorize),
+      );
     },
 
     /** onCreate: a room created for a user's join counts against their room creations a minute. */

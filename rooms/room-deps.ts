@@ -51,6 +51,8 @@ export interface RoomMetrics {
   clientLeft(roomName: string, closeCode?: number): void;
   /** A room sent its clients `migrate`. */
   migrateSent(roomName: string): void;
+  /** A seat's first sync started above seq 0: the client resumed a conversation it had seen. */
+  rejoined(roomName: string): void;
   pendingSends(delta: number): void;
   /** A join decided: `joined`, or the refusal code. */
   joinOutcome(roomName: string, outcome: string): void;

@@ -1,10 +1,11 @@
 /**
- * Entrypoint of one Parley node: wiring only.
+ * Entrypoint of one Parley node: wiring only. Tracing (when the OTEL_* variables ask for it) starts
+ * before the app is imported, so its instrumentations see http, express, ioredis and mongodb load.
  */
-import { createApp } from "./app.ts";
 import { ConfigError, loadConfig, type Config } from "./config.ts";
 import { createLogger } from "./logger.ts";
 import { handleShutdownSignals } from "./shutdown.ts";
+import { startTracing, tracingWanted, type Tracing } from "./tracing.ts";
 
 let config: Config;
 try {
@@ -16,14 +17,18 @@ try {
   process.exit(2);
 }
 
-const logger = createLogger(config);
+const traced = tracingWanted(process.env);
+const logger = createLogger(config, undefined, { traceIds: traced });
 process.on("unhandledRejection", (reason) => logger.error({ err: reason instanceof Error ? reason.stack : String(reason) }, "unhandled rejection"));
 
 try {
+  let tracing: Tracing | undefined;
+  if (traced) tracing = await startTracing("parley");
+  const { createApp } = await import("./app.ts");
   const app = await createApp(config, logger);
-  handleShutdownSignals(app, config.drainTimeoutMs, logger);
+  handleShutdownSignals(app, config.drainTimeoutMs, logger, tracing && (() => tracing.shutdown()));
   await app.listen();
-  logger.info({ port: config.port, transport: app.transportName, env: config.env }, "parley node listening");
+  logger.info({ port: config.port, transport: app.transportName, env: config.env, tracing: traced }, "parley node listening");
 } catch (error) {
   logger.fatal({ err: error instanceof Error ? error.message : String(error) }, "cannot start");
   process.exit(1);

@@ -165,6 +165,12 @@ export function createMetrics(node: string): Metrics {
     labelNames: ["room", "code"],
     registers: [registry],
   });
+  const rejoins = new Counter({
+    name: "parley_rejoins_total",
+    help: "Seats whose first sync starts above seq 0: a client resuming a conversation it had seen (after a fault, a migrate or a restart).",
+    labelNames: ["room"],
+    registers: [registry],
+  });
   const migrates = new Counter({ name: "parley_migrate_sent_total", help: "Rooms that sent their clients migrate (drain, lost lease, fenced writer).", labelNames: ["room"], registers: [registry] });
   const ready = new Gauge({ name: "parley_node_ready", help: "1 while /readyz last answered 200, 0 otherwise (draining, Redis or the store down).", registers: [registry] });
   const drainElapsed = new Gauge({ name: "parley_drain_duration_seconds", help: "Seconds the current drain has run (0 until a drain starts).", registers: [registry] });
@@ -205,6 +211,7 @@ export function createMetrics(node: string): Metrics {
       closed.inc({ room, code: closeCode !== undefined && KNOWN_CLOSE_CODES.has(closeCode) ? String(closeCode) : "other" });
     },
     migrateSent: (room) => migrates.inc({ room }),
+    rejoined: (room) => rejoins.inc({ room }),
     nodeReady: (isReady) => ready.set(isReady ? 1 : 0),
     drainElapsed: (seconds) => drainElapsed.set(seconds),
     drainTimedOut: () => drainTimeouts.inc(),

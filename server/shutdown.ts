@@ -6,7 +6,7 @@ import type { App } from "./app.ts";
 import type { Logger } from "./logger.ts";
 
 /** Install the signal handlers for a running app. */
-export function handleShutdownSignals(app: App, drainTimeoutMs: number, logger: Logger): void {
+export function handleShutdownSignals(app: App, drainTimeoutMs: number, logger: Logger, flush?: () => Promise<void>): void {
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -26,6 +26,8 @@ export function handleShutdownSignals(app: App, drainTimeoutMs: number, logger: 
     try {
       await app.close();
       logger.info({ elapsedMs: Date.now() - started }, "drained; exiting");
+      // The last spans (tracing on), at most a second: an unreachable collector must not hold the exit.
+      if (flush) await Promise.race([flush().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
       process.exit(0);
     } catch (error) {
       logger.error({ err: error instanceof Error ? error.message : String(error) }, "drain failed");
