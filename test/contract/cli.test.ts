@@ -19,6 +19,7 @@ const TOOLS = [
   { script: "chaos", file: "test/chaos/run.ts", badValue: ["--scenario", "z"], names: "--scenario" },
   { script: "bench:moderation", file: "loadtest/bench-moderation.ts", badValue: ["--rounds", "0"], names: "--rounds" },
   { script: "bench:filter", file: "loadtest/bench-filter.ts", badValue: ["--passes", "none"], names: "--passes" },
+  { script: "bench:tracing", file: "loadtest/bench-tracing.ts", badValue: ["--ratios", "0.01,2"], names: "--ratios" },
   { script: "backup", file: "deploy/backup.ts", badValue: ["nonsense"], names: "nonsense" },
 ] as const;
 
