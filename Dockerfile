@@ -9,6 +9,9 @@ RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY server ./server
 COPY rooms ./rooms
 COPY schema ./schema
+# The console and demo pages, bundled by esbuild on first request; the demo bundles the client kit.
+COPY pages ./pages
+COPY client ./client
 USER node
 EXPOSE 2567
 HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||2567)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"

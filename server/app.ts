@@ -22,7 +22,7 @@ import { createMemoryRateLimit } from "../rooms/plugins/rate-limit.ts";
 import { createTextFilter } from "../rooms/plugins/text-filter.ts";
 import { createUserLimits } from "../rooms/plugins/user-limits.ts";
 import { describeEmbeddedDefaults, type Config } from "./config.ts";
-import { mountRoutes, readiness } from "./http/routes.ts";
+import { type HttpDeps, mountRoutes, readiness } from "./http/routes.ts";
 import { createDevelopmentAuthenticator, createJwtAuthenticator } from "./identity.ts";
 import { colyseusLogger, type Logger } from "./logger.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
@@ -35,6 +35,14 @@ import { guardMatchmaking } from "./matchmaking-guard.ts";
 import { RedisDriver } from "@colyseus/redis-driver";
 import { publishMembership, sendToConversation } from "./cluster/service-send.ts";
 import { createTransport } from "./transport.ts";
+import { createClusterView } from "./console/cluster-view.ts";
+import { LocalRooms } from "./console/local-rooms.ts";
+import { serveNodeAgent } from "./console/node-agent.ts";
+import { startNodeStats } from "./console/node-stats.ts";
+import { createReportResolutions } from "./console/report-resolutions.ts";
+import { createConsoleAuth } from "./http/console-auth.ts";
+import { mountConsole } from "./http/console-routes.ts";
+import { mountDemo } from "./http/demo-routes.ts";
 
 export type App = {
   transportName: "uws" | "ws";
@@ -119,11 +127,17 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
     clientAddressOf,
     events: guardEvents,
   });
+  // The ops console's view of this node's rooms and of the cluster (server/console/).
+  const localRooms = new LocalRooms();
+  const clusterView = createClusterView({ presence, localRooms, processId: () => matchMaker.processId });
+  const chatRooms = defineRoom(createChatRoom(roomDeps)).filterBy(["conversationId"]);
+  const inboxRooms = defineRoom(createInboxRoom(roomDeps)).filterBy(["userId"]);
+  localRooms.watch("chat", chatRooms);
+  localRooms.watch("inbox", inboxRooms);
+  let nodeStats: ReturnType<typeof startNodeStats> | undefined;
+  let stopNodeAgent: (() => void) | undefined;
   const server = defineServer({
-    rooms: {
-      chat: defineRoom(createChatRoom(roomDeps)).filterBy(["conversationId"]),
-      inbox: defineRoom(createInboxRoom(roomDeps)).filterBy(["userId"]),
-    },
+    rooms: { chat: chatRooms, inbox: inboxRooms },
     transport,
     presence,
     // One node: the in-process driver, with the same one-room-per-conversation fence as the cluster's.
@@ -145,7 +159,7 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
           monitorPanel({ columns: ["roomId", "name", "clients", { metadata: "conversationId" }, "locked", "elapsedTime", "publicAddress"], logger: logger.child({ component: "monitor" }) }),
         );
       }
-      mountRoutes(app, {
+      const httpDeps: HttpDeps = {
         history,
         authenticator,
         metrics,
@@ -156,7 +170,19 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
         publishMembership,
         storeTimeoutMs: config.storeTimeoutMs,
         moderation,
-      });
+      };
+      if (config.role !== "rooms") {
+        mountConsole(app, {
+          ...httpDeps,
+          logger: logger.child({ component: "console" }),
+          auth: createConsoleAuth(config, authenticator),
+          cluster: clusterView,
+          resolutions: createReportResolutions(presence),
+          monitorMounted: config.monitor !== undefined,
+        });
+        if (config.demo) mountDemo(app, { cluster: clusterView, developmentIdentities: config.jwtSecret === undefined, logger: logger.child({ component: "demo" }) });
+      }
+      mountRoutes(app, httpDeps);
     },
   });
 
@@ -170,6 +196,20 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
       check();
       readinessTimer = setInterval(check, 5000);
       readinessTimer.unref();
+      const consoleLog = throttleLog((context, message) => logger.warn({ component: "console", ...context }, message), { windowMs: 60_000, perWindow: 1 });
+      nodeStats = startNodeStats({
+        presence,
+        registry: metrics.registry,
+        localRooms,
+        processId: () => matchMaker.processId,
+        name: nodeName(config),
+        role: config.role,
+        address: config.publicAddress,
+        isDraining: () => draining,
+        // Redis down: one line a minute; the console shows the node as gone meanwhile.
+        onError: (error) => consoleLog("console_stats", { err: String(error) }, "cannot publish this node's console stats"),
+      });
+      stopNodeAgent = await serveNodeAgent(presence, matchMaker.processId, localRooms);
     },
     startDraining() {
       draining = true;
@@ -180,6 +220,8 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
       const { roomCount, ccu } = matchMaker.stats.local;
       logger.info({ rooms: roomCount, clients: ccu }, "closing rooms: each finishes its writes, sends migrate and closes its clients");
       clearInterval(readinessTimer);
+      stopNodeAgent?.();
+      await nodeStats?.stop();
       await server.gracefullyShutdown(false);
       moderation.stop();
       await history.close();

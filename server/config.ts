@@ -40,8 +40,10 @@ export type Config = Readonly<{
   transport: TransportChoice;
   /** @default "info" */
   logLevel: string;
-  /** Basic-auth credentials of the Colyseus monitor panel at /monitor; undefined keeps it off. */
+  /** Basic-auth credentials of the Colyseus monitor panel at /monitor and the ops console at /admin; undefined keeps them off (the console still takes admin and moderator JWTs). */
   monitor: Readonly<{ user: string; password: string }> | undefined;
+  /** Serve the demo chat page at /demo (DEMO=on/off). @default on, off when NODE_ENV=production */
+  demo: boolean;
   rateLimit: Readonly<{
     /** Sends a user may make per second, sustained. @default 10 */
     sendsPerSec: number;
@@ -182,6 +184,12 @@ function writeConcern(env: Env): { w: number | "majority"; j: boolean } {
   return { w: w === "majority" ? w : Number(w), j: journal === "true" };
 }
 
+function demo(env: Env, nodeEnv: string): boolean {
+  const value = optionalString(env, "DEMO") ?? (nodeEnv === "production" ? "off" : "on");
+  if (value !== "on" && value !== "off") throw new ConfigError("DEMO", `must be on or off, got "${value}"`);
+  return value === "on";
+}
+
 function textFilter(env: Env): "mask" | "refuse" | "off" {
   const mode = optionalString(env, "TEXT_FILTER") ?? "mask";
   if (mode !== "mask" && mode !== "refuse" && mode !== "off") throw new ConfigError("TEXT_FILTER", `must be mask, refuse or off, got "${mode}"`);
@@ -235,6 +243,7 @@ export function loadConfig(env: Env = process.env): Config {
     transport,
     logLevel: logLevel(env),
     monitor: monitorPassword === undefined ? undefined : Object.freeze({ user: optionalString(env, "MONITOR_USER") ?? "admin", password: monitorPassword }),
+    demo: demo(env, nodeEnv),
     rateLimit: Object.freeze({
       sendsPerSec: integer(env, "SEND_RATE_PER_SEC", 10, 1, 100_000),
       sendBurst: integer(env, "SEND_BURST", 20, 0, 100_000),

@@ -113,7 +113,7 @@ function canonicalPath(path: string): string {
 }
 
 /** A browser request made by another site's page (Fetch metadata, else Origin against Host). */
-function isCrossSite(req: Request): boolean {
+export function isCrossSite(req: Request): boolean {
   const site = req.get("sec-fetch-site");
   if (site !== undefined) return site !== "same-origin" && site !== "none";
   const origin = req.get("origin");

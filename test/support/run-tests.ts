@@ -20,6 +20,8 @@ let exitCode = 1;
 try {
   say("typecheck (tsc --noEmit)");
   if ((await run("tsc", ["--noEmit", "-p", "tsconfig.json"])) !== 0) throw new Error("typecheck failed");
+  // The browser pages (console, demo) against the DOM's types.
+  if ((await run("tsc", ["--noEmit", "-p", "pages/tsconfig.json"])) !== 0) throw new Error("typecheck of pages/ failed");
   say("lint and format check (biome check)");
   if ((await run("biome", ["check", "."])) !== 0) throw new Error("lint or format check failed: npm run lint shows it, npm run format fixes the formatting");
 

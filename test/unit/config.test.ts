@@ -179,6 +179,15 @@ describe("configuration", function () {
       assert.deepEqual(loadConfig({ MONITOR_PASSWORD: "x".repeat(16) }).monitor, { user: "admin", password: "x".repeat(16) });
     });
 
+    it("serves the demo page outside production unless DEMO=off, and in production only with DEMO=on", function () {
+      assert.equal(loadConfig({}).demo, true);
+      assert.equal(loadConfig({ DEMO: "off" }).demo, false);
+      const production = { NODE_ENV: "production", REDIS_URL: "redis://redis:6379", MONGO_URL: "mongodb://mongo/parley", JWT_SECRET: "s".repeat(32), PUBLIC_ADDRESS: "chat.example.com:443" };
+      assert.equal(loadConfig(production).demo, false);
+      assert.equal(loadConfig({ ...production, DEMO: "on" }).demo, true);
+      assertRefused({ DEMO: "yes" }, "DEMO", /on or off/);
+    });
+
     it("refuses a room lease too short to renew", function () {
       assertRefused({ ROOM_LEASE_MS: "50" }, "ROOM_LEASE_MS");
     });
