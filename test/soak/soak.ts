@@ -54,8 +54,6 @@ export type SoakResult = {
   joinFailures: number;
 };
 
-type Session = { log: ClientLog; done: Promise<void> };
-
 export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const say = options.say ?? (() => {});
   const runId = `soak${Date.now().toString(36)}`;
