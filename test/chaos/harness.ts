@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { startCluster, type Cluster, type ClusterNode } from "../../deploy/cluster.ts";
 import { ParleyClient, type Conversation } from "../../client/index.ts";
 import type { TraceEvent } from "../../client/trace.ts";
-import { storedMessages } from "../support/cluster-helpers.ts";
+import { joinEventually, leave, metricOf, storedMessages } from "../support/cluster-helpers.ts";
 import { startMongoWire, startRedis, withDatabase } from "../../deploy/services.ts";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.ts";
 import { waitFor } from "../../deploy/wait-for.ts";
@@ -50,7 +50,14 @@ export type ChaosOptions = {
 export const FULL: ChaosOptions = { clients: 300, conversations: 60, rate: 300, beforeMs: 15_000, afterMs: 15_000, cutWindowMs: 60_000, leaseMs: 5000 };
 export const SHORT: ChaosOptions = { clients: 60, conversations: 12, rate: 60, beforeMs: 4000, afterMs: 4000, cutWindowMs: 18_000, leaseMs: 2000 };
 
-export type ChaosResult = { scenario: ScenarioName; report: CheckReport; windows: Window[]; logDir: string; clientsBack: number; clients: number };
+/**
+ * Scenario g's recovery: how long after the FLUSHALL each conversation took a fresh client's join
+ * again, and, 30 s after it, how many chat rooms the nodes host against the conversations (more
+ * rooms than conversations is a duplicate room).
+ */
+export type Recovery = { joinableMs: number[]; chatRoomsAfter30s: number; conversations: number };
+
+export type ChaosResult = { scenario: ScenarioName; report: CheckReport; windows: Window[]; logDir: string; clientsBack: number; clients: number; recovery?: Recovery };
 
 type Simulated = { id: string; userId: string; conversationId: string; client: ParleyClient; conversation?: Conversation; events: LogEvent[] };
 
@@ -151,8 +158,12 @@ export async function runScenario(scenario: ScenarioName, options: ChaosOptions)
     await pause(options.beforeMs);
     const faultFrom = Date.now();
     say(`fault ${scenario}: ${SCENARIOS[scenario]}`);
+    let recovering: Promise<Recovery> | undefined;
     await inject(scenario, {
       cluster,
+      endpoints,
+      conversationIds: [...new Set(simulated.map((one) => one.conversationId))],
+      recovered: (measuring) => void (recovering = measuring),
       bySlot,
       slots,
       options,
@@ -187,6 +198,8 @@ export async function runScenario(scenario: ScenarioName, options: ChaosOptions)
     const faultTo = Date.now();
     say(`fault healed after ${faultTo - faultFrom} ms`);
     await pause(options.afterMs);
+    // Scenario g looks at the rooms 30 s after the flush, under load.
+    const recovery = await recovering;
     sending = false;
     await load;
     const ended = Date.now();
@@ -218,7 +231,9 @@ export async function runScenario(scenario: ScenarioName, options: ChaosOptions)
       { name: "fault", from: faultFrom, to: faultTo },
       { name: "after", from: faultTo, to: ended + 1 },
     ];
-    return { scenario, report: check({ logs, stored, windows }), windows, logDir, clientsBack, clients: simulated.length };
+    if (recovery)
+      say(`after FLUSHALL: every conversation joinable within ${Math.max(...recovery.joinableMs)} ms; ${recovery.chatRoomsAfter30s} chat rooms for ${recovery.conversations} conversations 30 s later`);
+    return { scenario, report: check({ logs, stored, windows }), windows, logDir, clientsBack, clients: simulated.length, ...(recovery && { recovery }) };
   } finally {
     for (const step of teardown.reverse()) await step().catch(() => undefined);
   }
@@ -226,6 +241,11 @@ export async function runScenario(scenario: ScenarioName, options: ChaosOptions)
 
 type FaultContext = {
   cluster: Cluster;
+  /** The slots' URLs, as clients reach the nodes. */
+  endpoints: string[];
+  conversationIds: string[];
+  /** Scenario g hands over the measurement of its recovery, which completes 30 s after the flush. */
+  recovered(measuring: Promise<Recovery>): void;
   bySlot: ClusterNode[];
   slots: TcpProxy[];
   options: ChaosOptions;
@@ -269,11 +289,33 @@ async function inject(scenario: ScenarioName, context: FaultContext): Promise<vo
       await pause(10_000);
       context.storeProxy.restore();
       return;
-    case "g":
+    case "g": {
+      const flushedAt = Date.now();
       await context.flushRedis();
+      // Every conversation joinable again: a fresh user's join through any slot, retried until answered.
+      const joinableMs = await Promise.all(
+        context.conversationIds.map(async (conversationId, index) => {
+          const probe = await joinEventually({ httpUrl: context.endpoints[index % context.endpoints.length]! }, conversationId, `probe${index}`, 60_000);
+          const elapsed = Date.now() - flushedAt;
+          await leave(probe);
+          return elapsed;
+        }),
+      );
       // The fault window covers the recovery: leases renewed or taken again, listings written back.
-      await pause(context.options.leaseMs * 2);
+      await pause(Math.max(0, flushedAt + context.options.leaseMs * 2 - Date.now()));
+      // 30 s on (the load still running), one room per conversation: a room that lost its route
+      // to a newer one has moved its clients and gone.
+      const after30s = flushedAt + 30_000;
+      context.recovered(
+        (async () => {
+          await pause(Math.max(0, after30s - Date.now()));
+          const live = context.bySlot.filter((node) => node.child.exitCode === null);
+          const chatRooms = (await Promise.all(live.map((node) => metricOf(node, "parley_node_rooms", 'room="chat"')))).reduce((sum, count) => sum + count, 0);
+          return { joinableMs, chatRoomsAfter30s: chatRooms, conversations: context.conversationIds.length };
+        })(),
+      );
       return;
+    }
     case "f": {
       const cuts = Math.max(1, Math.round(context.options.cutWindowMs / 6000));
       for (let cut = 0; cut < cuts; cut++) {
