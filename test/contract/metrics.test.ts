@@ -32,6 +32,24 @@ describe("node metrics and log identity", function () {
     await Promise.all(rooms.slice(1).map((room) => room.leave()));
   });
 
+  it("counts a rejoin when a seat's first sync resumes above seq 0, and not a first join's", async function () {
+    const conversationId = `channel:${unique("r")}`;
+    const userId = unique("u");
+    const before = await metricOf(node, "parley_rejoins_total", 'room="chat"');
+    const first = await sdkClient(node).joinOrCreate("chat", { conversationId, userId });
+    first.onMessage("*", () => undefined);
+    await first.request("sync", { afterSeq: 0 });
+    const { seq } = (await first.request("send", { clientMsgId: "one", text: "before the drop" })) as { seq: number };
+    await first.leave();
+    assert.equal(await metricOf(node, "parley_rejoins_total", 'room="chat"'), before, "a first join's sync from 0 is no rejoin");
+    const again = await sdkClient(node).joinOrCreate("chat", { conversationId, userId });
+    again.onMessage("*", () => undefined);
+    await again.request("sync", { afterSeq: seq });
+    await again.request("sync", { afterSeq: seq });
+    assert.equal(await metricOf(node, "parley_rejoins_total", 'room="chat"'), before + 1, "one rejoin, counted once per seat");
+    await again.leave();
+  });
+
   it("reports readiness as a gauge and labels every Parley series with its node", async function () {
     assert.equal((await fetch(`${node.httpUrl}/readyz`)).status, 200);
     assert.equal(await metricOf(node, "parley_node_ready"), 1);
