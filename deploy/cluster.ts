@@ -34,6 +34,13 @@ export type Cluster = {
   hosts(): ClusterNode[];
   /** Start one more node (a deploy's replacement, say). */
   addNode(role?: Role): Promise<ClusterNode>;
+  /**
+   * One step of a rolling restart in place: SIGTERM `node` and wait for its drain (nothing if it
+   * already exited), then start a new process with the same port, PUBLIC_ADDRESS, role and name, so
+   * clients' endpoint lists and a page's CSP stay valid. The new process takes the old one's place
+   * in `nodes`.
+   */
+  restart(node: ClusterNode): Promise<ClusterNode>;
   /** SIGTERM every node still running and wait for it. */
   stop(): Promise<void>;
 };
@@ -44,11 +51,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const nodes: ClusterNode[] = [];
   let started = 0;
 
-  async function addNode(role: Role = api > 0 ? "rooms" : "all"): Promise<ClusterNode> {
-    const port = await freePort();
-    const index = started++;
-    const publicAddress = options.publicAddressFor ? await options.publicAddressFor(port, index) : `127.0.0.1:${port}`;
-    const name = `${role}-${index + 1}`;
+  /** Start a node process with the cluster's environment and this node's own settings. */
+  async function launch(port: number, publicAddress: string, role: Role, name: string): Promise<ClusterNode> {
     const node = await startNode(
       {
         LOG_LEVEL: "warn",
@@ -61,8 +65,24 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       },
       options.onNodeLine && ((line) => options.onNodeLine!(name, line)),
     );
-    const member = Object.assign(node, { role, publicAddress, name });
+    return Object.assign(node, { role, publicAddress, name });
+  }
+
+  async function addNode(role: Role = api > 0 ? "rooms" : "all"): Promise<ClusterNode> {
+    const port = await freePort();
+    const index = started++;
+    const publicAddress = options.publicAddressFor ? await options.publicAddressFor(port, index) : `127.0.0.1:${port}`;
+    const member = await launch(port, publicAddress, role, `${role}-${index + 1}`);
     nodes.push(member);
+    return member;
+  }
+
+  async function restart(node: ClusterNode): Promise<ClusterNode> {
+    const index = nodes.indexOf(node);
+    if (index < 0) throw new Error(`${node.name} is not a running node of this cluster`);
+    await node.stop();
+    const member = await launch(node.port, node.publicAddress, node.role, node.name);
+    nodes[index] = member;
     return member;
   }
 
@@ -75,6 +95,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   return {
     nodes,
     addNode,
+    restart,
     hosts: () => nodes.filter((node) => node.role !== "api"),
     stop: async () => {
       await Promise.all(nodes.map((node) => node.stop()));

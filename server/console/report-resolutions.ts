@@ -29,6 +29,11 @@ export function createReportResolutions(presence: Presence) {
       }
       return new Map(entries);
     },
+    /** One report's resolution, if it has one. */
+    async get(reportId: string): Promise<ReportResolution | undefined> {
+      const text = await presence.hget(RESOLUTIONS_KEY, reportId);
+      return text ? (JSON.parse(text) as ReportResolution) : undefined;
+    },
     /** Record a resolution; the first one stands (a second click, on any node, changes nothing). */
     async resolve(reportId: string, resolution: ReportResolution): Promise<ReportResolution> {
       const first = await presence.hget(RESOLUTIONS_KEY, reportId);

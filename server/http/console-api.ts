@@ -143,6 +143,11 @@ export function mountConsoleApi(router: Router, deps: ConsoleDeps): void {
     if (!/^rep_[0-9a-f]{24}$/.test(reportId)) throw new RefusalError("INVALID", "reportId is not a report id");
     const body = resolveBody.safeParse(req.body);
     if (!body.success) throw new RefusalError("INVALID", firstIssue(body.error));
+    // Resolved already (on any node): the first resolution stands and no action is taken, so a
+    // report dismissed by one moderator is not acted on by another. Limit: two resolutions racing
+    // on different nodes may both act (a same-outcome race takes one action, by its action id).
+    const first = await deps.resolutions.get(reportId);
+    if (first) return { reportId, resolution: first, action: null };
     const reply = body.data.outcome === "act" ? await act(operator, body.data.action) : undefined;
     const resolution = await deps.resolutions.resolve(reportId, {
       outcome: reply ? "acted" : "dismissed",

@@ -3,8 +3,10 @@
  * Chromium through playwright-core, against a real two-node cluster (Redis and the MongoDB-wire
  * store that `npm test` provisions). Two players chat through two different nodes; a moderator
  * finds one by user id in the console and mutes them; the player's page shows the refusal in
- * words; the moderator deletes a message and both players see the tombstone. Every page passes
- * axe-core with no serious or critical violation. Screenshots land in test-results/console-browser/.
+ * words; the moderator deletes a message and both players see the tombstone. Then two other players
+ * keep chatting through a rolling restart of every node, and both pages end with every message once,
+ * in order, connected. Every page passes axe-core with no serious or critical violation.
+ * Screenshots land in test-results/console-browser/.
  * Skipped, with the reason printed, when Chromium is not installed.
  */
 import assert from "node:assert/strict";
@@ -13,6 +15,7 @@ import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import type { Redis } from "ioredis";
 import { startCluster, type Cluster } from "../../deploy/cluster.ts";
+import { waitFor } from "../../deploy/wait-for.ts";
 import { isolatedRedis } from "../support/cluster-helpers.ts";
 import { unique } from "../support/node-process.ts";
 
@@ -61,11 +64,38 @@ function shownTexts(page: Page): Promise<string[]> {
   return page.locator(".messages li[data-seq] .text").allTextContents();
 }
 
+/** The seqs of the messages a player's page shows, in the order shown. */
+async function shownSeqs(page: Page): Promise<number[]> {
+  return (await page.locator(".messages li[data-seq]").evaluateAll((items) => items.map((item) => item.getAttribute("data-seq")))).map(Number);
+}
+
+/** Note every connection state the page shows from now on (a MutationObserver, added over the DevTools protocol). */
+async function recordConnectionStates(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const document = (globalThis as any).document;
+    const seen: string[] = [document.querySelector("[data-state]")?.getAttribute("data-state")];
+    (globalThis as any).seenConnectionStates = seen;
+    new (globalThis as any).MutationObserver((changes: Array<{ target: { getAttribute(name: string): string } }>) => {
+      for (const change of changes) seen.push(change.target.getAttribute("data-state"));
+    }).observe(document.body, { subtree: true, attributes: true, attributeFilter: ["data-state"] });
+  });
+}
+
+function seenConnectionStates(page: Page): Promise<string[]> {
+  return page.evaluate(() => [...new Set((globalThis as any).seenConnectionStates as string[])]);
+}
+
 describe("ops console and demo chat in a browser", function () {
   this.timeout(120_000);
   let cluster: Cluster;
   let redis: Redis;
   let browser: Browser;
+  const contexts: BrowserContext[] = [];
+  const newContext = async (options?: Parameters<Browser["newContext"]>[0]) => {
+    const context = await browser.newContext(options);
+    contexts.push(context);
+    return context;
+  };
 
   before(async function () {
     if (!existsSync(CHROMIUM)) {
@@ -82,6 +112,11 @@ describe("ops console and demo chat in a browser", function () {
     });
   });
 
+  // Each test's pages are closed after it, so they do not reconnect through a later test's restarts.
+  afterEach(async () => {
+    await Promise.all(contexts.splice(0).map((context) => context.close()));
+  });
+
   after(async function () {
     await browser?.close();
     await cluster?.stop();
@@ -94,8 +129,8 @@ describe("ops console and demo chat in a browser", function () {
     const conversationId = `channel:${channel}`;
     // Fresh user ids: moderation state lives in the store, which outlives a run when MONGO_URL is given.
     const [annId, benId] = [unique("ann"), unique("ben")];
-    const ann = await signIn(await browser.newContext(), nodeA.httpUrl, annId, "Ann", channel);
-    const ben = await signIn(await browser.newContext(), nodeB.httpUrl, benId, "Ben", channel);
+    const ann = await signIn(await newContext(), nodeA.httpUrl, annId, "Ann", channel);
+    const ben = await signIn(await newContext(), nodeB.httpUrl, benId, "Ben", channel);
 
     // Two players, two nodes: each sees the other's messages.
     await say(ann, "hello from ann");
@@ -107,7 +142,7 @@ describe("ops console and demo chat in a browser", function () {
     assert.deepEqual(await ben.evaluate(() => (globalThis as any).document.querySelector("[data-state]")?.textContent), "Connected");
 
     // The moderator signs in with the monitor's credentials and sees both nodes live.
-    const moderatorContext = await browser.newContext({ httpCredentials: { username: "admin", password: PASSWORD } });
+    const moderatorContext = await newContext({ httpCredentials: { username: "admin", password: PASSWORD } });
     const panel = await moderatorContext.newPage();
     const consoleResponse = await panel.goto(`${nodeA.httpUrl}/admin/`);
     assert.match(consoleResponse!.headers()["content-security-policy"] ?? "", /default-src 'self'/, "the console carries a strict CSP");
@@ -125,7 +160,10 @@ describe("ops console and demo chat in a browser", function () {
     await panel.getByLabel("Action").selectOption("mute");
     await panel.getByLabel("Reason").fill("spamming the channel");
     await panel.getByRole("button", { name: "Apply" }).click();
-    await panel.getByRole("status").filter({ hasText: `mute applied to ${benId}` }).waitFor();
+    await panel
+      .getByRole("status")
+      .filter({ hasText: `mute applied to ${benId}` })
+      .waitFor();
     await panel.locator(".sanctions li", { hasText: "mute everywhere" }).waitFor();
     await panel.locator("tbody tr", { hasText: "spamming the channel" }).waitFor();
     assert.deepEqual(await seriousViolations(panel), [], "the console's user view has no serious accessibility violation");
@@ -164,5 +202,78 @@ describe("ops console and demo chat in a browser", function () {
     const anonymous = await fetch(`${nodeA.httpUrl}/admin/api/cluster`);
     assert.equal(anonymous.status, 401);
     assert.equal(((await anonymous.json()) as { error: { code: string } }).error.code, "UNAUTHENTICATED");
+  });
+
+  it("keeps two players chatting through a rolling restart: both pages show every message once, in order, and are connected again", async function () {
+    this.timeout(300_000);
+    // Generous bounds for a send held through a drain and a rejoin: they only bound a failure.
+    const bound = { timeout: 60_000 };
+    const channel = unique("rolling");
+    const [annId, benId] = [unique("ann"), unique("ben")];
+    // A page keeps chatting while its own node is down only if it was given the other one: wait until
+    // every node lists every node (the stats hash fills within a tick of a node's start).
+    for (const node of cluster.nodes) {
+      await waitFor(async () => ((await (await fetch(`${node.httpUrl}/demo/api/config`)).json()) as { endpoints: string[] }).endpoints.length === cluster.nodes.length, {
+        timeoutMs: 20_000,
+        what: `${node.name}'s demo config to list every node`,
+      });
+    }
+    const [nodeA, nodeB] = cluster.nodes as [Cluster["nodes"][number], Cluster["nodes"][number]];
+    const ann = await signIn(await newContext(), nodeA.httpUrl, annId, "Ann", channel);
+    const ben = await signIn(await newContext(), nodeB.httpUrl, benId, "Ben", channel);
+    for (const player of [ann, ben]) await recordConnectionStates(player);
+
+    const sent: string[] = [];
+    /** `from` sends `count` numbered messages back to back, then waits until its own page shows each acknowledged (with its seq). */
+    const chat = async (from: Page, who: string, phase: string, count = 1) => {
+      const texts: string[] = [];
+      for (let index = 0; index < count; index++) {
+        const text = `#${String(sent.length + 1).padStart(2, "0")} ${phase} (${who})`;
+        sent.push(text);
+        texts.push(text);
+        await say(from, text);
+      }
+      for (const text of texts) await from.locator(".messages li[data-seq] .text", { hasText: text }).waitFor(bound);
+    };
+
+    for (const original of [...cluster.nodes]) {
+      const name = original.name;
+      await chat(ann, "ann", `before ${name} restarts`);
+      await chat(ben, "ben", `before ${name} restarts`);
+      original.signal("SIGTERM");
+      // Sent while the node drains: held by the kit's outbox through the move, each acknowledged once.
+      await chat(ann, "ann", `while ${name} drains`, 2);
+      await chat(ben, "ben", `while ${name} drains`);
+      assert.equal(await original.exited, 0, `${name} drained and exited cleanly`);
+      await chat(ben, "ben", `while ${name} is down`, 2);
+      await chat(ann, "ann", `while ${name} is down`);
+      // Back on the same port and address: the pages' endpoint lists and CSP still name it.
+      await cluster.restart(original);
+      await chat(ann, "ann", `after ${name} restarted`);
+      await chat(ben, "ben", `after ${name} restarted`);
+      for (const player of [ann, ben]) await player.locator('[data-state="connected"]').waitFor(bound);
+    }
+
+    for (const [who, player] of [
+      ["ann", ann],
+      ["ben", ben],
+    ] as const) {
+      await player.waitForFunction((count) => (globalThis as any).document.querySelectorAll(".messages li[data-seq]").length >= count, sent.length, bound);
+      assert.deepEqual(await shownTexts(player), sent, `${who}'s page shows every message once, in the order sent`);
+      assert.deepEqual(
+        await shownSeqs(player),
+        sent.map((_, index) => index + 1),
+        `${who}'s page shows seqs 1..${sent.length}: none stored twice, none missing`,
+      );
+      assert.equal(await player.locator(".messages li.pending, .messages li.refused").count(), 0, `${who}'s page has no send left pending or refused`);
+      await player.locator('[data-state="connected"]').waitFor(bound);
+      assert.equal(await player.locator("[data-state]").textContent(), "Connected");
+      const states = await seenConnectionStates(player);
+      assert.ok(
+        states.some((state) => state === "reconnecting" || state === "moved"),
+        `${who}'s page told the player about the restart (states shown: ${states.join(", ")})`,
+      );
+      await player.screenshot({ path: join(SCREENSHOTS, `demo-${who}-after-rolling-restart.png`) });
+    }
   });
 });
