@@ -107,7 +107,14 @@ export async function runScenario(scenario: ScenarioName, options: ChaosOptions)
       await cluster.stop();
       for (const node of cluster.nodes) writeFileSync(join(logDir, `node-${node.name}.log`), node.output());
     });
-    const bySlot: ClusterNode[] = [...cluster.nodes];
+    // Slot i is the proxy nodes see as slot i's address. Nodes start in parallel and are listed in
+    // the order they came up, which need not be their slot's: match them by address, or a rolling
+    // restart replaces one node's slot while draining another's.
+    const bySlot: ClusterNode[] = slots.map((slot) => {
+      const node = cluster.nodes.find((candidate) => candidate.publicAddress === `127.0.0.1:${slot.port}`);
+      if (!node) throw new Error(`no node announces slot 127.0.0.1:${slot.port}`);
+      return node;
+    });
     const endpoints = slots.map((slot) => `http://127.0.0.1:${slot.port}`);
     say(`cluster up: ${cluster.nodes.map((node) => `${node.name} ${node.httpUrl} via ${node.publicAddress}`).join(", ")}`);
 
