@@ -173,6 +173,15 @@ export class RoomSession {
           room.abandon();
         }
         const code = error instanceof JoinFailure ? error.code : undefined;
+        emitTrace(this.#options.trace, {
+          type: "join-failed",
+          room: this.#options.roomName,
+          conversationId: this.#options.conversationId,
+          endpoint,
+          error: error instanceof Error ? error.message : String(error),
+          attempt: attempt + 1,
+          t: Date.now(),
+        });
         if (code && PERMANENT_JOIN_CODES.has(code)) return this.#giveUp(new ParleyError(code as "FORBIDDEN" | "INVALID" | "LIMIT_EXCEEDED", (error as Error).message));
         if (code === "UNAUTHENTICATED") {
           unauthenticated++;

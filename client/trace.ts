@@ -17,6 +17,8 @@ export type TraceEvent =
   | { type: "receive"; conversationId: string; seq: number; clientMsgId: string; senderId: string; via: "live" | "sync"; t: number }
   /** A room was joined again after a migrate, a drop or a dead node, and caught up. */
   | { type: "rejoin"; room: string; conversationId?: string; endpoint: string; reason: string; attempts: number; lastSeq?: number; joinMs?: number; catchUpMs?: number; t: number }
+  /** One join attempt failed (it is retried with backoff unless the error is final). */
+  | { type: "join-failed"; room: string; conversationId?: string; endpoint: string; error: string; attempt: number; t: number }
   /** A connection was given up (the reason names why). */
   | { type: "lost"; room: string; conversationId?: string; endpoint: string; reason: string; t: number };
 
