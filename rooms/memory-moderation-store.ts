@@ -2,9 +2,10 @@
  * The in-memory ModerationStore: a single node's default, and the unit tests'. Lost on exit, like
  * the in-memory history. Passes the same contract suite as the MongoDB store.
  */
-import type { AuditEntry, Report } from "../schema/moderation.ts";
+import { RefusalError } from "../schema/codes.ts";
+import type { AuditEntry, Report, ReportResolution } from "../schema/moderation.ts";
 import type { ModerationSnapshot, Sanction } from "./moderation.ts";
-import { reportIdOf, scopeOf, type ModerationStore } from "./moderation-store.ts";
+import { reportIdOf, scopeOf, type ModerationStore, type StoredReport } from "./moderation-store.ts";
 
 export class MemoryModerationStore implements ModerationStore {
   #actions: AuditEntry[] = [];
@@ -13,7 +14,7 @@ export class MemoryModerationStore implements ModerationStore {
   #sanctions = new Map<string, Sanction>();
   #slowModes = new Map<string, number>();
   #blocks = new Set<string>();
-  #reports = new Map<string, Report>();
+  #reports = new Map<string, StoredReport>();
 
   async findAction(actionId: string): Promise<AuditEntry | undefined> {
     const entry = this.#byActionId.get(actionId);
@@ -78,10 +79,25 @@ export class MemoryModerationStore implements ModerationStore {
     return { reportId, duplicate: false };
   }
 
-  async listReports(limit: number): Promise<Report[]> {
-    return [...this.#reports.values()]
-      .slice(-limit)
-      .reverse()
-      .map((report) => ({ ...report, context: report.context.map((message) => ({ ...message })) }));
+  async listReports(limit: number): Promise<StoredReport[]> {
+    return [...this.#reports.values()].slice(-limit).reverse().map(copyOf);
   }
+
+  async findReport(reportId: string): Promise<StoredReport | undefined> {
+    const report = this.#reports.get(reportId);
+    return report && copyOf(report);
+  }
+
+  // No await between the check and the write: one event-loop turn, so the first caller wins.
+  async resolveReport(reportId: string, resolution: ReportResolution): Promise<{ resolution: ReportResolution; duplicate: boolean }> {
+    const report = this.#reports.get(reportId);
+    if (!report) throw new RefusalError("NOT_FOUND", `no report ${reportId}`);
+    if (report.resolution) return { resolution: { ...report.resolution }, duplicate: true };
+    report.resolution = { ...resolution };
+    return { resolution: { ...resolution }, duplicate: false };
+  }
+}
+
+function copyOf(report: StoredReport): StoredReport {
+  return { ...report, context: report.context.map((message) => ({ ...message })), ...(report.resolution && { resolution: { ...report.resolution } }) };
 }

@@ -5,8 +5,11 @@
  * passes test/contract/moderation-store.contract.ts.
  */
 import { createHash } from "node:crypto";
-import type { AuditEntry, Report } from "../schema/moderation.ts";
+import type { AuditEntry, Report, ReportResolution } from "../schema/moderation.ts";
 import type { ModerationSnapshot, Sanction } from "./moderation.ts";
+
+/** A report as stored: with its resolution once it has one. */
+export type StoredReport = Report & { resolution?: ReportResolution };
 
 export interface ModerationStore {
   /** The audit entry recorded under `actionId`, if any. */
@@ -27,8 +30,16 @@ export interface ModerationStore {
   loadState(now: number): Promise<ModerationSnapshot>;
   /** Record a report once per reporter and message; again returns the same reportId. */
   addReport(report: Omit<Report, "reportId">): Promise<{ reportId: string; duplicate: boolean }>;
-  /** Reports, newest first. */
-  listReports(limit: number): Promise<Report[]>;
+  /** Reports, newest first, each with its resolution when it has one. */
+  listReports(limit: number): Promise<StoredReport[]>;
+  /** One report with its resolution, if it was recorded. */
+  findReport(reportId: string): Promise<StoredReport | undefined>;
+  /**
+   * Record a report's resolution once, atomically: the first one stands, and any later one (the
+   * same or another, from any node) stores nothing and returns the first as a duplicate. Refused
+   * NOT_FOUND for a report never recorded.
+   */
+  resolveReport(reportId: string, resolution: ReportResolution): Promise<{ resolution: ReportResolution; duplicate: boolean }>;
 }
 
 /** A report's id: the same for the same reporter and message, so a second report is the first. */

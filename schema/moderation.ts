@@ -67,3 +67,17 @@ export type AuditEntry = {
 
 /** A report of a message, with the message and up to 10 before it as stored. */
 export type Report = { reportId: string; conversationId: string; seq: number; reporterId: string; reason: string; at: string; context: Message[] };
+
+/**
+ * How the ops console resolved a report: dismissed, or acted on with the moderation action of
+ * `actionId`. Console only (its private API): `GET /v1/moderation/reports` leaves it out.
+ */
+export type ReportResolution = {
+  outcome: "dismissed" | "acted";
+  /** Who resolved it (the operator's user id). */
+  by: string;
+  /** ISO 8601. */
+  at: string;
+  /** The action taken, when `outcome` is "acted". */
+  actionId?: string;
+};

@@ -5,9 +5,10 @@
  */
 import { Schema, type Connection } from "mongoose";
 import type { ModerationSnapshot, Sanction } from "../../rooms/moderation.ts";
-import { reportIdOf, scopeOf, type ModerationStore } from "../../rooms/moderation-store.ts";
+import { reportIdOf, scopeOf, type ModerationStore, type StoredReport } from "../../rooms/moderation-store.ts";
 import type { Message } from "../../schema/chat.ts";
-import type { AuditEntry, Report } from "../../schema/moderation.ts";
+import { RefusalError } from "../../schema/codes.ts";
+import type { AuditEntry, Report, ReportResolution } from "../../schema/moderation.ts";
 
 const actionSchema = new Schema({ _id: String }, { collection: "moderation_actions", versionKey: false, autoIndex: false, strict: false });
 actionSchema.index({ at: -1 }, { name: "at" });
@@ -18,6 +19,10 @@ const slowModeSchema = new Schema({ _id: String }, { collection: "slow_modes", v
 const blockSchema = new Schema({ _id: String }, { collection: "blocks", versionKey: false, autoIndex: false, strict: false });
 const reportSchema = new Schema({ _id: String }, { collection: "reports", versionKey: false, autoIndex: false, strict: false });
 reportSchema.index({ at: -1 }, { name: "at" });
+// A report's resolution, under the report's id: the first insert wins on the unique _id. Not a field
+// of the report: a conditional update (`resolution: { $exists: false }`) is not atomic on every
+// MongoDB-wire server (FerretDB 1.24 on SQLite let two racing updates both match); an insert is.
+const reportResolutionSchema = new Schema({ _id: String }, { collection: "report_resolutions", versionKey: false, autoIndex: false, strict: false });
 
 const DUPLICATE_KEY = 11000;
 type WriteConcern = { w: number | "majority"; j: boolean };
@@ -33,6 +38,7 @@ export class MongoModerationStore implements ModerationStore {
       SlowMode: connection.model("SlowMode", slowModeSchema),
       Block: connection.model("Block", blockSchema),
       Report: connection.model("Report", reportSchema),
+      ReportResolution: connection.model("ReportResolution", reportResolutionSchema),
     };
     this.#writeConcern = writeConcern;
   }
@@ -120,18 +126,55 @@ export class MongoModerationStore implements ModerationStore {
     }
   }
 
-  async listReports(limit: number): Promise<Report[]> {
+  async listReports(limit: number): Promise<StoredReport[]> {
     const docs = await this.#models.Report.collection.find({}).sort({ at: -1 }).limit(limit).toArray();
-    return docs.map((doc) => ({
-      reportId: String(doc._id),
-      conversationId: doc.conversationId,
-      seq: doc.seq,
-      reporterId: doc.reporterId,
-      reason: doc.reason,
-      at: doc.at,
-      context: (doc.context as Message[]).map((message) => ({ ...message })),
-    }));
+    const resolutions = await this.#models.ReportResolution.collection.find({ _id: { $in: docs.map((doc) => doc._id) } }).toArray();
+    const byReportId = new Map(resolutions.map((doc) => [String(doc._id), doc]));
+    return docs.map((doc) => toStoredReport(doc, byReportId.get(String(doc._id))));
   }
+
+  async findReport(reportId: string): Promise<StoredReport | undefined> {
+    const [doc, resolution] = await Promise.all([this.#models.Report.collection.findOne({ _id: reportId as never }), this.#models.ReportResolution.collection.findOne({ _id: reportId as never })]);
+    return doc ? toStoredReport(doc, resolution ?? undefined) : undefined;
+  }
+
+  async resolveReport(reportId: string, resolution: ReportResolution): Promise<{ resolution: ReportResolution; duplicate: boolean }> {
+    // Reports are never deleted, so one found now is still there when its resolution is written.
+    if (!(await this.#models.Report.collection.findOne({ _id: reportId as never }, { projection: { _id: 1 } }))) throw new RefusalError("NOT_FOUND", `no report ${reportId}`);
+    const stored = toResolution(resolution);
+    try {
+      await this.#models.ReportResolution.collection.insertOne({ _id: reportId as never, ...stored }, { writeConcern: this.#writeConcern });
+      return { resolution: stored, duplicate: false };
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== DUPLICATE_KEY) throw error;
+      const first = await this.#models.ReportResolution.collection.findOne({ _id: reportId as never });
+      if (!first) throw error;
+      return { resolution: toResolution(first), duplicate: true };
+    }
+  }
+}
+
+function toStoredReport(doc: Record<string, unknown>, resolution: Record<string, unknown> | undefined): StoredReport {
+  return {
+    reportId: String(doc._id),
+    conversationId: doc.conversationId as string,
+    seq: doc.seq as number,
+    reporterId: doc.reporterId as string,
+    reason: doc.reason as string,
+    at: doc.at as string,
+    context: (doc.context as Message[]).map((message) => ({ ...message })),
+    ...(resolution && { resolution: toResolution(resolution) }),
+  };
+}
+
+/** The resolution's own fields only, in a stable order (an absent actionId stays absent). */
+function toResolution(value: Record<string, unknown>): ReportResolution {
+  return {
+    outcome: value.outcome as ReportResolution["outcome"],
+    by: String(value.by),
+    at: String(value.at),
+    ...(value.actionId !== undefined && value.actionId !== null && { actionId: String(value.actionId) }),
+  };
 }
 
 function toAuditEntry(doc: Record<string, unknown>): AuditEntry {

@@ -120,8 +120,8 @@ export function mountConsoleApi(router: Router, deps: ConsoleDeps): void {
   });
 
   read("/reports", async (req) => {
-    const [reports, resolutions] = await Promise.all([moderation.store.listReports(optionalLimit(req.query.limit, 100, 500)), deps.resolutions.all()]);
-    return { reports: reports.map((report) => ({ ...report, resolution: resolutions.get(report.reportId) ?? null })) };
+    const reports = await moderation.store.listReports(optionalLimit(req.query.limit, 100, 500));
+    return { reports: reports.map((report) => ({ ...report, resolution: report.resolution ?? null })) };
   });
 
   read("/audit", async (req) => {
@@ -144,18 +144,22 @@ export function mountConsoleApi(router: Router, deps: ConsoleDeps): void {
     const body = resolveBody.safeParse(req.body);
     if (!body.success) throw new RefusalError("INVALID", firstIssue(body.error));
     // Resolved already (on any node): the first resolution stands and no action is taken, so a
-    // report dismissed by one moderator is not acted on by another. Limit: two resolutions racing
-    // on different nodes may both act (a same-outcome race takes one action, by its action id).
-    const first = await deps.resolutions.get(reportId);
-    if (first) return { reportId, resolution: first, action: null };
+    // report dismissed by one moderator is not acted on by another. The store keeps exactly one
+    // resolution however many race; limit: an "act" racing another resolution on another node takes
+    // its action (in the audit log) even when the other resolution is the one kept.
+    const report = await moderation.store.findReport(reportId);
+    if (!report) throw new RefusalError("NOT_FOUND", "no such report");
+    if (report.resolution) return { reportId, resolution: report.resolution, action: null };
     const reply = body.data.outcome === "act" ? await act(operator, body.data.action) : undefined;
-    const resolution = await deps.resolutions.resolve(reportId, {
+    const { resolution, duplicate } = await moderation.store.resolveReport(reportId, {
       outcome: reply ? "acted" : "dismissed",
       by: operator.userId,
       at: new Date().toISOString(),
       ...(reply && { actionId: reply.actionId }),
     });
-    deps.logger.info({ reportId, outcome: resolution.outcome, by: operator.userId, actionId: resolution.actionId }, "console: report resolved");
+    if (duplicate)
+      deps.logger.warn({ reportId, outcome: resolution.outcome, by: resolution.by, lostBy: operator.userId, actionId: reply?.actionId }, "console: report resolved by another operator first");
+    else deps.logger.info({ reportId, outcome: resolution.outcome, by: operator.userId, actionId: resolution.actionId }, "console: report resolved");
     return { reportId, resolution, action: reply ?? null };
   });
 }

@@ -20,7 +20,8 @@ import type { HttpDeps } from "./routes.ts";
 export type ConsoleDeps = HttpDeps & {
   auth: ConsoleAuth;
   cluster: ClusterView;
-  resolutions: ReportResolutions;
+  /** Unused: report resolutions live in the moderation store. TODO(#13): drop with app.ts's createReportResolutions call. */
+  resolutions?: ReportResolutions;
   /** Whether /monitor is mounted here (the console links to it). */
   monitorMounted: boolean;
 };

@@ -42,7 +42,9 @@ export function mountModerationRoutes(app: Application, deps: HttpDeps): void {
   app.get("/v1/moderation/reports", async (req, res) => {
     await handle("GET /v1/moderation/reports", req, res, deps, async () => {
       requireRole(await identify(req, deps), ["moderator", "admin"]);
-      return { reports: await deps.moderation.store.listReports(optionalLimit(req.query.limit, 100, 500)) };
+      const reports = await deps.moderation.store.listReports(optionalLimit(req.query.limit, 100, 500));
+      // The console's resolution is not part of protocol 1.1's listing.
+      return { reports: reports.map(({ resolution: _consoleOnly, ...report }) => report) };
     });
   });
 

@@ -304,9 +304,20 @@ describe("ops console API (/admin/api)", function () {
       const relisted = await call("GET", "/admin/api/reports", { authorization: as.moderator });
       const resolved = (relisted.body.reports as Array<{ reportId: string; resolution: { outcome: string } | null }>).find((report) => report.reportId === reportId);
       assert.equal(resolved?.resolution?.outcome, "dismissed");
+      const v1 = await call("GET", "/v1/moderation/reports", { authorization: as.moderator });
+      const publicReport = (v1.body.reports as Array<{ reportId: string }>).find((report) => report.reportId === reportId);
+      assert.ok(publicReport && !("resolution" in publicReport), "the v1 listing keeps its protocol 1.1 fields");
     } finally {
       await Promise.all([sender.leave(), reporter.leave()]);
     }
+  });
+
+  it("refuses NOT_FOUND to resolve a report that was never made, and takes no action for it", async () => {
+    const target = unique("t");
+    const unknownReport = `/admin/api/reports/rep_${"4".repeat(24)}/resolve`;
+    assertRefused(await post(unknownReport, as.admin, { outcome: "act", action: mute(target) }), 404, "NOT_FOUND");
+    assertRefused(await post(unknownReport, as.moderator, { outcome: "dismiss" }), 404, "NOT_FOUND");
+    await assertUntouched(target);
   });
 
   it("answers the page, the API (refusals too) and the demo page with a strict CSP, no framing, no sniffing and no caching", async () => {

@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import type { ModerationStore } from "../../rooms/moderation-store.ts";
-import type { AuditEntry } from "../../schema/moderation.ts";
+import { RefusalError } from "../../schema/codes.ts";
+import type { AuditEntry, ReportResolution } from "../../schema/moderation.ts";
 
 export type ModerationStoreFixture = { store: ModerationStore; cleanup: () => Promise<void> };
 
@@ -15,6 +16,9 @@ function entry(overrides: Partial<AuditEntry> = {}): AuditEntry {
   return { actionId: fresh("act"), type: "mute", userId: fresh("u"), by: "mod", at: new Date().toISOString(), ...overrides };
 }
 
+const dismissed = (by = "mod"): ReportResolution => ({ outcome: "dismissed", by, at: new Date().toISOString() });
+const acted = (by = "admin"): ReportResolution => ({ outcome: "acted", by, at: new Date().toISOString(), actionId: fresh("act") });
+
 export function moderationStoreContract(name: string, makeStore: () => Promise<ModerationStoreFixture>): void {
   describe(`ModerationStore contract: ${name}`, function () {
     let fixture: ModerationStoreFixture;
@@ -23,6 +27,14 @@ export function moderationStoreContract(name: string, makeStore: () => Promise<M
       fixture = await makeStore();
     });
     after(async () => fixture?.cleanup());
+
+    /** A new report of a conversation of its own. */
+    async function addReport(): Promise<{ reportId: string; conversationId: string }> {
+      const conversationId = `channel:${fresh("r")}`;
+      const context = [{ conversationId, seq: 1, senderId: "x", senderName: "X", text: "hi", sentAt: new Date(0).toISOString(), clientMsgId: "c1" }];
+      const { reportId } = await store().addReport({ conversationId, seq: 1, reporterId: fresh("rpt"), reason: "rude", at: new Date().toISOString(), context });
+      return { reportId, conversationId };
+    }
 
     it("records an action once: the same actionId again returns the first entry as a duplicate", async function () {
       const first = entry({ reason: "spam", until: new Date(Date.now() + 60_000).toISOString() });
@@ -116,6 +128,43 @@ export function moderationStoreContract(name: string, makeStore: () => Promise<M
         ],
       );
       assert.deepEqual(listed[1]!.context, context);
+    });
+
+    it("resolves a report once: a second resolution, the same or another, stores nothing and returns the first", async function () {
+      const { reportId } = await addReport();
+      const first = dismissed();
+      assert.deepEqual(await store().resolveReport(reportId, first), { resolution: first, duplicate: false });
+      assert.deepEqual(await store().resolveReport(reportId, first), { resolution: first, duplicate: true }, "the same resolution again is idempotent");
+      assert.deepEqual(await store().resolveReport(reportId, acted()), { resolution: first, duplicate: true }, "another resolution does not replace the first");
+      assert.deepEqual((await store().findReport(reportId))?.resolution, first);
+    });
+
+    it("keeps exactly one of two resolutions racing on the same report, and answers both with it", async function () {
+      const { reportId } = await addReport();
+      const [a, b] = await Promise.all([store().resolveReport(reportId, dismissed("mod1")), store().resolveReport(reportId, acted("admin1"))]);
+      assert.deepEqual([a.duplicate, b.duplicate].sort(), [false, true], "exactly one call wins");
+      assert.deepEqual(a.resolution, b.resolution, "both calls return the stored resolution");
+      assert.deepEqual((await store().findReport(reportId))?.resolution, a.resolution);
+    });
+
+    it("refuses NOT_FOUND to resolve a report it never recorded, and stores nothing for it", async function () {
+      const reportId = `rep_${randomUUID().replaceAll("-", "").slice(0, 24)}`;
+      await assert.rejects(store().resolveReport(reportId, dismissed()), (error: unknown) => error instanceof RefusalError && error.refusal.code === "NOT_FOUND");
+      assert.equal(await store().findReport(reportId), undefined);
+    });
+
+    it("lists and finds each report with its resolution once resolved, and an open one without", async function () {
+      const open = await addReport();
+      const resolved = await addReport();
+      const resolution = acted();
+      await store().resolveReport(resolved.reportId, resolution);
+      const listed = new Map((await store().listReports(500)).map((report) => [report.reportId, report]));
+      assert.deepEqual(listed.get(resolved.reportId)?.resolution, resolution);
+      assert.ok(listed.has(open.reportId), "the open report is listed");
+      assert.equal(listed.get(open.reportId)?.resolution, undefined);
+      const found = await store().findReport(open.reportId);
+      assert.equal(found?.conversationId, open.conversationId);
+      assert.equal(found?.resolution, undefined);
     });
   });
 }
