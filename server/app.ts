@@ -31,6 +31,7 @@ import { connectRedis, type RedisConnections } from "./cluster/redis.ts";
 import { LocalRoutingDriver } from "./cluster/local-routing.ts";
 import { ROUTES } from "./cluster/route-key.ts";
 import { RoutingDriver } from "./cluster/routing.ts";
+import type { AppendMessages } from "../rooms/conversation-log.ts";
 import { guardMatchmaking } from "./matchmaking-guard.ts";
 import { RedisDriver } from "@colyseus/redis-driver";
 import { publishMembership, sendToConversation } from "./cluster/service-send.ts";
@@ -86,6 +87,9 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
   });
   await moderation.start();
   cluster?.redis.onReconnect(() => void moderation.reload("redis_reconnect").catch((error) => logger.warn({ err: String(error) }, "cannot reload moderation state after Redis came back")));
+  // While the subscriber was away, other nodes saw no process channel and may have claimed rooms of ours.
+  if (config.routing === "leases")
+    cluster?.redis.onReconnect(() => void cluster.routing.recheck().catch((error) => logger.warn({ err: String(error) }, "cannot check the rooms' routes after Redis came back")));
   const roomDeps: ChatRoomDeps = {
     hostsRooms: config.role !== "api",
     releaseRoute: async (roomId, handover) => {
@@ -98,14 +102,17 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
     },
     authenticator,
     history,
-    append: createGroupCommit(history, {
-      ...config.groupCommit,
-      // Batching pays for a store round trip; the in-memory store has none, so writes go straight in.
-      windowMs: history instanceof MemoryHistoryStore ? 0 : config.groupCommit.windowMs,
-      writeTimeoutMs: config.storeTimeoutMs * 2,
-      onBatch: (messages, seconds) => metrics.historyBatch(messages, seconds),
-      onQueueDepth: (messages) => metrics.historyQueueDepth(messages),
-    }),
+    append: fencedByLease(
+      createGroupCommit(history, {
+        ...config.groupCommit,
+        // Batching pays for a store round trip; the in-memory store has none, so writes go straight in.
+        windowMs: history instanceof MemoryHistoryStore ? 0 : config.groupCommit.windowMs,
+        writeTimeoutMs: config.storeTimeoutMs * 2,
+        onBatch: (messages, seconds) => metrics.historyBatch(messages, seconds),
+        onQueueDepth: (messages) => metrics.historyQueueDepth(messages),
+      }),
+      config.routing === "leases" ? cluster?.routing : undefined,
+    ),
     sendLimit: createMemoryRateLimit(config.rateLimit.sendsPerSec, config.rateLimit.sendBurst),
     userLimits: createUserLimits({ ...config.userLimits, onRefused: (limit) => metrics.userLimitRefused(limit) }),
     moderation,
@@ -247,6 +254,16 @@ async function openStores(config: Config, logger: Logger): Promise<{ history: Hi
   return { history, moderationStore: await MongoModerationStore.open(history.connection, config.mongoWriteConcern) };
 }
 
+/**
+ * A node writes only while it surely holds its lease: once it may have lapsed (a freeze, Redis
+ * unreachable), another node may own these conversations, so the write is refused (the sends get
+ * UNAVAILABLE and are resent) until the lease is renewed or taken again and the routes checked.
+ */
+function fencedByLease(append: AppendMessages, lease: Pick<RoutingDriver, "leaseHeld"> | undefined): AppendMessages {
+  if (!lease) return append;
+  return (messages) => (lease.leaseHeld() ? append(messages) : Promise.reject(new Error("this node's lease may have lapsed: not writing until it is renewed")));
+}
+
 /** Redis presence, and the routing driver in front of the Redis matchmaker driver. */
 async function openCluster(config: Config, redisUrl: string, metrics: Metrics, logger: Logger): Promise<{ redis: RedisConnections; routing: RoutingDriver }> {
   const redis = await connectRedis(redisUrl, config.storeTimeoutMs, (connection) => metrics.redisCommand(connection));
@@ -258,6 +275,7 @@ async function openCluster(config: Config, redisUrl: string, metrics: Metrics, l
     leaseMs: config.roomLeaseMs,
     routes: ROUTES,
     hostsRooms: config.role !== "api",
+    listen: (channel) => Promise.resolve(redis.presence.subscribe(channel, () => undefined)),
     events: {
       onLeaseLost(roomId) {
         metrics.leaseLost();
@@ -266,6 +284,10 @@ async function openCluster(config: Config, redisUrl: string, metrics: Metrics, l
       },
       onLookup: (result) => metrics.routeLookup(result),
       onClaimLost: () => metrics.routeClaimLost(),
+      onNodeLeaseLapsed(rooms) {
+        metrics.nodeLeaseLapsed();
+        log.warn({ rooms }, "this node's lease had lapsed (a stall, or Redis emptied): taking it again and checking every room's route");
+      },
       onRenewFailed(error) {
         metrics.leaseRenewFailed();
         if (!renewFailing) log.error({ err: error instanceof Error ? error.message : String(error) }, "cannot renew room leases: Redis does not answer");

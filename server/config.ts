@@ -92,8 +92,10 @@ export type Config = Readonly<{
   /** How long a draining node waits for its rooms before it exits. @default 10000 */
   drainTimeoutMs: number;
   /**
-   * Lease on a conversation's routing key, renewed by its node every third of it. A crashed node's
-   * conversations become joinable elsewhere within this time. @default 5000
+   * The node's lease (ROOM_LEASE_MS, named when leases were per room): renewed every quarter of it;
+   * every route the node holds lives under it. A frozen or cut-off node's conversations become
+   * claimable once it lapses (a SIGKILLed node's at once: its process channel is gone), and the node
+   * stops writing after 90 % of it without a renewal. @default 1500
    */
   roomLeaseMs: number;
   /** How long a conversation's room stays after its last client leaves. @default 30000 */
@@ -268,7 +270,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxPendingSendsPerRoom: integer(env, "MAX_PENDING_SENDS_PER_ROOM", 1000, 1, 1_000_000),
     storeTimeoutMs: integer(env, "STORE_TIMEOUT_MS", 5000, 10, 600_000),
     drainTimeoutMs: integer(env, "DRAIN_TIMEOUT_MS", 10_000, 0, 600_000),
-    roomLeaseMs: integer(env, "ROOM_LEASE_MS", 5000, 300, 600_000),
+    roomLeaseMs: integer(env, "ROOM_LEASE_MS", 1500, 300, 600_000),
     roomIdleMs: integer(env, "ROOM_IDLE_MS", 30_000, 0, 3_600_000),
     groupCommit: Object.freeze({
       windowMs: integer(env, "GROUP_COMMIT_WINDOW_MS", 2, 0, 1000),

@@ -14,6 +14,7 @@ export type Metrics = RoomMetrics & {
   routeLookup(result: "hit" | "miss"): void;
   routeClaimLost(): void;
   leaseLost(): void;
+  nodeLeaseLapsed(): void;
   leaseRenewFailed(): void;
   userLimitRefused(limit: string): void;
   /** A `create` of a routed room was served as joinOrCreate: one room per conversation. */
@@ -105,6 +106,11 @@ export function createMetrics(node: string): Metrics {
   });
   const lookups = new Counter({ name: "parley_route_lookups_total", help: "Routed room lookups (one Redis command each), by result.", labelNames: ["result"], registers: [registry] });
   const claimsLost = new Counter({ name: "parley_route_claims_lost_total", help: "Rooms discarded at creation because another room already held the conversation.", registers: [registry] });
+  const nodeLeaseLapses = new Counter({
+    name: "parley_node_lease_lapses_total",
+    help: "Times this node found its own lease lapsed (a stall, Redis emptied or restarted) and took it again, checking every room's route.",
+    registers: [registry],
+  });
   const leasesLost = new Counter({ name: "parley_route_leases_lost_total", help: "Rooms that found another owner at lease renewal and moved their clients away.", registers: [registry] });
   const renewFailures = new Counter({ name: "parley_route_renew_failures_total", help: "Lease renewals that failed because Redis did not answer.", registers: [registry] });
   const notifies = new Counter({ name: "parley_inbox_notifies_total", help: "Inbox notifications published for dm and group messages.", registers: [registry] });
@@ -220,6 +226,7 @@ export function createMetrics(node: string): Metrics {
     routeLookup: (result) => lookups.inc({ result }),
     routeClaimLost: () => claimsLost.inc(),
     leaseLost: () => leasesLost.inc(),
+    nodeLeaseLapsed: () => nodeLeaseLapses.inc(),
     leaseRenewFailed: () => renewFailures.inc(),
     joinOutcome: (room, outcome) => joins.inc({ room, outcome }),
     notifiesPublished: (count) => notifies.inc(count),

@@ -2,18 +2,33 @@
  * Conversation routing in O(1): a matchmaker driver that finds a conversation's one live room by a
  * key per conversation, instead of reading every room listing (the stock RedisDriver's HGETALL).
  *
- * - `parley:route:<roomName>:<routeValue>` names the owner roomId. It is a lease: written together
- *   with the room's listing when the room is recorded (only if nobody else holds it), renewed by the
- *   owner's node every third of `leaseMs`, and deleted when the room is disposed. A crashed node's
- *   conversations become joinable elsewhere once their leases expire.
- * - A room whose renewal finds another owner has lost its lease: `onLeaseLost` tells the node, which
- *   stops the room's writes and sends its clients `migrate`. The store's unique index on
- *   (conversationId, seq) stays the final fence.
+ * Leases are per node, not per room, so Redis work in steady state is flat in the number of rooms:
+ * - `parley:node:<processId>` holds the node's lease epoch (a random token per acquisition), with a
+ *   TTL of `leaseMs`, renewed every quarter of it in one pipeline with the host registry.
+ * - `parley:route:<roomName>:<routeValue>` = `<roomId> <processId> <epoch>` names the owner room and
+ *   the node lease it lives under; it has no TTL. A route is live while its node's key holds that
+ *   epoch and the node's own channel `parley:alive:<processId>` has a subscriber (the node's
+ *   subscriber connection, from boot until the process ends, drains included; not Colyseus's
+ *   process channel, which a draining node leaves early). Else it is free to claim: a SIGKILLed
+ *   node's Redis connections close at once, so its conversations are claimable immediately; a
+ *   frozen (SIGSTOP) or cut-off node's, once its lease lapses.
+ * - A node keeps writing only while its own lease is surely held: `leaseHeld()` is false once
+ *   90 % of `leaseMs` has passed since the start of the last renewal that succeeded, by the local
+ *   monotonic clock, so a node frozen past its lease stops writing before anyone may claim its
+ *   conversations... and the store's unique (conversationId, seq) index stays the final fence.
+ * - A node that finds its lease lapsed (a freeze, a Redis restart or FLUSHALL) takes a new epoch and
+ *   claims each of its rooms' routes again (one script per room, only then); a room whose route
+ *   another live room took has lost it: `onLeaseLost` tells the node, which stops the room's writes
+ *   and sends its clients `migrate`. The same pass runs when the subscriber connection comes back
+ *   (`recheck`), since other nodes saw no process channel meanwhile.
  * - `parley:host:<processId>` (a lease holding the node's room count) and the set `parley:hosts`
  *   list the live room hosts; `selectHost` places a new room on the least loaded one.
  *
+ * The scripts read node keys they compute (`parley:node:<id>`), which standalone Redis and its
+ * replicas allow; Redis Cluster would need the keys declared and co-located (hash tags).
  * See docs/architecture.md, "Cluster routing".
  */
+import { randomBytes } from "node:crypto";
 import { initializeRoomCache, ServerError, type IRoomCache, type MatchMakerDriver, type SortOptions } from "@colyseus/core";
 import { RedisDriver } from "@colyseus/redis-driver";
 import type { Redis } from "ioredis";
@@ -24,36 +39,56 @@ const HOSTS = "parley:hosts";
 
 const hostKey = (processId: string) => `parley:host:${processId}`;
 const roomsOfKey = (processId: string) => `parley:rooms:${processId}`;
+const nodeKey = (processId: string) => `parley:node:${processId}`;
+/** The channel a node listens on for as long as it runs: its subscribers say the process is alive. */
+export const aliveChannel = (processId: string) => `parley:alive:${processId}`;
 
-/** GET the owner and its listing in one round trip. */
-const FIND = `
-local id = redis.call('GET', KEYS[1])
-if not id then return nil end
-return {id, redis.call('HGET', KEYS[2], id)}`;
+/** Lua: is the owner named by route value `v` alive? (its node lease holds its epoch, and its process listens) */
+const ALIVE = `
+local function alive(v)
+  local room, node, epoch = string.match(v, '^(%S+) (%S+) (%S+)$')
+  if not room then return nil end
+  if redis.call('GET', 'parley:node:' .. node) ~= epoch then return nil end
+  local subscribers = redis.call('PUBSUB', 'NUMSUB', 'parley:alive:' .. node)
+  if tonumber(subscribers[2]) == 0 then return nil end
+  return room
+end
+`;
 
-/** Claim the route and record the listing, unless another room holds the route: then return it. */
-const CLAIM = `
-local owner = redis.call('GET', KEYS[1])
-if owner and owner ~= ARGV[1] then return owner end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+/** The live owner and its listing in one round trip; nil when the route is free. */
+const FIND = `${ALIVE}
+local v = redis.call('GET', KEYS[1])
+if not v then return nil end
+local room = alive(v)
+if not room then return nil end
+return {room, redis.call('HGET', KEYS[2], room)}`;
+
+/**
+ * Claim the route for ARGV[1] on node ARGV[2] under epoch ARGV[3], and record the listing ARGV[4],
+ * unless another live room holds it (then return that room) or our own lease lapsed ('!lapsed').
+ */
+const CLAIM = `${ALIVE}
+if redis.call('GET', 'parley:node:' .. ARGV[2]) ~= ARGV[3] then return '!lapsed' end
+local v = redis.call('GET', KEYS[1])
+if v then
+  local owner = alive(v)
+  if owner and owner ~= ARGV[1] then return owner end
+end
+redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2] .. ' ' .. ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
 redis.call('SADD', KEYS[3], ARGV[1])
 return false`;
 
-/**
- * Renew our lease; take it again if it lapsed and nobody took it (a stall, or Redis restarted
- * empty). 1 = renewed, 2 = taken again (the listing may be gone too), 0 = someone else's.
- */
-const RENEW = `
-local owner = redis.call('GET', KEYS[1])
-if owner and owner ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-if owner then return 1 end
-return 2`;
-
-/** Delete the route only if it is still ours; leave a hand-over note for the next owner if given. */
-const RELEASE = `
+/** Renew the node lease if it still holds our epoch: 1, else 0 (lapsed: take a new epoch). */
+const RENEW_NODE = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1`;
+
+/** Delete the route only if it names room ARGV[1]; leave a hand-over note for the next owner if given. */
+const RELEASE = `
+local v = redis.call('GET', KEYS[1])
+if not v or string.match(v, '^(%S+)') ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 if ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3]) end
 return 1`;
@@ -64,10 +99,13 @@ const handoverKey = (route: string) => `${route}:handover`;
 
 type ScriptingRedis = Redis & {
   parleyFind(route: string, roomcaches: string): Promise<[string, string | null] | null>;
-  parleyClaim(route: string, roomcaches: string, roomsOf: string, roomId: string, leaseMs: number, listing: string): Promise<string | null>;
-  parleyRenew(route: string, roomId: string, leaseMs: number): Promise<number>;
+  parleyClaim(route: string, roomcaches: string, roomsOf: string, roomId: string, processId: string, epoch: string, listing: string): Promise<string | null>;
+  parleyRenewNode(node: string, epoch: string, leaseMs: number): Promise<number>;
   parleyRelease(route: string, handover: string, roomId: string, note: string, noteMs: number): Promise<number>;
 };
+
+/** Share of the lease a node trusts itself to hold it after a renewal began (clock rates differ). */
+const SELF_TRUST = 0.9;
 
 export type RoutingEvents = {
   /** A local room's route is held by another room now. */
@@ -76,6 +114,8 @@ export type RoutingEvents = {
   onLookup(result: "hit" | "miss"): void;
   /** A room lost the race to record itself: joins went to the winner. */
   onClaimLost(): void;
+  /** The node's own lease had lapsed (a freeze, Redis emptied or restarted): it took a new one. */
+  onNodeLeaseLapsed(rooms: number): void;
   /** Lease renewal failed (Redis unreachable). */
   onRenewFailed(error: unknown): void;
   /** Lease renewal succeeded. */
@@ -90,6 +130,8 @@ export type RoutingOptions = {
   routes: Routes;
   /** Whether this node hosts rooms (ROLE all or rooms). */
   hostsRooms: boolean;
+  /** Subscribe (on the node's subscriber connection) to a channel, for the process's lifetime. */
+  listen(channel: string): Promise<unknown>;
   events: RoutingEvents;
 };
 
@@ -104,6 +146,12 @@ export class RoutingDriver implements MatchMakerDriver {
   readonly #lostTo = new Map<string, string>();
   #timer: NodeJS.Timeout | undefined;
   #hosting: boolean;
+  /** This node's lease epoch (a fresh random token each time the lease is taken). */
+  #epoch = "";
+  /** Until when (performance.now()) this node may trust its lease: writes stop after it. */
+  #heldUntil = 0;
+  /** A heartbeat in flight: the next tick waits for it rather than stacking pipelines. */
+  #beating: Promise<void> | undefined;
 
   constructor(options: RoutingOptions) {
     this.#options = options;
@@ -111,17 +159,36 @@ export class RoutingDriver implements MatchMakerDriver {
     const redis = options.redis as ScriptingRedis;
     redis.defineCommand("parleyFind", { numberOfKeys: 2, lua: FIND });
     redis.defineCommand("parleyClaim", { numberOfKeys: 3, lua: CLAIM });
-    redis.defineCommand("parleyRenew", { numberOfKeys: 1, lua: RENEW });
+    redis.defineCommand("parleyRenewNode", { numberOfKeys: 1, lua: RENEW_NODE });
     redis.defineCommand("parleyRelease", { numberOfKeys: 2, lua: RELEASE });
     this.#redis = redis;
     this.#base = new RedisDriver(redis);
   }
 
-  /** Start renewing leases and announcing this host. */
+  /** Take the node lease, then renew it (and announce this host) every quarter of the lease. */
   async boot(): Promise<void> {
-    await this.#heartbeat();
-    this.#timer = setInterval(() => void this.#heartbeat(), Math.max(100, Math.floor(this.#options.leaseMs / 3)));
+    // First be seen alive, or our own fresh routes would look free to claim.
+    await this.#options.listen(aliveChannel(this.#options.processId()));
+    await this.#beat();
+    this.#timer = setInterval(() => void this.#beat(), Math.max(50, Math.floor(this.#options.leaseMs / 4)));
     this.#timer.unref();
+  }
+
+  /**
+   * Whether this node surely still holds its lease, so its rooms may write: false from 90 % of the
+   * lease after the start of the last renewal that succeeded (a freeze, Redis unreachable), until
+   * the lease is renewed or taken again and every room's route checked.
+   */
+  leaseHeld(): boolean {
+    return performance.now() < this.#heldUntil;
+  }
+
+  /**
+   * Check every room's route now (the subscriber connection came back: other nodes saw no process
+   * channel meanwhile and may have claimed some): reclaims ours, reports the ones taken.
+   */
+  async recheck(): Promise<void> {
+    await this.#takeLease();
   }
 
   /** Stop taking new rooms (drain): leave the host registry now. */
@@ -193,7 +260,12 @@ export class RoutingDriver implements MatchMakerDriver {
   async insert(listing: IRoomCache): Promise<boolean> {
     const route = this.#routeOf(listing as unknown as Record<string, unknown>);
     if (route === undefined) return this.#base.persist(listing, true);
-    const winner = await this.#redis.parleyClaim(route, ROOMCACHES, roomsOfKey(listing.processId), listing.roomId, this.#options.leaseMs, JSON.stringify(listing));
+    const winner = await this.#redis.parleyClaim(route, ROOMCACHES, roomsOfKey(listing.processId), listing.roomId, this.#options.processId(), this.#epoch, JSON.stringify(listing));
+    if (winner === "!lapsed") {
+      // Our own lease lapsed: claim nothing until it is taken again; the join is refused and retried.
+      this.#options.events.onClaimLost();
+      return false;
+    }
     if (winner) {
       this.#lostTo.set(listing.roomId, winner);
       this.#options.events.onClaimLost();
@@ -255,38 +327,67 @@ export class RoutingDriver implements MatchMakerDriver {
     return routeKeyOf(this.#options.routes, fields);
   }
 
-  /** Renew every owned lease and this host's entry, in one pipeline. */
+  /** One heartbeat at a time: renew (or take) the node lease and this host's entry. */
+  #beat(): Promise<void> {
+    this.#beating ??= this.#heartbeat().finally(() => (this.#beating = undefined));
+    return this.#beating;
+  }
+
+  /** Renew the node lease and this host's entry in one pipeline: three commands, however many rooms. */
   async #heartbeat(): Promise<void> {
     const { leaseMs, processId } = this.#options;
-    const owned = [...this.#owned];
-    const pipeline = this.#redis.pipeline();
-    for (const [roomId, { route }] of owned) (pipeline as unknown as ScriptingRedis).parleyRenew(route, roomId, leaseMs);
-    if (this.#hosting) pipeline.set(hostKey(processId()), String(this.#owned.size), "PX", leaseMs).sadd(HOSTS, processId());
+    const started = performance.now();
     try {
-      const results = (await pipeline.exec()) ?? [];
-      // ioredis resolves a pipeline on a dead connection with an error per command.
-      const failed = results.find(([error]) => error)?.[0];
-      if (failed) throw failed;
-      const retaken: IRoomCache[] = [];
-      owned.forEach(([roomId, { listing }], index) => {
-        const [error, outcome] = results[index] ?? [];
-        if (error || this.#owned.get(roomId) === undefined) return;
-        if (outcome === 0) {
-          this.#owned.delete(roomId);
-          this.#options.events.onLeaseLost(roomId);
-        } else if (outcome === 2) retaken.push(listing);
-      });
-      // A lapsed lease may mean Redis lost everything (a restart): write the listings back.
-      if (retaken.length > 0) {
-        const restore = this.#redis.pipeline();
-        for (const listing of retaken) restore.hset(ROOMCACHES, listing.roomId, JSON.stringify(listing)).sadd(roomsOfKey(processId()), listing.roomId);
-        const restored = (await restore.exec()) ?? [];
-        const restoreFailed = restored.find(([error]) => error)?.[0];
-        if (restoreFailed) throw restoreFailed;
+      if (this.#epoch === "") {
+        await this.#takeLease();
+      } else {
+        const pipeline = this.#redis.pipeline();
+        (pipeline as unknown as ScriptingRedis).parleyRenewNode(nodeKey(processId()), this.#epoch, leaseMs);
+        if (this.#hosting) pipeline.set(hostKey(processId()), String(this.#owned.size), "PX", leaseMs).sadd(HOSTS, processId());
+        const results = (await pipeline.exec()) ?? [];
+        // ioredis resolves a pipeline on a dead connection with an error per command.
+        const failed = results.find(([error]) => error)?.[0];
+        if (failed) throw failed;
+        if (results[0]?.[1] === 1) this.#heldUntil = started + leaseMs * SELF_TRUST;
+        else {
+          this.#options.events.onNodeLeaseLapsed(this.#owned.size);
+          await this.#takeLease();
+        }
       }
       this.#options.events.onRenewed();
     } catch (error) {
       this.#options.events.onRenewFailed(error);
     }
+  }
+
+  /**
+   * Take the node lease under a new epoch, then claim every owned room's route again under it
+   * (writing its listing back: Redis may have lost everything). A route another live room holds
+   * now is lost. Writes resume only once every route is settled.
+   */
+  async #takeLease(): Promise<void> {
+    const { leaseMs, processId } = this.#options;
+    const started = performance.now();
+    const epoch = randomBytes(6).toString("base64url");
+    const owned = [...this.#owned];
+    // One transaction: no other node sees the new epoch before our routes carry it.
+    const transaction = this.#redis.multi().set(nodeKey(processId()), epoch, "PX", leaseMs);
+    for (const [roomId, { route, listing }] of owned)
+      (transaction as unknown as ScriptingRedis).parleyClaim(route, ROOMCACHES, roomsOfKey(processId()), roomId, processId(), epoch, JSON.stringify(listing));
+    const results = (await transaction.exec()) ?? [];
+    const failed = results.find(([error]) => error)?.[0];
+    if (failed) throw failed;
+    this.#epoch = epoch;
+    if (owned.length > 0) {
+      owned.forEach(([roomId], index) => {
+        const winner = results[index + 1]?.[1];
+        if (winner === null || winner === undefined || this.#owned.get(roomId) === undefined) return;
+        // Another live room holds the conversation now (or, if our lease lapsed again, nobody can tell: move).
+        this.#owned.delete(roomId);
+        this.#options.events.onLeaseLost(roomId);
+      });
+    }
+    if (this.#hosting) await this.#redis.multi().set(hostKey(processId()), String(this.#owned.size), "PX", leaseMs).sadd(HOSTS, processId()).exec();
+    this.#heldUntil = started + leaseMs * SELF_TRUST;
   }
 }
