@@ -40,7 +40,6 @@ import { createClusterView } from "./console/cluster-view.ts";
 import { LocalRooms } from "./console/local-rooms.ts";
 import { serveNodeAgent } from "./console/node-agent.ts";
 import { startNodeStats } from "./console/node-stats.ts";
-import { createReportResolutions } from "./console/report-resolutions.ts";
 import { createConsoleAuth } from "./http/console-auth.ts";
 import { mountConsole } from "./http/console-routes.ts";
 import { mountDemo } from "./http/demo-routes.ts";
@@ -184,7 +183,6 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
           logger: logger.child({ component: "console" }),
           auth: createConsoleAuth(config, authenticator),
           cluster: clusterView,
-          resolutions: createReportResolutions(presence),
           monitorMounted: config.monitor !== undefined,
         });
         if (config.demo) mountDemo(app, { cluster: clusterView, developmentIdentities: config.jwtSecret === undefined, logger: logger.child({ component: "demo" }) });

@@ -10,7 +10,6 @@
 import express, { type Application, type NextFunction, type Request, type Response, Router } from "express";
 import { RefusalError, httpStatusOf } from "../../schema/codes.ts";
 import type { ClusterView } from "../console/cluster-view.ts";
-import type { ReportResolutions } from "../console/report-resolutions.ts";
 import { type ConsoleAuth, SESSION_COOKIE } from "./console-auth.ts";
 import { mountConsoleApi } from "./console-api.ts";
 import { isCrossSite } from "./monitor.ts";
@@ -20,8 +19,6 @@ import type { HttpDeps } from "./routes.ts";
 export type ConsoleDeps = HttpDeps & {
   auth: ConsoleAuth;
   cluster: ClusterView;
-  /** Unused: report resolutions live in the moderation store. TODO(#13): drop with app.ts's createReportResolutions call. */
-  resolutions?: ReportResolutions;
   /** Whether /monitor is mounted here (the console links to it). */
   monitorMounted: boolean;
 };
