@@ -248,6 +248,13 @@ export class ConversationLog {
     );
     // Never let a synchronous throw of `append` escape the flush loop.
     const write = withContext(traced?.context, () => Promise.resolve().then(() => this.#options.append(messages)));
+    // Whether the write itself has settled: a write that failed with a timeout of its own (a group
+    // commit's) must end the wait below, not be taken for our timer and awaited again forever.
+    let writeSettled = false;
+    write.then(
+      () => (writeSettled = true),
+      () => (writeSettled = true),
+    );
     let outcome: AppendOutcome;
     try {
       outcome = await withTimeout(write, this.#options.storeTimeoutMs);
@@ -269,7 +276,7 @@ export class ConversationLog {
             return;
           }
         } catch (stillPending) {
-          if (isTimeout(stillPending)) {
+          if (!writeSettled && isTimeout(stillPending)) {
             this.#refuseAll(LOG_DOWN);
             continue;
           }

@@ -4,6 +4,7 @@ import { ConversationLog, type AppendMessages, type ConversationLogOptions, type
 import type { AppendOutcome, Message } from "../../rooms/history-store.ts";
 import { MemoryHistoryStore } from "../../rooms/memory-history-store.ts";
 import { waitFor } from "../../deploy/wait-for.ts";
+import { StoreTimeoutError } from "../../rooms/timeout.ts";
 
 const CONVERSATION = "channel:log-test";
 
@@ -558,6 +559,27 @@ describe("ConversationLog under faulty collaborators", function () {
     release({ stored: 0, conflict: { index: 0, kind: "seq-taken" } });
     await waitFor(() => harness.fencedCalls === 1, { what: "the log to fence itself" });
     assertUnavailable(await harness.log.submit(draft("after")));
+  });
+
+  it("stays responsive when a timed-out write later fails with a timeout of its own (a group commit's), and writes again", async function () {
+    // The group commit rejects a write it gave up on with a StoreTimeoutError, after the log's own
+    // timer fired: the log waited for that late write in a loop that took the rejection for its own
+    // timer and awaited the settled promise again, forever, starving the node's event loop.
+    const store = new MemoryHistoryStore();
+    let failFirst: (error: unknown) => void = () => {};
+    let calls = 0;
+    const append: AppendMessages = (messages) => {
+      calls++;
+      if (calls === 1) return new Promise((_, reject) => (failFirst = reject));
+      return store.appendMessages(messages);
+    };
+    const { log, writeFailures } = await startLog({ store, append, storeTimeoutMs: 20 });
+    assertUnavailable(await log.submit(draft("lost-in-time")));
+    failFirst(new StoreTimeoutError("group commit: store did not answer in time"));
+    // A macrotask must get its turn once the failed write settled (a spinning log starves it).
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.ok(writeFailures.length >= 1);
+    assert.equal(replyOf(await log.submit(draft("next"))).seq, 1, "the log reconciles and writes again");
   });
 
   it("treats a store error named like a timeout as an error, not as its own timer", async function () {
