@@ -120,6 +120,7 @@ export function createChatRoom(deps: ChatRoomDeps) {
       this.#idleSince(unusedRoomTimeoutMs(this));
 
       metrics.roomCreated("chat");
+      this.#counted = true;
       this.roomLog.info({ lastSeq: this.log.lastSeq }, "conversation room created");
     }
 
@@ -158,6 +159,8 @@ export function createChatRoom(deps: ChatRoomDeps) {
 
     #idleTimer: NodeJS.Timeout | undefined;
     #everSeated = false;
+    /** Counted in the rooms gauge (onCreate completed). */
+    #counted = false;
     #stopModeration: (() => void) | undefined;
     /** The history epoch `welcome` names. */
     epoch = "1";
@@ -179,7 +182,8 @@ export function createChatRoom(deps: ChatRoomDeps) {
       this.#stopModeration?.();
       // Sends already accepted still become durable, even when nobody is left to hear the ack.
       await this.log?.settled();
-      metrics.roomDisposed("chat");
+      // A room whose creation failed (refused, store down) or was discarded never counted itself.
+      if (this.#counted) metrics.roomDisposed("chat");
       this.roomLog?.info({ lastSeq: this.log?.lastSeq }, "conversation room disposed");
     }
 

@@ -52,6 +52,7 @@ export function createInboxRoom(deps: ChatRoomDeps) {
       this.onMessage("unread", (client: InboxClient, _payload: unknown, ctx: MessageContext) => this.#unread(client, ctx));
       refuseUnknownMessages(this, metrics);
       metrics.roomCreated("inbox");
+      this.#counted = true;
     }
 
     override onJoin(client: InboxClient): void {
@@ -73,8 +74,11 @@ export function createInboxRoom(deps: ChatRoomDeps) {
         });
     }
 
+    /** Counted in the rooms gauge (onCreate completed); a failed creation never was. */
+    #counted = false;
+
     override onDispose(): void {
-      metrics.roomDisposed("inbox");
+      if (this.#counted) metrics.roomDisposed("inbox");
     }
 
     async #unread(client: InboxClient, ctx: MessageContext): Promise<unknown> {
