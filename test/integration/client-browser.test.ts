@@ -80,7 +80,8 @@ describe("client kit in a browser", function () {
       { endpoints, conversationId },
     );
     const hostOfRoom = async () => {
-      const roomId = await redis.get(`parley:route:chat:${conversationId}`);
+      // The route names "<roomId> <processId> <lease epoch>".
+      const roomId = (await redis.get(`parley:route:chat:${conversationId}`))?.split(" ")[0];
       const listing = JSON.parse((await redis.hget("roomcaches", roomId!))!) as { publicAddress: string };
       return cluster.nodes.find((node) => node.publicAddress === listing.publicAddress)!;
     };
