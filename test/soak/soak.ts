@@ -35,10 +35,12 @@ export type SoakOptions = {
   lifetimeMs: [number, number];
   /** RSS sampling period. */
   sampleMs: number;
+  /** How long a room nobody is in stays (ROOM_IDLE_MS): shorter means more room churn. */
+  roomIdleMs: number;
   say?: (line: string) => void;
 };
 
-export const SOAK_DEFAULTS: Omit<SoakOptions, "durationMs"> = { sessions: 40, conversations: 10, generationMs: 60_000, lifetimeMs: [5_000, 20_000], sampleMs: 5_000 };
+export const SOAK_DEFAULTS: Omit<SoakOptions, "durationMs"> = { sessions: 40, conversations: 10, generationMs: 60_000, lifetimeMs: [5_000, 20_000], sampleMs: 5_000, roomIdleMs: 3_000 };
 
 export type RssSeries = { node: string; samples: Array<{ t: number; mb: number }>; firstMb: number; lastMb: number; secondHalfSlopeMbPerHour: number };
 
@@ -69,7 +71,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       nodes: 3,
       redisUrl,
       mongoUrl,
-      env: { LOG_LEVEL: "warn", ROOM_IDLE_MS: "3000", SEND_RATE_PER_SEC: "1000", SEND_BURST: "1000", REQUEST_RATE_PER_SEC: "1000" },
+      env: { LOG_LEVEL: "warn", ROOM_IDLE_MS: String(options.roomIdleMs), SEND_RATE_PER_SEC: "1000", SEND_BURST: "1000", REQUEST_RATE_PER_SEC: "1000" },
     });
     teardown.push(() => cluster.stop());
     const endpoints = cluster.nodes.map((node) => node.httpUrl);
@@ -107,6 +109,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         requestTimeoutMs: 5000,
         joinTimeoutMs: 5000,
         backoff: { initialMs: 100, maxMs: 2000 },
+        // Bounded, so a run whose joins keep failing ends and says so instead of hanging.
+        maxJoinAttempts: 20,
       });
       try {
         let conversation: Awaited<ReturnType<ParleyClient["join"]>>;
@@ -171,7 +175,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     await waitFor(async () => (await roomsLeft()) === 0, { timeoutMs: 60_000, intervalMs: 500, what: "every chat room to be disposed" }).catch((error: Error) => say(error.message));
     clearInterval(sampler);
     const listings = Object.values(await redis.hgetall("roomcaches")).filter((raw) => (JSON.parse(raw) as { name?: string }).name === "chat");
-    const routes = await scanKeys(redis, "parley:route:chat:*");
+    const routes = (await scanKeys(redis, "parley:route:chat:*")).filter((key) => !key.endsWith(":handover"));
 
     const stored = new Map<string, StoredMessage[]>();
     for (const conversationId of conversationsUsed) stored.set(conversationId, await storedMessages(cluster.nodes[0]!, conversationId, "auditor"));
@@ -245,7 +249,7 @@ function pause(ms: number): Promise<void> {
 export function formatSoak(options: SoakOptions, result: SoakResult): string {
   const r = result.report;
   return [
-    `Soak: ${Math.round(options.durationMs / 60_000)} min, ${options.sessions} sessions at once (lifetime ${options.lifetimeMs[0] / 1000}-${options.lifetimeMs[1] / 1000} s), ${options.conversations} conversations per ${options.generationMs / 1000} s generation, 3 nodes.`,
+    `Soak: ${Math.round(options.durationMs / 60_000)} min, ${options.sessions} sessions at once (lifetime ${options.lifetimeMs[0] / 1000}-${options.lifetimeMs[1] / 1000} s), ${options.conversations} conversations per ${options.generationMs / 1000} s generation, rooms idle ${options.roomIdleMs / 1000} s, 3 nodes.`,
     `Sessions run: ${result.sessionsRun} (join failures ${result.joinFailures}); conversations: ${result.conversationsUsed}; sends ${r.invoked}, acknowledged ${r.acked}, stored ${r.stored}, delivered ${r.delivered}.`,
     `Lost ${r.lost.length}, duplicated ${r.duplicated.length}, unexpected ${r.unexpected.length}, out of order ${r.orderViolations.length}, gaps ${r.gaps.length}; unknown outcomes ${r.unknownOutcomes}.`,
     `Redis after every room was disposed: ${result.staleListings} stale chat listings, ${result.staleRoutes} stale routes.`,

@@ -44,7 +44,7 @@ try {
     "mocha",
     specs.length > 0
       ? specs
-      : ["test/unit/**/*.test.ts", "test/contract/**/*.test.ts", "test/integration/**/*.test.ts", "test/cluster/**/*.test.ts", "test/chaos/**/*.test.ts", "test/soak/**/*.test.ts"],
+      : ["test/unit/**/*.test.ts", "test/contract/**/*.test.ts", "test/integration/**/*.test.ts", "test/cluster/**/*.test.ts", "test/chaos/**/*.test.ts"],
     env,
   );
 } catch (error) {
