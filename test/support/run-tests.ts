@@ -42,9 +42,7 @@ try {
   const specs = process.argv.slice(2);
   exitCode = await run(
     "mocha",
-    specs.length > 0
-      ? specs
-      : ["test/unit/**/*.test.ts", "test/contract/**/*.test.ts", "test/integration/**/*.test.ts", "test/cluster/**/*.test.ts", "test/chaos/**/*.test.ts"],
+    specs.length > 0 ? specs : ["test/unit/**/*.test.ts", "test/contract/**/*.test.ts", "test/integration/**/*.test.ts", "test/cluster/**/*.test.ts", "test/chaos/**/*.test.ts"],
     env,
   );
 } catch (error) {
