@@ -32,6 +32,8 @@ type ChatClient = Client<{ auth: ChatAuth }>;
 /** The catalogue's requests this room serves; any other request type is refused INVALID by the frame guard. */
 const SERVED_REQUESTS = ["send", "history", "sync", "read", "delete", "report"] as const satisfies readonly ChatRequestType[];
 type ServedRequest = (typeof SERVED_REQUESTS)[number];
+/** Each request's span name, made once. */
+const spanName = Object.fromEntries(SERVED_REQUESTS.map((type) => [type, `parley.${type}`])) as Record<ServedRequest, string>;
 
 /** A send made over HTTP by a `service` (POST /v1/conversations/:id/messages). */
 export type ServiceSend = { senderId: string; senderName: string; clientMsgId: string; text: string };
@@ -245,8 +247,8 @@ export function createChatRoom(deps: ChatRoomDeps) {
       this.onMessage(type, (client: ChatClient, payload: unknown, ctx: MessageContext) =>
         this.#timed(type, ctx.id === undefined ? rejectAsErrorMessage(client, type, payload) : ctx, () =>
           inSpan(
-            `parley.${type}`,
-            requestAttributes(this.conversationId, client, payload),
+            spanName[type],
+            () => requestAttributes(this.conversationId, client, payload),
             async () => {
               const limited = await this.#limit(client, type === "send");
               if (limited) return limited;
@@ -342,9 +344,13 @@ export function createChatRoom(deps: ChatRoomDeps) {
     }
 
     #deliver(messages: readonly Message[]): void {
-      inSyncSpan("parley.fanout", { "parley.conversation_id": this.conversationId, "parley.messages": messages.length, "parley.recipients": this.clients.length }, () => {
-        for (const message of messages) moderation.deliver(this, message);
-      });
+      inSyncSpan(
+        "parley.fanout",
+        () => ({ "parley.conversation_id": this.conversationId, "parley.messages": messages.length, "parley.recipients": this.clients.length }),
+        () => {
+          for (const message of messages) moderation.deliver(this, message);
+        },
+      );
       metrics.fanout(this.clients.length * messages.length);
       if (this.members.size === 0) return;
       let notified = 0;

@@ -242,10 +242,7 @@ export class ConversationLog {
       ...(pending.draft.shadow && { shadow: true as const }),
     }));
 
-    const traced = startWriteSpan(
-      this.conversationId,
-      batch.map((pending) => pending.origin),
-    );
+    const traced = startWriteSpan(this.conversationId, batch);
     // Never let a synchronous throw of `append` escape the flush loop.
     const write = withContext(traced?.context, () => Promise.resolve().then(() => this.#options.append(messages)));
     // Whether the write itself has settled: a write that failed with a timeout of its own (a group

@@ -59,8 +59,10 @@ export function guardJoin(roomName: "chat" | "inbox", deps: Pick<ChatRoomDeps, "
      */
     async authorize<A>(token: string, options: Record<string, unknown> | undefined, authorize: (identity: Identity) => Promise<A>): Promise<A> {
       const conversationId = options?.conversationId;
-      return inSpan("parley.join", { "parley.room": roomName, ...(typeof conversationId === "string" && conversationId.length <= 200 && { "parley.conversation_id": conversationId }) }, () =>
-        authorizeJoin(token, options, authorize),
+      return inSpan(
+        "parley.join",
+        () => ({ "parley.room": roomName, ...(typeof conversationId === "string" && conversationId.length <= 200 && { "parley.conversation_id": conversationId }) }),
+        () => authorizeJoin(token, options, authorize),
       );
     },
 

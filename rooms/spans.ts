@@ -17,10 +17,6 @@ export function enableSpans(on = true): void {
   spansOn = on;
 }
 
-export function spansEnabled(): boolean {
-  return spansOn;
-}
-
 /**
  * The context a piece of queued work came from (a send waiting for its write), when its trace is
  * sampled; undefined otherwise, so unsampled work (99 % of it at 1 % sampling) costs no more.
@@ -38,13 +34,17 @@ function sampled(ctx: Context): boolean {
 
 /**
  * Run `work` in a new span, active for everything `work` awaits (store calls, log lines): ended
- * with an error status when `work` throws or `failed` says its result is a refusal.
+ * with an error status when `work` throws or `failed` says its result is a refusal. `attributes`
+ * is called only while tracing is on, so the message path builds nothing when it is off.
  */
-export async function inSpan<T>(name: string, attributes: Attributes, work: () => Promise<T>, failed?: (result: T) => string | undefined, parent?: Context): Promise<T> {
-  if (!spansOn) return work();
-  const span = tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes }, parent ?? context.active());
+export function inSpan<T>(name: string, attributes: () => Attributes, work: () => Promise<T>, failed?: (result: T) => string | undefined): Promise<T> {
+  return spansOn ? traced(name, attributes(), work, failed) : work();
+}
+
+async function traced<T>(name: string, attributes: Attributes, work: () => Promise<T>, failed?: (result: T) => string | undefined): Promise<T> {
+  const span = tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes });
   try {
-    const result = await context.with(trace.setSpan(parent ?? context.active(), span), work);
+    const result = await context.with(trace.setSpan(context.active(), span), work);
     const refusal = failed?.(result);
     if (refusal !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: refusal });
     return result;
@@ -60,8 +60,9 @@ export async function inSpan<T>(name: string, attributes: Attributes, work: () =
  * A store write of a batch: a child of the first send's trace, linked to every other send it
  * carries (a batch serves many traces; links keep each send's trace complete).
  */
-export function startWriteSpan(conversationId: string, origins: ReadonlyArray<Context | undefined>): { span: Span; context: Context } | undefined {
+export function startWriteSpan<P extends { origin: Context | undefined }>(conversationId: string, batch: readonly P[]): { span: Span; context: Context } | undefined {
   if (!spansOn) return undefined;
+  const origins = batch.map((pending) => pending.origin);
   const parent = origins.find((origin) => origin !== undefined);
   // No sampled send in the batch: no write span (the store's own spans follow whatever is active).
   if (parent === undefined) return undefined;
@@ -80,9 +81,9 @@ export function withContext<T>(ctx: Context | undefined, work: () => T): T {
 }
 
 /** A span around synchronous work (a fan-out), child of the active context when that is sampled. */
-export function inSyncSpan<T>(name: string, attributes: Attributes, work: () => T): T {
+export function inSyncSpan<T>(name: string, attributes: () => Attributes, work: () => T): T {
   if (!spansOn || !sampled(context.active())) return work();
-  return tracer.startActiveSpan(name, { attributes }, (span) => {
+  return tracer.startActiveSpan(name, { attributes: attributes() }, (span) => {
     try {
       return work();
     } finally {
