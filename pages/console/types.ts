@@ -1,22 +1,8 @@
 /** Shapes of the console API's answers (server/http/console-api.ts). */
 export type Session = { userId: string; roles: string[]; csrfToken: string; adminOnlyActions: string[]; actionTypes: string[]; monitor: string | null };
 
-export type NodeStats = {
-  processId: string;
-  name: string;
-  role: string;
-  address?: string;
-  version: string;
-  ready: boolean;
-  draining: boolean;
-  rooms: number;
-  connections: number;
-  eventLoopLagMs: number;
-  cpuPercent: number;
-  rssBytes: number;
-  rates: { messagesPerSec: number; deliveriesPerSec: number; joinsPerSec: number; refusalsPerSec: Record<string, number>; storeWriteMs: number | null };
-  at: number;
-};
+/** A node's stats as it publishes them (the console API passes them through). */
+export type { NodeStats } from "../../server/console/node-stats.ts";
 
 export type Message = { conversationId: string; seq: number; senderId: string; senderName: string; text: string; sentAt: string; deleted?: true; filtered?: true };
 export type Member = { sessionId: string; userId: string; name: string; connectedAt: string };
