@@ -2,8 +2,10 @@
  * Benchmark (issue #14): what tracing costs. The same chat workload runs on a node with tracing
  * off and on (OpenTelemetry, parent-based trace-id ratio sampling, 1 % unless told), durable
  * history on the MongoDB-wire store and routing on Redis so every instrumentation is in play; the
- * spans go over OTLP/HTTP to a sink in this process. Modes alternate, a fresh node each window, in
- * one run; the node's CPU time per delivery is the figure (goal: tracing at 1 % within 10 % of off).
+ * spans go over OTLP/HTTP to a sink in this process. Each window runs a fresh node per mode, all at
+ * the same time under the same load, so drift and the other core's load fall on every mode alike;
+ * each node's CPU time per delivery is the figure (goal: tracing at 1 % within 10 % of off). The
+ * ratio is taken per window, then the median over windows.
  *
  *   npm run bench:tracing -- [--runs 3] [--seconds 10] [--conversations 20] [--room-size 5] [--rate 200] [--ratios 0.01,1]
  *
@@ -11,7 +13,7 @@
  * written to loadtest/results/tracing.md, never asserted.
  */
 import "./clients/prefer-ws.ts";
-import { appendFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
@@ -20,6 +22,7 @@ import { commandLine, failUsage, positiveList } from "../deploy/cli.ts";
 import { startMongoWire, startRedis, withDatabase, type Service } from "../deploy/services.ts";
 import { colyseusConnector, parleyChatNamed } from "./clients/colyseus.ts";
 import { cpuMicros, hasTaskset, startServer } from "./server-process.ts";
+import { newestProfile, summariseProfile } from "./profile-summary.ts";
 import { createMeter, drain, percentilesMs, sendOpenLoop, type Member, type Seating } from "./workload.ts";
 
 const values = commandLine({
@@ -33,6 +36,7 @@ const values = commandLine({
     rate: { kind: "integer", default: 200, min: 1, help: "messages per second" },
     ratios: { kind: "string", default: "0.01", help: "comma-separated sampling ratios to run beside tracing off" },
     out: { kind: "string", default: join(import.meta.dirname, "results"), help: "results folder" },
+    profile: { kind: "boolean", help: "record a CPU profile of every node (--cpu-prof) and summarise each mode's" },
   },
 });
 const command = { usage: "npm run bench:tracing --" };
@@ -70,12 +74,16 @@ const modes: Mode[] = [
   })),
 ];
 
+const profileDirOf = (mode: Mode) => join(String(values.out), "profiles", `tracing-${mode.name.replace(/[^a-z0-9]+/gi, "-")}`);
+if (values.profile) for (const mode of modes) mkdirSync(profileDirOf(mode), { recursive: true });
+
 type Window = { cpuPerDeliveryUs: number; p50: number; p99: number; lost: number; delivered: number };
 const results = new Map<string, Window[]>(modes.map((mode) => [mode.name, []]));
 
 let windowIndex = 0;
-async function measure(mode: Mode): Promise<Window> {
-  const index = windowIndex++;
+
+/** A fresh node for `mode`, with its clients seated. */
+async function seatedNode(mode: Mode, index: number) {
   const server = await startServer(
     join(import.meta.dirname, "..", "server", "main.ts"),
     {
@@ -87,46 +95,65 @@ async function measure(mode: Mode): Promise<Window> {
       MAX_CONNECTIONS_PER_IP: "1000000",
       JOINS_PER_SEC_PER_IP: "1000000",
       REDIS_URL: withDatabase(redisBase, String((index % 15) + 1)),
-      MONGO_URL: mongoUrl,
+      // A database per node: FerretDB on SQLite slows as a database grows, and the store shares
+      // CPU 1 with the load generator, so a growing one would drift every later window's figures.
+      MONGO_URL: withDatabase(mongoUrl, `tracing_w${index}`),
       ...mode.env,
     },
     0,
+    values.profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDirOf(mode)}`] : [],
   );
+  const meter = createMeter();
+  const connector = colyseusConnector([server.endpoint], parleyChatNamed({ conversationPrefix: `tracing${Date.now().toString(36)}w${index}` }));
+  const seating: Seating = [];
+  for (let c = 0; c < Number(values.conversations); c++) {
+    const members: Member[] = [];
+    for (let u = 0; u < Number(values["room-size"]); u++) members.push(await connector(c, u, meter.events));
+    seating.push(members);
+  }
+  return { mode, server, meter, seating };
+}
+
+/**
+ * One window: a fresh node per mode, all pinned to CPU 0 and loaded at the same time by the same
+ * generator, so the machine's state (the other core's load, the hypervisor, the store) falls on
+ * every mode alike; each node's own CPU time per delivery is compared within the window.
+ */
+async function measureTogether(): Promise<Map<string, Window>> {
+  const nodes: Array<Awaited<ReturnType<typeof seatedNode>>> = [];
   try {
-    const meter = createMeter();
-    const connector = colyseusConnector([server.endpoint], parleyChatNamed({ conversationPrefix: `tracing${Date.now().toString(36)}w${index}` }));
-    const seating: Seating = [];
-    for (let c = 0; c < Number(values.conversations); c++) {
-      const members: Member[] = [];
-      for (let u = 0; u < Number(values["room-size"]); u++) members.push(await connector(c, u, meter.events));
-      seating.push(members);
-    }
-    const run = async () => {
-      meter.reset();
-      const before = cpuMicros(server.pid);
-      await sendOpenLoop(seating, meter, { ratePerSec: Number(values.rate), durationMs: windowMs, textBytes: 100 });
-      await drain(meter, 5000);
-      return { cpuUs: cpuMicros(server.pid) - before, ...percentilesMs(meter.delivery), delivered: meter.delivered, lost: meter.expected - meter.delivered };
+    for (const mode of modes) nodes.push(await seatedNode(mode, windowIndex++));
+    const runAll = async () => {
+      for (const node of nodes) node.meter.reset();
+      const before = nodes.map((node) => cpuMicros(node.server.pid));
+      await Promise.all(nodes.map((node) => sendOpenLoop(node.seating, node.meter, { ratePerSec: Number(values.rate), durationMs: windowMs, textBytes: 100 })));
+      await Promise.all(nodes.map((node) => drain(node.meter, 5000)));
+      return nodes.map((node, i) => ({
+        cpuUs: cpuMicros(node.server.pid) - before[i]!,
+        ...percentilesMs(node.meter.delivery),
+        delivered: node.meter.delivered,
+        lost: node.meter.expected - node.meter.delivered,
+      }));
     };
-    await run(); // warm-up: JIT, connection pools, the rooms' first writes
-    const measured = await run();
-    await Promise.all(seating.flat().map((member) => member.close()));
-    return { cpuPerDeliveryUs: measured.cpuUs / Math.max(1, measured.delivered), p50: measured.p50, p99: measured.p99, lost: measured.lost, delivered: measured.delivered };
+    await runAll(); // warm-up: JIT, connection pools, the rooms' first writes
+    const measured = await runAll();
+    await Promise.all(nodes.flatMap((node) => node.seating.flat().map((member) => member.close())));
+    return new Map(
+      nodes.map((node, i) => {
+        const m = measured[i]!;
+        return [node.mode.name, { cpuPerDeliveryUs: m.cpuUs / Math.max(1, m.delivered), p50: m.p50, p99: m.p99, lost: m.lost, delivered: m.delivered }];
+      }),
+    );
   } finally {
-    await server.stop();
+    await Promise.all(nodes.map((node) => node.server.stop()));
   }
 }
 
 try {
   for (let run = 0; run < Number(values.runs); run++) {
-    // Alternate the order each run so drift (the store's growing files, a warming machine) falls on every mode alike.
-    const order = run % 2 === 0 ? modes : [...modes].reverse();
-    for (const mode of order) {
-      const window = await measure(mode);
-      results.get(mode.name)!.push(window);
-      console.log(
-        `run ${run + 1}, tracing ${mode.name}: ${window.cpuPerDeliveryUs.toFixed(1)} us CPU per delivery, p50 ${window.p50.toFixed(1)} ms, p99 ${window.p99.toFixed(1)} ms, lost ${window.lost}`,
-      );
+    for (const [name, window] of await measureTogether()) {
+      results.get(name)!.push(window);
+      console.log(`run ${run + 1}, tracing ${name}: ${window.cpuPerDeliveryUs.toFixed(1)} us CPU per delivery, p50 ${window.p50.toFixed(1)} ms, p99 ${window.p99.toFixed(1)} ms, lost ${window.lost}`);
     }
   }
 } finally {
@@ -135,23 +162,31 @@ try {
 }
 
 const median = (numbers: number[]) => [...numbers].sort((a, b) => a - b)[Math.floor(numbers.length / 2)]!;
-const offCpu = median(results.get("off")!.map((window) => window.cpuPerDeliveryUs));
+const offWindows = results.get("off")!;
+/** The median over windows of this mode's CPU per delivery against off's in the same window. */
+const pairedRatio = (windows: Window[]) => median(windows.map((window, i) => window.cpuPerDeliveryUs / offWindows[i]!.cpuPerDeliveryUs));
 const machine = `${os.cpus()[0]?.model ?? "unknown CPU"}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 const lines = [
   `## Tracing cost, ${new Date().toISOString()} (npm run bench:tracing -- --runs ${values.runs} --seconds ${values.seconds} --ratios ${values.ratios})`,
   "",
-  `${machine}. Node under test on CPU 0${hasTaskset ? "" : " (taskset missing: not pinned)"}; load generator, Redis and the store (${process.env.MONGO_URL ? "MONGO_URL" : "FerretDB on SQLite"}) on CPU 1.`,
-  `Workload: ${values.conversations} channels x ${values["room-size"]} members, ${values.rate} messages/s open loop, 100-byte texts; a fresh node per window (warm-up window, then ${windowMs / 1000} s measured); modes alternate, medians of ${values.runs}. Spans exported over OTLP/HTTP to a sink (${exports} export calls in all).`,
+  `${machine}. Node under test (every mode's at once) on CPU 0${hasTaskset ? "" : " (taskset missing: not pinned)"}; load generator, Redis and the store (${process.env.MONGO_URL ? "MONGO_URL" : "FerretDB on SQLite"}) on CPU 1.`,
+  `Workload: ${values.conversations} channels x ${values["room-size"]} members, ${values.rate} messages/s open loop, 100-byte texts; in each window a fresh node per mode, all loaded at the same time (each its own clients at that rate; a warm-up window, then ${windowMs / 1000} s measured); medians of ${values.runs} windows, the ratio taken within each window. Spans exported over OTLP/HTTP to a sink (${exports} export calls in all).`,
   "",
-  "| tracing | node CPU per delivery (us), median | against off | p50 ms | p99 ms | lost |",
+  "| tracing | node CPU per delivery (us), median (each window) | against off, median of per-window ratios | p50 ms | p99 ms | lost |",
   "|---|---|---|---|---|---|",
   ...modes.map((mode) => {
     const windows = results.get(mode.name)!;
     const cpu = median(windows.map((window) => window.cpuPerDeliveryUs));
-    return `| ${mode.name} | ${cpu.toFixed(1)} (${windows.map((window) => window.cpuPerDeliveryUs.toFixed(1)).join(", ")}) | ${mode.name === "off" ? "1.00x" : `${(cpu / offCpu).toFixed(2)}x`} | ${median(windows.map((window) => window.p50)).toFixed(1)} | ${median(windows.map((window) => window.p99)).toFixed(1)} | ${windows.reduce((sum, window) => sum + window.lost, 0)} |`;
+    return `| ${mode.name} | ${cpu.toFixed(1)} (${windows.map((window) => window.cpuPerDeliveryUs.toFixed(1)).join(", ")}) | ${mode.name === "off" ? "1.00x" : `${pairedRatio(windows).toFixed(2)}x (${windows.map((window, i) => (window.cpuPerDeliveryUs / offWindows[i]!.cpuPerDeliveryUs).toFixed(2)).join(", ")})`} | ${median(windows.map((window) => window.p50)).toFixed(1)} | ${median(windows.map((window) => window.p99)).toFixed(1)} | ${windows.reduce((sum, window) => sum + window.lost, 0)} |`;
   }),
   "",
 ];
 writeFileSync(join(values.out!, "tracing.md"), `${lines.join("\n")}\n`);
 appendFileSync(join(values.out!, "history.md"), `${lines.join("\n")}\n`);
 console.log(lines.join("\n"));
+if (values.profile) {
+  for (const mode of modes) {
+    const file = newestProfile(profileDirOf(mode));
+    if (file) console.log(`\nprofile of the last node with tracing ${mode.name} (${file}):\n${summariseProfile(file, 25)}`);
+  }
+}

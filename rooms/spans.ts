@@ -43,6 +43,10 @@ export function inSpan<T>(name: string, attributes: () => Attributes, work: () =
 
 async function traced<T>(name: string, attributes: Attributes, work: () => Promise<T>, failed?: (result: T) => string | undefined): Promise<T> {
   const span = tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes });
+  // Not sampled (99 % of sends at 1 %): nothing will record it or anything under it, so the work
+  // runs without a context of its own. Its store and Redis calls then see no parent span and make
+  // none (their instrumentations require one), which is what a non-recording parent would decide.
+  if (!span.isRecording()) return work();
   try {
     const result = await context.with(trace.setSpan(context.active(), span), work);
     const refusal = failed?.(result);

@@ -31,6 +31,12 @@ export function tracingWanted(env: OtelEnv): boolean {
   return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
 }
 
+/** A MongoDB command's name (`insert`, `find`, ...), its first key: what a span needs, nothing it must not carry. */
+export function commandName(command: Record<string, unknown>): string {
+  for (const key in command) return key;
+  return "";
+}
+
 /** Start the SDK with Parley's instrumentations; the rooms' spans turn on with it. */
 export async function startTracing(serviceName: string): Promise<Tracing> {
   const [{ NodeSDK }, { HttpInstrumentation }, { ExpressInstrumentation }, { IORedisInstrumentation }, { MongoDBInstrumentation }] = await Promise.all([
@@ -41,14 +47,22 @@ export async function startTracing(serviceName: string): Promise<Tracing> {
     import("@opentelemetry/instrumentation-mongodb"),
   ]);
   process.env.OTEL_SERVICE_NAME ??= serviceName;
+  // Traces only, unless asked: metrics are Prometheus's (/metrics) and logs pino's. Unset, the SDK
+  // would default both to OTLP, recording every instrumentation's metrics (a histogram per HTTP
+  // request, a counter per pool change) and exporting them: measured as part of tracing's cost.
+  process.env.OTEL_METRICS_EXPORTER ??= "none";
+  process.env.OTEL_LOGS_EXPORTER ??= "none";
   const sdk = new NodeSDK({
     instrumentations: [
       // Probes and scrapes are polled every few seconds by machines: not worth a trace each.
       new HttpInstrumentation({ ignoreIncomingRequestHook: (request) => /^\/(?:healthz|readyz|metrics)(?:\?|$)/.test(request.url ?? "") }),
       new ExpressInstrumentation(),
       new IORedisInstrumentation(),
-      // Statement text would carry message bodies: off (the default), said here so it stays off.
-      new MongoDBInstrumentation({ enhancedDatabaseReporting: false }),
+      // The statement is the command's name only: the default serialiser walks the whole command
+      // (JSON.stringify with a replacer) for every call, sampled or not, and a group commit's
+      // insert carries a batch of messages; their text must not reach a trace anyway. Store calls
+      // outside any Parley span (the moderation reload, pool upkeep) are not traced.
+      new MongoDBInstrumentation({ enhancedDatabaseReporting: false, requireParentSpan: true, dbStatementSerializer: commandName }),
     ],
   });
   sdk.start();
