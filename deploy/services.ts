@@ -115,6 +115,49 @@ export async function startMongoWire(log?: (line: string) => void): Promise<Serv
   return { kind: "ferretdb", url: `mongodb://127.0.0.1:${port}/parley`, port, stop: stopper(child, dir) };
 }
 
+/** Where tests look for PostgreSQL (a role that may create databases) unless PARLEY_POSTGRES_URL says. */
+export const DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres";
+
+function psql(url: string, sql: string): { ok: boolean; error: string } {
+  const result = spawnSync("psql", [url, "-v", "ON_ERROR_STOP=1", "-tAc", sql], { encoding: "utf8", timeout: 15_000 });
+  return { ok: result.status === 0, error: (result.stderr || result.error?.message || "").trim() };
+}
+
+/**
+ * FerretDB on PostgreSQL, in a database of its own made for the run and dropped at stop: a
+ * MongoDB-wire store that keeps up with hours of churn (FerretDB on SQLite does not). Resolves to
+ * undefined, with the reason, when there is no `psql` or no PostgreSQL answering at `postgresUrl`.
+ */
+export async function startFerretdbOnPostgres(
+  postgresUrl = process.env.PARLEY_POSTGRES_URL ?? DEFAULT_POSTGRES_URL,
+  log?: (line: string) => void,
+): Promise<{ service: Service; reason?: undefined } | { service?: undefined; reason: string }> {
+  if (!onPath("psql")) return { reason: "no psql on PATH (apt-get install postgresql, or set SOAK_MONGO_URL)" };
+  const probe = psql(postgresUrl, "select 1");
+  if (!probe.ok) return { reason: `no PostgreSQL at ${postgresUrl.replace(/\/\/[^@]*@/, "//")} (${probe.error.split("\n")[0]}); set PARLEY_POSTGRES_URL or SOAK_MONGO_URL` };
+  const database = `parley_${process.pid}_${Date.now().toString(36)}`;
+  const created = psql(postgresUrl, `CREATE DATABASE ${database}`);
+  if (!created.ok) return { reason: `could not create a PostgreSQL database: ${created.error.split("\n")[0]}` };
+  const target = new URL(postgresUrl);
+  target.pathname = `/${database}`;
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "parley-ferretdb-pg-"));
+  const binary = ensureFerretdb(log);
+  const args = ["--handler=postgresql", `--postgresql-url=${target.toString()}`, `--listen-addr=127.0.0.1:${port}`, "--debug-addr=-", "--telemetry=disable", "--log-level=error", `--state-dir=${dir}`];
+  let stopFerret: () => Promise<void>;
+  try {
+    stopFerret = stopper(await startProcess("ferretdb", binary, args, port, dir), dir);
+  } catch (error) {
+    psql(postgresUrl, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    throw error;
+  }
+  const stop = async () => {
+    await stopFerret();
+    psql(postgresUrl, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  };
+  return { service: { url: `mongodb://127.0.0.1:${port}/parley`, port, stop } };
+}
+
 /** The same server as `url`, with another database name, so suites do not see each other's data. */
 export function withDatabase(url: string, database: string): string {
   const parsed = new URL(url);

@@ -2,10 +2,13 @@
  * `npm run soak -- --duration 1h [--sessions 40] [--conversations 10] [--out FILE]`: churn on a real
  * 3-node cluster for that long, then the checks of soak.ts. Prints the result (and appends it to
  * --out); exits 1 if a message was lost, duplicated or reordered, or Redis kept a stale listing or route.
+ * The store: MONGO_URL, else FerretDB on the machine's PostgreSQL (PARLEY_POSTGRES_URL), else FerretDB
+ * on SQLite, which falls behind this churn within minutes (the run says so).
  */
 import { appendFileSync } from "node:fs";
 import os from "node:os";
 import { commandLine, failUsage, type Command, type Option } from "../../deploy/cli.ts";
+import { startFerretdbOnPostgres, type Service } from "../../deploy/services.ts";
 import { formatSoak, runSoak, SOAK_DEFAULTS } from "./soak.ts";
 
 const COMMAND = {
@@ -23,9 +26,19 @@ const values = commandLine(COMMAND);
 const durationMs = parseDuration(String(values.duration));
 if (durationMs === undefined) failUsage(COMMAND, `--duration: "${values.duration}" is not a duration like 90s, 5m or 1h`);
 
-const options = { ...SOAK_DEFAULTS, durationMs, sessions: Number(values.sessions), conversations: Number(values.conversations), say: (line: string) => console.log(`  [soak] ${line}`) };
-const result = await runSoak(options);
-const text = `## Soak, ${new Date().toISOString()} (npm run soak -- --duration ${values.duration})\n\n${os.cpus()[0]?.model}, ${os.cpus().length} cores, Node ${process.version}; store ${process.env.MONGO_URL ? "MONGO_URL" : "FerretDB on SQLite"}.\n${formatSoak(options, result)}\n`;
+const say = (line: string) => console.log(`  [soak] ${line}`);
+let store = process.env.MONGO_URL ? "MONGO_URL" : "FerretDB on SQLite";
+let postgres: Service | undefined;
+if (!process.env.MONGO_URL) {
+  const started = await startFerretdbOnPostgres(undefined, say);
+  if (started.service) {
+    postgres = started.service;
+    store = "FerretDB on PostgreSQL";
+  } else say(`the store is FerretDB on SQLite, which falls behind this churn within minutes: ${started.reason}`);
+}
+const options = { ...SOAK_DEFAULTS, durationMs, sessions: Number(values.sessions), conversations: Number(values.conversations), mongoUrl: postgres?.url, say };
+const result = await runSoak(options).finally(() => postgres?.stop());
+const text = `## Soak, ${new Date().toISOString()} (npm run soak -- --duration ${values.duration})\n\n${os.cpus()[0]?.model}, ${os.cpus().length} cores, Node ${process.version}; store ${store}.\n${formatSoak(options, result)}\n`;
 console.log(text);
 if (values.out) appendFileSync(String(values.out), `${text}\n`);
 process.exit(result.report.ok && result.staleListings === 0 && result.staleRoutes === 0 ? 0 : 1);

@@ -1,13 +1,13 @@
 /**
- * The soak's short form (issue #14): five minutes of connection and conversation churn on a real
- * 3-node cluster (SOAK_MINUTES changes it). Not in the default `npm test` run yet: run it with
- * `npm test -- test/soak/soak.test.ts` against a store that keeps up (MONGO_URL). Nothing lost, duplicated or reordered, and no stale
- * room listing or route in Redis once every room is gone. Memory is reported, not judged.
+ * The soak's short form (issue #14), in every `npm test`: five minutes (SOAK_MINUTES changes it) of
+ * the soak's connection and conversation churn on a real 3-node cluster. Nothing lost, duplicated
+ * or reordered, and no stale room listing or route in Redis once every room is gone. Memory is
+ * reported, not judged (a slope over minutes is GC, not a leak; the one-hour run is the figure).
  *
- * Lighter than `npm run soak` (20 users at once, rooms idle 30 s, the default). npm test's own store
- * is FerretDB on SQLite, whose reads slow down as messages pile up: at the full soak's churn it fell
- * behind after about two minutes here (every write timing out), and even at this rate the final
- * history read can time out; the one-hour soak ran on FerretDB over PostgreSQL.
+ * The store is SOAK_MONGO_URL, which `npm test` provisions: mongod or a given MONGO_URL, else
+ * FerretDB on the machine's PostgreSQL. FerretDB on SQLite (npm test's store otherwise) slows down
+ * as messages pile up and falls behind this churn within minutes, so without another store the
+ * test skips and says why.
  */
 import assert from "node:assert/strict";
 import { formatSoak, runSoak, SOAK_DEFAULTS } from "./soak.ts";
@@ -17,8 +17,15 @@ const minutes = Number(process.env.SOAK_MINUTES ?? 5);
 describe("soak (short form)", function () {
   this.timeout(minutes * 60_000 + 300_000);
 
+  before(function () {
+    if (!process.env.SOAK_MONGO_URL) {
+      console.log("      skipped: the soak needs a store that keeps up (mongod, or PostgreSQL for FerretDB: apt-get install postgresql; or set SOAK_MONGO_URL)");
+      this.skip();
+    }
+  });
+
   it(`${minutes} min of churn on 3 nodes: nothing lost, no stale listing or route in Redis, RSS reported`, async function () {
-    const options = { ...SOAK_DEFAULTS, sessions: 20, roomIdleMs: 30_000, durationMs: minutes * 60_000 };
+    const options = { ...SOAK_DEFAULTS, durationMs: minutes * 60_000, mongoUrl: process.env.SOAK_MONGO_URL };
     const result = await runSoak(options);
     console.log(formatSoak(options, result).replace(/^/gm, "      "));
     assert.equal(result.joinFailures, 0, "every session joined");

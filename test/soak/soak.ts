@@ -37,6 +37,8 @@ export type SoakOptions = {
   sampleMs: number;
   /** How long a room nobody is in stays (ROOM_IDLE_MS): shorter means more room churn. */
   roomIdleMs: number;
+  /** The store (else MONGO_URL, else one of its own); the run uses a database of its own on it. */
+  mongoUrl?: string;
   say?: (line: string) => void;
 };
 
@@ -63,7 +65,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const teardown: Array<() => Promise<void>> = [];
   try {
     const redisUrl = process.env.REDIS_URL ? withDatabase(process.env.REDIS_URL, "15") : services[services.push(await startRedis()) - 1]!.url;
-    const mongoUrl = withDatabase(process.env.MONGO_URL ?? services[services.push(await startMongoWire(say)) - 1]!.url, runId);
+    const mongoUrl = withDatabase(options.mongoUrl ?? process.env.MONGO_URL ?? services[services.push(await startMongoWire(say)) - 1]!.url, runId);
     const redis = new Redis(redisUrl);
     teardown.push(async () => void redis.disconnect());
     await redis.flushdb();

@@ -4,7 +4,7 @@
  * a service cannot be provisioned.
  */
 import { spawn } from "node:child_process";
-import { startMongoWire, startRedis, type Service } from "../../deploy/services.ts";
+import { startFerretdbOnPostgres, startMongoWire, startRedis, type Service } from "../../deploy/services.ts";
 
 const say = (line: string) => console.log(`[npm test] ${line}`);
 
@@ -32,17 +32,35 @@ try {
     env.REDIS_URL = redis.url;
     say(`started redis-server at ${redis.url}`);
   } else say(`using REDIS_URL=${env.REDIS_URL}`);
+  let storeKeepsUp = Boolean(env.MONGO_URL);
   if (!env.MONGO_URL) {
     const mongo = await startMongoWire(say);
     started.push(mongo);
     env.MONGO_URL = mongo.url;
+    storeKeepsUp = mongo.kind === "mongod";
     say(`started ${mongo.kind} at ${mongo.url}`);
   } else say(`using MONGO_URL=${env.MONGO_URL}`);
 
   const specs = process.argv.slice(2);
+  const soakWanted = specs.length === 0 || specs.some((spec) => spec.includes("soak"));
+  // The soak's short form needs a store that keeps up with its churn for minutes: mongod or a
+  // given MONGO_URL, else FerretDB on the machine's PostgreSQL; without one it says why and skips.
+  if (soakWanted && !env.SOAK_MONGO_URL) {
+    if (storeKeepsUp) env.SOAK_MONGO_URL = env.MONGO_URL;
+    else {
+      const onPostgres = await startFerretdbOnPostgres(undefined, say);
+      if (onPostgres.service) {
+        started.push(onPostgres.service);
+        env.SOAK_MONGO_URL = onPostgres.service.url;
+        say(`started FerretDB on PostgreSQL at ${onPostgres.service.url} for the soak`);
+      } else say(`no store for the soak: ${onPostgres.reason}`);
+    }
+  }
   exitCode = await run(
     "mocha",
-    specs.length > 0 ? specs : ["test/unit/**/*.test.ts", "test/contract/**/*.test.ts", "test/integration/**/*.test.ts", "test/cluster/**/*.test.ts", "test/chaos/**/*.test.ts"],
+    specs.length > 0
+      ? specs
+      : ["test/unit/**/*.test.ts", "test/contract/**/*.test.ts", "test/integration/**/*.test.ts", "test/cluster/**/*.test.ts", "test/chaos/**/*.test.ts", "test/soak/**/*.test.ts"],
     env,
   );
 } catch (error) {
