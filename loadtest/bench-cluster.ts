@@ -6,9 +6,12 @@
  *   npm run bench:cluster -- [--levels 100,20000] [--probes 200] [--stock-probes 100] [--messages 300]
  *
  * For each routing and each level: fill the cluster with background conversations (one room and one
- * seated client each, created through the nodes round-robin by filler children), then measure
- * sequential probe joins (new conversations, then existing ones) and sends in channel and dm
- * conversations. Redis costs come from Redis's own INFO, net of an idle window of equal length.
+ * seated client each, created through the nodes round-robin by filler children), measure the
+ * steady-state Redis command rate (a window with nothing running), then measure sequential probe
+ * joins (new conversations, then existing ones) and sends in channel and dm conversations. Redis
+ * costs come from Redis's own INFO, net of an idle window of equal length: the background (one node
+ * lease renewal per node every ROOM_LEASE_MS/4, whatever the number of rooms) is a steady rate it
+ * cancels.
  * Nodes run on CPU 0, Redis and the load generator on CPU 1 (taskset). Numbers are reported, never
  * asserted. Writes loadtest/results/cluster.json and cluster.md.
  */
@@ -24,7 +27,7 @@ import { startCluster, type Cluster } from "../deploy/cluster.ts";
 import { startRedis } from "../deploy/services.ts";
 import { waitFor } from "../deploy/wait-for.ts";
 import type { FillerReply, FillerRequest } from "./cluster-protocol.ts";
-import { measureWindow, RenewalGuard, type MeasuredWindow } from "./cluster-redis-window.ts";
+import { measureIdle, measureWindow, type MeasuredWindow, type WindowCost } from "./cluster-redis-window.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const COMMAND = {
@@ -36,7 +39,8 @@ const COMMAND = {
     probes: { kind: "integer", default: 200, min: 1, help: "joins of new conversations measured per level" },
     "stock-probes": { kind: "integer", default: 100, min: 1, help: "the same for stock routing" },
     messages: { kind: "integer", default: 300, min: 1, help: "messages sent per window" },
-    "lease-ms": { kind: "integer", default: 600000, min: 300, help: "ROOM_LEASE_MS of the nodes" },
+    "lease-ms": { kind: "integer", default: 1500, min: 300, help: "ROOM_LEASE_MS of the nodes (the server's default); each node renews its one lease every quarter of it" },
+    "steady-ms": { kind: "integer", default: 10000, min: 1000, help: "length of the steady-state window per level (background rooms seated, nothing else running)" },
     "rooms-per-filler": { kind: "integer", default: 5000, min: 1, help: "idle rooms each filler process holds" },
     concurrency: { kind: "integer", default: 16, min: 1, help: "joins in flight while filling" },
     out: { kind: "string", default: join(HERE, "results"), help: "results folder (cluster.json, cluster.md)" },
@@ -50,12 +54,11 @@ const probes = Number(values.probes);
 const stockProbes = Number(values["stock-probes"]);
 const messages = Number(values.messages);
 const leaseMs = Number(values["lease-ms"]);
+const steadyMs = Number(values["steady-ms"]);
 const roomsPerFiller = Number(values["rooms-per-filler"]);
 const fillConcurrency = Number(values.concurrency);
 const CHANNEL = { conversations: 10, members: 10 };
 const DM = { conversations: 30, members: 2 };
-/** No node may be due to renew its leases within this long when a window starts. */
-const HEADROOM_MS = 25_000;
 const WARMUP_JOINS = 20;
 
 const say = (line: string) => console.log(`[bench-cluster ${new Date().toISOString().slice(11, 19)}] ${line}`);
@@ -145,7 +148,6 @@ type Metric = {
   topCommandsPer: Record<string, number>;
   idleCommandsPerSec: number;
   windowMs: number;
-  renewalInWindow: boolean;
   /** Message windows only: net commands per message sent. */
   commandsPerMessage?: number;
   note?: string;
@@ -169,7 +171,6 @@ function metricOf(window: MeasuredWindow, count: number, errors: number, latenci
     topCommandsPer: Object.fromEntries(top),
     idleCommandsPerSec: (window.idle.commands / window.idle.ms) * 1000,
     windowMs: window.raw.ms,
-    renewalInWindow: window.renewalInWindow,
     ...(note && { note }),
   };
 }
@@ -177,7 +178,7 @@ function metricOf(window: MeasuredWindow, count: number, errors: number, latenci
 // --- messages --------------------------------------------------------------------------------------
 
 /** Seat members of `kind` conversations through the nodes round-robin, then measure M sends and their deliveries. */
-async function messageCost(redis: Redis, guard: RenewalGuard, clients: Client[], kind: "channel" | "dm", tag: string): Promise<Metric> {
+async function messageCost(redis: Redis, clients: Client[], kind: "channel" | "dm", tag: string): Promise<Metric> {
   const shape = kind === "channel" ? CHANNEL : DM;
   const conversations: Array<{ members: Room[] }> = [];
   let delivered = 0;
@@ -194,12 +195,10 @@ async function messageCost(redis: Redis, guard: RenewalGuard, clients: Client[],
     conversations.push({ members });
   }
   await sleep(1000);
-  await guard.clear(HEADROOM_MS);
   const expected = messages * shape.members;
   let errors = 0;
   const window = await measureWindow(
     redis,
-    guard,
     async () => {
       let next = 0;
       await Promise.all(
@@ -226,9 +225,41 @@ async function messageCost(redis: Redis, guard: RenewalGuard, clients: Client[],
 
 // --- one routing mode ------------------------------------------------------------------------------
 
+/** The steady-state Redis command rate: nothing running but the seated background conversations. */
+type SteadyState = {
+  windowMs: number;
+  /** Listings in Redis when the window began (the background rooms, once rooms left earlier are gone). */
+  listings: number;
+  /** All nodes together; the window's own INFO call excluded. */
+  commandsPerSec: number;
+  commandsPerSecPerNode: number;
+  inputBytesPerSec: number;
+  outputBytesPerSec: number;
+  /** By command name (Lua-internal commands included), largest first. */
+  topCommandsPerSec: Record<string, number>;
+};
+
+function steadyStateOf(window: WindowCost, listings: number, nodes: number): SteadyState {
+  const perSec = (value: number) => (value / window.ms) * 1000;
+  const top = Object.entries(window.perCommand)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 6)
+    .map(([name, calls]) => [name, Number(perSec(calls).toFixed(2))]);
+  return {
+    windowMs: window.ms,
+    listings,
+    commandsPerSec: perSec(window.commands),
+    commandsPerSecPerNode: perSec(window.commands) / nodes,
+    inputBytesPerSec: perSec(window.inputBytes),
+    outputBytesPerSec: perSec(window.outputBytes),
+    topCommandsPerSec: Object.fromEntries(top),
+  };
+}
+
 type LevelResult = {
   liveConversations: number;
   fill: Awaited<ReturnType<typeof fillTo>> & { totalRooms: number };
+  steady: SteadyState;
   newJoins: Metric;
   existingJoins: Metric & { joinedTheExistingRoom: number };
   channelMessages: Metric;
@@ -264,7 +295,6 @@ async function runMode(redisUrl: string, redis: Redis, mode: "leases" | "stock")
   for (const node of cluster.nodes) pin(node.child.pid, 0);
   const nodeUrls = cluster.nodes.map((node) => node.httpUrl);
   const clients = nodeUrls.map((url) => new Client(url));
-  const guard = new RenewalGuard(redis, leaseMs);
   const fillers: Filler[] = [];
   const results: LevelResult[] = [];
   const roomIds = new Map<number, string>();
@@ -280,6 +310,15 @@ async function runMode(redisUrl: string, redis: Redis, mode: "leases" | "stock")
       say(`${mode}: ${fill.rooms} rooms in ${fill.seconds.toFixed(1)} s (${fill.errors} errors${fill.firstError ? `, first: ${fill.firstError}` : ""}); ${totalRooms} listings in Redis`);
       await sleep(3000);
 
+      // Steady state: only the background rooms, once the rooms the previous level left are disposed
+      // (ROOM_IDLE_MS after their last client left), so their disposal does not fall into the window.
+      await waitFor(async () => (await redis.hlen("roomcaches")) <= roomIds.size, { timeoutMs: 60_000, intervalMs: 500, what: "rooms left earlier to be disposed" }).catch(() => undefined);
+      const listings = await redis.hlen("roomcaches");
+      const steady = steadyStateOf(await measureIdle(redis, steadyMs), listings, cluster.nodes.length);
+      say(
+        `${mode} @${level}: steady state ${steady.commandsPerSec.toFixed(1)} Redis commands/s (${steady.commandsPerSecPerNode.toFixed(1)} per node) over ${(steady.windowMs / 1000).toFixed(1)} s, ${listings} listings`,
+      );
+
       const count = mode === "stock" && level === Math.max(...levels) ? stockProbes : probes;
       const tag = `${mode[0]}${level}`;
       let joined: JoinResult = { latenciesMs: [], rooms: [], errors: 0 };
@@ -292,11 +331,9 @@ async function runMode(redisUrl: string, redis: Redis, mode: "leases" | "stock")
       await leaveAll(warmup.rooms);
       await sleep(1000);
 
-      await guard.clear(HEADROOM_MS);
       const newTargets = Array.from({ length: count }, (_, i) => ({ conversationId: `channel:new${tag}p${i}`, userId: `pn${i}` }));
       const newWindow = await measureWindow(
         redis,
-        guard,
         async () => void (joined = await probeJoins(clients, newTargets)),
         () => leaveAll(joined.rooms),
       );
@@ -305,13 +342,11 @@ async function runMode(redisUrl: string, redis: Redis, mode: "leases" | "stock")
         `${mode} @${level}: new joins p50 ${newJoins.p50Ms?.toFixed(1)} ms p99 ${newJoins.p99Ms?.toFixed(1)} ms, ${newJoins.commandsPer.toFixed(1)} commands, ${(newJoins.outputBytesPer / 1024).toFixed(1)} KiB out per join`,
       );
 
-      await guard.clear(HEADROOM_MS);
       const existing = Array.from({ length: count }, (_, i) => Math.floor((i * level) / count)).filter((index) => roomIds.has(index));
       const existingTargets = existing.map((index, i) => ({ conversationId: `channel:bg${index}`, userId: `pe${i}` }));
       let sameRoom = 0;
       const existingWindow = await measureWindow(
         redis,
-        guard,
         async () => void (joined = await probeJoins(clients, existingTargets)),
         async () => {
           sameRoom = joined.rooms.filter((room, i) => room.roomId === roomIds.get(existing[i]!)).length;
@@ -323,10 +358,10 @@ async function runMode(redisUrl: string, redis: Redis, mode: "leases" | "stock")
         `${mode} @${level}: existing joins p50 ${existingJoins.p50Ms?.toFixed(1)} ms p99 ${existingJoins.p99Ms?.toFixed(1)} ms, ${existingJoins.commandsPer.toFixed(1)} commands per join; ${sameRoom}/${existingTargets.length} in the existing room`,
       );
 
-      const channelMessages = await messageCost(redis, guard, clients, "channel", tag);
-      const dmMessages = await messageCost(redis, guard, clients, "dm", tag);
+      const channelMessages = await messageCost(redis, clients, "channel", tag);
+      const dmMessages = await messageCost(redis, clients, "dm", tag);
       say(`${mode} @${level}: ${channelMessages.commandsPer.toFixed(3)} commands per channel delivery, ${dmMessages.commandsPer.toFixed(3)} per dm delivery`);
-      results.push({ liveConversations: level, fill: { ...fill, totalRooms }, newJoins, existingJoins, channelMessages, dmMessages });
+      results.push({ liveConversations: level, fill: { ...fill, totalRooms }, steady, newJoins, existingJoins, channelMessages, dmMessages });
     }
   } finally {
     say(`${mode}: stopping`);
@@ -359,7 +394,7 @@ function table(all: ModeResult[]): string[] {
     ["existing-conversation join: bytes out of Redis", (l) => l.existingJoins.outputBytesPer, 0],
     ["channel: Redis commands per delivery", (l) => l.channelMessages.commandsPer, 3],
     ["dm: Redis commands per delivery", (l) => l.dmMessages.commandsPer, 3],
-    ["idle Redis commands/s (background)", (l) => l.newJoins.idleCommandsPerSec, 1],
+    ["idle Redis commands/s (idle window after the new joins)", (l) => l.newJoins.idleCommandsPerSec, 1],
   ];
   const get = (mode: string, level: number) => all.find((m) => m.mode === mode)?.levels.find((l) => l.liveConversations === level);
   const lines = [
@@ -384,6 +419,30 @@ function table(all: ModeResult[]): string[] {
   return lines;
 }
 
+/**
+ * The issue's two flatness criteria, per routing and level: the steady-state Redis command rate and
+ * the latency of the first join of a new conversation, with the ratio of the highest level to the lowest.
+ */
+function headline(all: ModeResult[]): string[] {
+  const low = Math.min(...levels);
+  const high = Math.max(...levels);
+  const lines = [
+    "| routing | live conversations | steady-state Redis commands/s (all nodes) | per node | new-conversation join p50 (ms) | new-conversation join p99 (ms) |",
+    "|---|---|---|---|---|---|",
+  ];
+  for (const mode of all) {
+    for (const l of mode.levels) {
+      lines.push(`| ${mode.mode} | ${l.liveConversations} | ${fmt(l.steady.commandsPerSec)} | ${fmt(l.steady.commandsPerSecPerNode)} | ${fmt(l.newJoins.p50Ms)} | ${fmt(l.newJoins.p99Ms)} |`);
+    }
+    const a = mode.levels.find((l) => l.liveConversations === low);
+    const b = mode.levels.find((l) => l.liveConversations === high);
+    lines.push(
+      `| ${mode.mode} | **${high}/${low}** | **${ratio(b?.steady.commandsPerSec, a?.steady.commandsPerSec)}** | ${ratio(b?.steady.commandsPerSecPerNode, a?.steady.commandsPerSecPerNode)} | **${ratio(b?.newJoins.p50Ms, a?.newJoins.p50Ms)}** | **${ratio(b?.newJoins.p99Ms, a?.newJoins.p99Ms)}** |`,
+    );
+  }
+  return lines;
+}
+
 function machine() {
   const lscpu = spawnSync("lscpu", [], { encoding: "utf8" }).stdout ?? "";
   const model = /^Model name:\s*(.+)$/m.exec(lscpu)?.[1]?.trim() ?? os.cpus()[0]?.model ?? "unknown";
@@ -402,6 +461,8 @@ function machine() {
 
 function markdown(all: ModeResult[], meta: ReturnType<typeof machine>, started: Date): string {
   const high = Math.max(...levels);
+  const renewEveryMs = Math.max(50, Math.floor(leaseMs / 4));
+  const renewalsPerSec = 1000 / renewEveryMs;
   const lines = [
     "# Cluster routing benchmark (issue #4)",
     "",
@@ -419,9 +480,15 @@ function markdown(all: ModeResult[], meta: ReturnType<typeof machine>, started: 
     `- Probe joins (after ${WARMUP_JOINS} + ${WARMUP_JOINS} unmeasured warm-up joins per level): ${probes} sequential \`joinOrCreate\` of new conversations, then ${probes} into existing background conversations (spread evenly over them), through the nodes round-robin (stock @${high}: ${stockProbes} each). Latency is client-side, until seated.`,
     `- Messages: ${messages} sends (100-byte text, 10 in flight) into ${CHANNEL.conversations} channel conversations of ${CHANNEL.members} members, and into ${DM.conversations} dm conversations of 2 members; members joined through different nodes. A delivery is one \`message\` received by one seated client (the sender included).`,
     "- Redis costs come from Redis's INFO (total_commands_processed, total_net_input_bytes, total_net_output_bytes, commandstats) around each window, minus an idle window of equal length measured right after it (cleanup in between). `total_commands_processed` counts commands run inside Lua scripts too.",
-    `- Lease renewals (one EVALSHA running GET+SET per owned room, per node, every ROOM_LEASE_MS/3) arrive in bursts an idle window cannot cancel, so the lease is ${leaseMs / 1000} s here and every window waits until no node renews within ${HEADROOM_MS / 1000} s; \`renewalInWindow\` in cluster.json flags a window a renewal fell into anyway. At the default 5 s lease, N owned rooms cost N/1.67 s EVALSHA (3N/1.67 s commands counted by INFO) of background load, whatever the join rate.`,
+    `- Lease renewals (leases routing; stock keeps no leases): one node lease per node, not per room. Every ROOM_LEASE_MS/4 (${renewEveryMs} ms here) each node sends one pipeline of 3 commands (EVALSHA parleyRenewNode, SET parley:host:<pid> PX, SADD parley:hosts): ${fmt(3 * renewalsPerSec)} commands/s per node${leaseMs === 1500 ? "" : " (about 8 at the default 1.5 s lease)"}, counted by INFO as ${fmt(5 * renewalsPerSec)}/s (the script's GET and PEXPIRE too), ${fmt(5 * renewalsPerSec * 3)}/s for the 3 nodes, whatever the number of rooms. That steady background is what the steady-state rows measure: a ${steadyMs / 1000} s window per level with the background conversations seated and nothing else running, once the rooms left earlier are disposed. The idle window after each measured window cancels it. (A node that finds its lease lapsed claims each of its rooms' routes again, one script per room; that shows in the node warnings.)`,
     "",
     "## Results",
+    "",
+    "### Steady-state Redis load and new-conversation joins, against the number of live conversations",
+    "",
+    ...headline(all),
+    "",
+    "### All metrics",
     "",
     ...table(all),
     "",
@@ -432,7 +499,7 @@ function markdown(all: ModeResult[], meta: ReturnType<typeof machine>, started: 
         `- ${mode.mode} @${level.liveConversations}: fill ${level.fill.rooms} rooms in ${level.fill.seconds.toFixed(1)} s (${level.fill.errors} errors; ${level.fill.totalRooms} listings in Redis); ` +
           `join errors new ${level.newJoins.errors}, existing ${level.existingJoins.errors}; existing joins landing in the existing room ${level.existingJoins.joinedTheExistingRoom}/${level.existingJoins.count}; ` +
           `top commands per new join ${JSON.stringify(level.newJoins.topCommandsPer)}, per existing join ${JSON.stringify(level.existingJoins.topCommandsPer)}; ` +
-          `renewal in a window: ${[level.newJoins, level.existingJoins, level.channelMessages, level.dmMessages].some((m) => m.renewalInWindow) ? "yes" : "no"}`,
+          `steady state over ${(level.steady.windowMs / 1000).toFixed(1)} s with ${level.steady.listings} listings: ${fmt(level.steady.commandsPerSec)} commands/s, ${fmt(level.steady.inputBytesPerSec, 0)} B/s in, ${fmt(level.steady.outputBytesPerSec, 0)} B/s out, top commands/s ${JSON.stringify(level.steady.topCommandsPerSec)}`,
       );
     }
     if (Object.keys(mode.nodeWarnings).length > 0) lines.push(`- ${mode.mode} node warnings: ${JSON.stringify(mode.nodeWarnings)}`);
@@ -464,7 +531,7 @@ mkdirSync(values.out, { recursive: true });
 writeFileSync(
   join(values.out, "cluster.json"),
   JSON.stringify(
-    { startedAt: started.toISOString(), machine: meta, options: { levels, probes, stockProbes, messages, leaseMs, roomsPerFiller, fillConcurrency, channel: CHANNEL, dm: DM }, modes: all },
+    { startedAt: started.toISOString(), machine: meta, options: { levels, probes, stockProbes, messages, leaseMs, steadyMs, roomsPerFiller, fillConcurrency, channel: CHANNEL, dm: DM }, modes: all },
     null,
     2,
   ) + "\n",

@@ -1,7 +1,9 @@
 /**
  * What Redis itself counts during a measurement window (INFO stats and commandstats), net of the
  * background rate: every window is followed by an idle window of the same length, whose counts are
- * subtracted. Used by bench-cluster.ts.
+ * subtracted. The background is steady (each node renews its one node lease every quarter of
+ * ROOM_LEASE_MS, whatever its number of rooms), so an idle window of equal length cancels it;
+ * measureIdle measures that rate itself. Used by bench-cluster.ts.
  *
  * `total_commands_processed` counts commands run inside Lua scripts too (a routing EVALSHA that
  * runs GET and HGET counts 3).
@@ -13,7 +15,7 @@ export type RedisCounters = { at: number; commands: number; inputBytes: number; 
 /** Counts over a window, already net of the idle window when they come from measureWindow. */
 export type WindowCost = { ms: number; commands: number; inputBytes: number; outputBytes: number; perCommand: Record<string, number> };
 
-export type MeasuredWindow = { raw: WindowCost; idle: WindowCost; net: WindowCost; renewalInWindow: boolean };
+export type MeasuredWindow = { raw: WindowCost; idle: WindowCost; net: WindowCost };
 
 /** One INFO call for both sections, so every window costs Redis the same. */
 export async function readCounters(redis: Redis): Promise<RedisCounters> {
@@ -57,50 +59,23 @@ function minus(a: WindowCost, b: WindowCost): WindowCost {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Lease renewals of the routing driver (one pipeline per node every third of ROOM_LEASE_MS, one
- * EVALSHA per owned room) come in bursts that an idle window cannot cancel. With a long lease they
- * are rare: this keeps windows clear of them, and says when one slipped in anyway.
+ * Redis's counts over `ms` of doing nothing: the steady-state background rate (node lease renewals,
+ * Colyseus's own timers). The one INFO call the window contains is not counted.
  */
-export class RenewalGuard {
-  readonly #redis: Redis;
-  readonly #leaseMs: number;
-  readonly #intervalMs: number;
-
-  constructor(redis: Redis, leaseMs: number) {
-    this.#redis = redis;
-    this.#leaseMs = leaseMs;
-    this.#intervalMs = Math.max(100, Math.floor(leaseMs / 3));
-  }
-
-  /** Milliseconds since each live host last renewed (none in stock mode, which keeps no host keys). */
-  async sinceLastRenewal(): Promise<number[]> {
-    const hosts = await this.#redis.smembers("parley:hosts");
-    const ttls = await Promise.all(hosts.map((processId) => this.#redis.pttl(`parley:host:${processId}`)));
-    return ttls.filter((ttl) => ttl > 0).map((ttl) => this.#leaseMs - ttl);
-  }
-
-  /** Wait until no host will renew within `headroomMs`. */
-  async clear(headroomMs: number): Promise<void> {
-    for (let attempt = 0; attempt < 10; attempt++) {
-      const untilNext = (await this.sinceLastRenewal()).map((since) => this.#intervalMs - since);
-      const soonest = Math.min(Infinity, ...untilNext);
-      if (soonest > headroomMs) return;
-      await sleep(Math.max(0, soonest) + 3000);
-    }
-  }
-
-  /** Whether some host renewed within the last `ms`. */
-  async renewedWithin(ms: number): Promise<boolean> {
-    return (await this.sinceLastRenewal()).some((since) => since < ms);
-  }
+export async function measureIdle(redis: Redis, ms: number): Promise<WindowCost> {
+  const before = await readCounters(redis);
+  await sleep(ms);
+  const idle = between(before, await readCounters(redis));
+  const info = idle.perCommand.info ?? 0;
+  delete idle.perCommand.info;
+  return { ...idle, commands: idle.commands - info };
 }
 
 /**
  * Measure `action`, run `cleanup` (outside both windows), then an idle window of the same length;
  * return raw, idle and net counts.
  */
-export async function measureWindow(redis: Redis, guard: RenewalGuard, action: () => Promise<void>, cleanup: () => Promise<void>): Promise<MeasuredWindow> {
-  const started = performance.now();
+export async function measureWindow(redis: Redis, action: () => Promise<void>, cleanup: () => Promise<void>): Promise<MeasuredWindow> {
   const before = await readCounters(redis);
   await action();
   const after = await readCounters(redis);
@@ -111,6 +86,5 @@ export async function measureWindow(redis: Redis, guard: RenewalGuard, action: (
   await sleep(raw.ms);
   const idleAfter = await readCounters(redis);
   const idle = between(idleBefore, idleAfter);
-  const renewalInWindow = await guard.renewedWithin(performance.now() - started);
-  return { raw, idle, net: minus(raw, idle), renewalInWindow };
+  return { raw, idle, net: minus(raw, idle) };
 }
