@@ -204,27 +204,37 @@ export class RoomSession {
     });
     room.onMessage("migrate", (payload) => {
       const why = typeof (payload as { reason?: unknown })?.reason === "string" ? (payload as { reason: string }).reason : "moving";
-      if (isCurrent()) this.#lose(room, `migrate: ${why}`, true);
+      // Make before break (protocol 1.1): the server keeps this connection open while we join the
+      // new room, so leave it only once the next join settled.
+      if (isCurrent()) this.#lose(room, `migrate: ${why}`, true, true);
     });
   }
 
-  /** Abandon `room` and join again, unless a join loop already runs (it sees the loss itself). */
-  #lose(room: RoomHandle, reason: string, avoidEndpoint: boolean): void {
+  /**
+   * Abandon `room` and join again, unless a join loop already runs (it sees the loss itself). With
+   * `leaveAfterRejoin` (a migrate), the old socket is left only once that join settles; its events
+   * are ignored from now on all the same.
+   */
+  #lose(room: RoomHandle, reason: string, avoidEndpoint: boolean, leaveAfterRejoin = false): void {
     if (this.#closed || room !== this.#room) return;
     this.#generation++;
     this.#room = undefined;
     this.#connected = false;
     this.#stopHeartbeat();
-    room.abandon();
+    if (!leaveAfterRejoin) room.abandon();
     if (avoidEndpoint) {
       // Avoid the node that held the socket, which may not be the endpoint the join went through.
       const { ring } = this.#options;
       ring.markFailed(ring.all.find((endpoint) => hostOf(endpoint) === room.nodeAddress) ?? room.endpoint);
     }
     emitTrace(this.#options.trace, { type: "lost", room: this.#options.roomName, conversationId: this.#options.conversationId, endpoint: room.endpoint, reason, t: Date.now() });
-    if (this.#connecting) return;
+    if (this.#connecting) {
+      if (leaveAfterRejoin) void this.#connecting.catch(() => undefined).finally(() => room.abandon());
+      return;
+    }
     this.#setState("reconnecting");
-    void this.#run(reason, false).catch(() => undefined);
+    const rejoin = this.#run(reason, false).catch(() => undefined);
+    if (leaveAfterRejoin) void rejoin.finally(() => room.abandon());
   }
 
   #startHeartbeat(room: RoomHandle, isCurrent: () => boolean): void {

@@ -26,6 +26,8 @@ export type ClusterOptions = {
   publicAddressFor?: (port: number, index: number) => Promise<string> | string;
   /** Every line a node prints, with the node's name. */
   onNodeLine?: (name: string, line: string) => void;
+  /** Run the nodes from another checkout of Parley (an earlier release); `restart` can change it per node. */
+  root?: string;
 };
 
 export type Cluster = {
@@ -38,9 +40,9 @@ export type Cluster = {
    * One step of a rolling restart in place: SIGTERM `node` and wait for its drain (nothing if it
    * already exited), then start a new process with the same port, PUBLIC_ADDRESS, role and name, so
    * clients' endpoint lists and a page's CSP stay valid. The new process takes the old one's place
-   * in `nodes`.
+   * in `nodes`. `root`: run the new process from that checkout (an upgrade), else the cluster's.
    */
-  restart(node: ClusterNode): Promise<ClusterNode>;
+  restart(node: ClusterNode, root?: string): Promise<ClusterNode>;
   /** SIGTERM every node still running and wait for it. */
   stop(): Promise<void>;
 };
@@ -52,7 +54,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   let started = 0;
 
   /** Start a node process with the cluster's environment and this node's own settings. */
-  async function launch(port: number, publicAddress: string, role: Role, name: string): Promise<ClusterNode> {
+  async function launch(port: number, publicAddress: string, role: Role, name: string, root = options.root): Promise<ClusterNode> {
     const node = await startNode(
       {
         LOG_LEVEL: "warn",
@@ -64,6 +66,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         MONGO_URL: options.mongoUrl,
       },
       options.onNodeLine && ((line) => options.onNodeLine!(name, line)),
+      root,
     );
     return Object.assign(node, { role, publicAddress, name });
   }
@@ -77,11 +80,11 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     return member;
   }
 
-  async function restart(node: ClusterNode): Promise<ClusterNode> {
+  async function restart(node: ClusterNode, root?: string): Promise<ClusterNode> {
     const index = nodes.indexOf(node);
     if (index < 0) throw new Error(`${node.name} is not a running node of this cluster`);
     await node.stop();
-    const member = await launch(node.port, node.publicAddress, node.role, node.name);
+    const member = await launch(node.port, node.publicAddress, node.role, node.name, root);
     nodes[index] = member;
     return member;
   }

@@ -33,9 +33,9 @@ export type NodeProcess = {
  * Spawn the entrypoint with only PATH and `env` from the environment, keeping the tail of its output;
  * `onLine` also gets each line as it comes.
  */
-function spawnEntrypoint(env: Record<string, string | undefined>, onLine?: (line: string) => void): { child: ChildProcess; output: () => string } {
-  const child = spawn(process.execPath, [join(ROOT, "server", "main.ts")], {
-    cwd: ROOT,
+function spawnEntrypoint(env: Record<string, string | undefined>, onLine?: (line: string) => void, root = ROOT): { child: ChildProcess; output: () => string } {
+  const child = spawn(process.execPath, [join(root, "server", "main.ts")], {
+    cwd: root,
     env: { PATH: process.env.PATH, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -56,11 +56,12 @@ function spawnEntrypoint(env: Record<string, string | undefined>, onLine?: (line
 
 /**
  * Start `node server/main.ts` with the given environment (PORT: a free one unless given); resolves
- * once /healthz answers. `onLine` gets every line the node prints.
+ * once /healthz answers. `onLine` gets every line the node prints. `root` runs another checkout of
+ * Parley (an earlier release, for a mixed-version fleet) instead of this one.
  */
-export async function startNode(env: Record<string, string | undefined> = {}, onLine?: (line: string) => void): Promise<NodeProcess> {
+export async function startNode(env: Record<string, string | undefined> = {}, onLine?: (line: string) => void, root?: string): Promise<NodeProcess> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
-  const { child, output: outputOf } = spawnEntrypoint({ NODE_ENV: "test", LOG_LEVEL: "info", PORT: String(port), ...LOCAL_CLIENTS, ...env }, onLine);
+  const { child, output: outputOf } = spawnEntrypoint({ NODE_ENV: "test", LOG_LEVEL: "info", PORT: String(port), ...LOCAL_CLIENTS, ...env }, onLine, root);
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const httpUrl = `http://127.0.0.1:${port}`;
   let done = false;

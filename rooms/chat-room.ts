@@ -139,26 +139,57 @@ export function createChatRoom(deps: ChatRoomDeps) {
 
     override onLeave(client: ChatClient, code?: number): void {
       if (!join.releaseSeat(client, this.conversationId)) return;
-      if (this.clients.length === 0) this.#idleSince(limits.roomIdleMs);
+      if (this.clients.length === 0 && this.#handedOff) void this.disconnect().catch(() => undefined);
+      else if (this.clients.length === 0) this.#idleSince(limits.roomIdleMs);
       metrics.clientLeft("chat", code);
       this.roomLog.debug({ userId: client.auth?.identity.userId }, "client left");
     }
 
     /**
-     * Drain: take no new sends, finish the accepted ones, give the conversation up, then tell
-     * clients to join again (they land on another node, which continues from the store) and close.
+     * Drain, make before break: when this room's turn comes (paced across the node's rooms), take
+     * no new sends (UNAVAILABLE: resend on the new room), finish the accepted ones, give the
+     * conversation's route up with its last seq, and have another node open the conversation's
+     * room; only then tell the clients `migrate`, so their join lands on a live room at once. The
+     * old connections stay until each client leaves (the kit joins the new room first) or for
+     * `handOffLingerMs`. Where no other node can take it, the clients are moved the old way.
      */
     override onBeforeShutdown(): void {
-      this.log?.close();
-      void (this.log?.settled() ?? Promise.resolve())
-        .then(() => {
-          const lastSeq = this.log.settledLastSeq;
-          return withTimeout(deps.releaseRoute(this.roomId, lastSeq === undefined ? undefined : { conversationId: this.conversationId, lastSeq }), limits.storeTimeoutMs);
-        })
-        .catch((error) => this.roomLog?.warn({ err: errorText(error) }, "cannot release the conversation's route; it lapses with the lease"))
-        .finally(() => this.#moveAway("node draining"));
+      void deps
+        .paceHandOff(() => this.#handOff())
+        .catch((error) => {
+          this.roomLog?.warn({ err: errorText(error) }, "hand-off failed; moving the clients away");
+          this.#moveAway("node draining");
+        });
     }
 
+    async #handOff(): Promise<void> {
+      this.log?.close();
+      await (this.log?.settled() ?? Promise.resolve());
+      const lastSeq = this.log?.settledLastSeq;
+      try {
+        await withTimeout(deps.releaseRoute(this.roomId, lastSeq === undefined ? undefined : { conversationId: this.conversationId, lastSeq }), limits.storeTimeoutMs);
+      } catch (error) {
+        this.roomLog?.warn({ err: errorText(error) }, "cannot release the conversation's route; it lapses with the lease");
+        return this.#moveAway("node draining");
+      }
+      const opened =
+        this.conversationId === ""
+          ? false
+          : await deps.openReplacement(this.conversationId).catch((error) => {
+              this.roomLog.warn({ err: errorText(error) }, "no node opened the conversation's room; moving the clients the old way");
+              return false;
+            });
+      if (!opened) return this.#moveAway("node draining");
+      this.#handedOff = true;
+      this.roomLog.info({ clients: this.clients.length, lastSeq }, "conversation handed over to a live room on another node; clients told to migrate");
+      this.broadcast("migrate", { reason: "node draining", retryAfterMs: 0 });
+      metrics.migrateSent(this.roomName);
+      if (this.clients.length === 0) return void this.disconnect().catch(() => undefined);
+      setTimeout(() => void this.disconnect().catch(() => undefined), limits.handOffLingerMs).unref();
+    }
+
+    /** Handed over (make before break): the room only waits for its clients to leave. */
+    #handedOff = false;
     #idleTimer: NodeJS.Timeout | undefined;
     #everSeated = false;
     /** Counted in the rooms gauge (onCreate completed). */

@@ -97,6 +97,18 @@ export type ChatRoomDeps = {
    * it instead of asking the store for the last seq. Undefined when there is none.
    */
   takeHandover(conversationId: string): Promise<Handover | undefined>;
+  /**
+   * Drain, make before break: open the conversation's room on another live node now (after this
+   * room released its route), so clients told `migrate` land on a live room at once. True when a
+   * room on another node holds the conversation; false when none could (one node, no other host):
+   * the room then moves its clients the old way.
+   */
+  openReplacement(conversationId: string): Promise<boolean>;
+  /**
+   * Drain pacing: run a room's hand-off when its turn comes, a few at a time, so a whole node's
+   * rooms do not hit the other nodes and the store at once (see server/drain-pace.ts).
+   */
+  paceHandOff(handOff: () => Promise<void>): Promise<void>;
   authenticator: Authenticator;
   history: HistoryStore;
   /** Where durable writes go: the store, or a group commit in front of it. */
@@ -115,6 +127,8 @@ export type ChatRoomDeps = {
     maxFramesPerSec: number;
     /** How long a room with no clients stays before it is disposed. */
     roomIdleMs: number;
+    /** After a make-before-break `migrate`, the old connections stay at most this long (then close). */
+    handOffLingerMs: number;
   };
   log: RoomLog;
   metrics: RoomMetrics;

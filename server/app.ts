@@ -38,7 +38,8 @@ import { publishMembership, sendToConversation } from "./cluster/service-send.ts
 import { createTransport } from "./transport.ts";
 import { createClusterView } from "./console/cluster-view.ts";
 import { LocalRooms } from "./console/local-rooms.ts";
-import { serveNodeAgent } from "./console/node-agent.ts";
+import { redisNodeCalls } from "./cluster/node-calls.ts";
+import { createDrainPace } from "./drain-pace.ts";
 import { startNodeStats } from "./console/node-stats.ts";
 import { createConsoleAuth } from "./http/console-auth.ts";
 import { mountConsole } from "./http/console-routes.ts";
@@ -89,8 +90,30 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
   // While the subscriber was away, other nodes saw no process channel and may have claimed rooms of ours.
   if (config.routing === "leases")
     cluster?.redis.onReconnect(() => void cluster.routing.recheck().catch((error) => logger.warn({ err: String(error) }, "cannot check the rooms' routes after Redis came back")));
+  // Node-to-node calls (server/cluster/node-calls.ts): over Redis in a cluster, in process alone.
+  const nodeCalls = redisNodeCalls(presence, cluster?.redis.commands);
+  const drainPace = createDrainPace({ concurrency: config.handOffConcurrency, rushAfterMs: config.drainTimeoutMs / 3 });
+  /** Have another live host open the conversation's room (this node stopped hosting when it began draining). */
+  const openElsewhere = async (conversationId: string): Promise<boolean> => {
+    if (config.routing !== "leases" || !cluster) return false;
+    const target = await cluster.routing.selectHost().catch(() => undefined);
+    if (target === undefined || target === matchMaker.processId) return false;
+    // An earlier release (a rolling upgrade) takes no node calls: move the clients the old way at once.
+    if (!(await nodeCalls.listening(target))) return false;
+    const room = await nodeCalls.ask(target, "openRoom", { conversationId }, config.storeTimeoutMs);
+    return room.processId !== matchMaker.processId;
+  };
   const roomDeps: ChatRoomDeps = {
     hostsRooms: config.role !== "api",
+    openReplacement: async (conversationId) => {
+      const replaced = await openElsewhere(conversationId).catch((error) => {
+        metrics.handOff("fallback");
+        throw error;
+      });
+      metrics.handOff(replaced ? "replaced" : "fallback");
+      return replaced;
+    },
+    paceHandOff: (handOff) => drainPace.run(handOff),
     releaseRoute: async (roomId, handover) => {
       if (config.routing === "leases") await cluster?.routing.release(roomId, handover);
     },
@@ -123,6 +146,7 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
       storeTimeoutMs: config.storeTimeoutMs,
       maxFramesPerSec: config.rateLimit.maxFramesPerSec,
       roomIdleMs: config.roomIdleMs,
+      handOffLingerMs: Math.max(1000, config.drainTimeoutMs / 3),
     },
     log: logger.child({ component: "room" }),
     metrics,
@@ -135,7 +159,7 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
   });
   // The ops console's view of this node's rooms and of the cluster (server/console/).
   const localRooms = new LocalRooms();
-  const clusterView = createClusterView({ presence, localRooms, processId: () => matchMaker.processId });
+  const clusterView = createClusterView({ presence, calls: nodeCalls, localRooms, processId: () => matchMaker.processId });
   const chatRooms = defineRoom(createChatRoom(roomDeps)).filterBy(["conversationId"]);
   const inboxRooms = defineRoom(createInboxRoom(roomDeps)).filterBy(["userId"]);
   localRooms.watch("chat", chatRooms);
@@ -214,7 +238,24 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
         // Redis down: one line a minute; the console shows the node as gone meanwhile.
         onError: (error) => consoleLog("console_stats", { err: String(error) }, "cannot publish this node's console stats"),
       });
-      stopNodeAgent = await serveNodeAgent(presence, matchMaker.processId, localRooms);
+      const unknownCall = throttleLog((context, message) => logger.warn({ component: "node-calls", ...context }, message), { windowMs: 60_000, perWindow: 5 });
+      stopNodeAgent = await nodeCalls.serve(
+        matchMaker.processId,
+        {
+          sessionsOf: ({ roomId }) => localRooms.sessionsOf(roomId) ?? null,
+          sessionsOfUser: ({ userId }) => localRooms.sessionsOfUser(userId),
+          openRoom: async ({ conversationId }) => {
+            if (draining || config.role === "api") throw new Error("this node takes no rooms now");
+            if (typeof conversationId !== "string") throw new Error("openRoom takes a conversationId");
+            const room = await matchMaker.handleCreateRoom("chat", { conversationId });
+            return { roomId: room.roomId, processId: room.processId };
+          },
+        },
+        (kind, version) => {
+          metrics.nodeCallUnknown();
+          unknownCall("unknown_node_call", { kind, version }, "another node asked a call this node does not know (a newer version?); refused");
+        },
+      );
     },
     startDraining() {
       draining = true;

@@ -91,6 +91,8 @@ export type Config = Readonly<{
   storeTimeoutMs: number;
   /** How long a draining node waits for its rooms before it exits. @default 10000 */
   drainTimeoutMs: number;
+  /** Rooms a draining node hands over at once (make before break), until a third of DRAIN_TIMEOUT_MS has passed. @default 8 */
+  handOffConcurrency: number;
   /**
    * The node's lease (ROOM_LEASE_MS, named when leases were per room): renewed every quarter of it;
    * every route the node holds lives under it. A frozen or cut-off node's conversations become
@@ -270,6 +272,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxPendingSendsPerRoom: integer(env, "MAX_PENDING_SENDS_PER_ROOM", 1000, 1, 1_000_000),
     storeTimeoutMs: integer(env, "STORE_TIMEOUT_MS", 5000, 10, 600_000),
     drainTimeoutMs: integer(env, "DRAIN_TIMEOUT_MS", 10_000, 0, 600_000),
+    handOffConcurrency: integer(env, "HANDOFF_CONCURRENCY", 8, 1, 10_000),
     roomLeaseMs: integer(env, "ROOM_LEASE_MS", 1500, 300, 600_000),
     roomIdleMs: integer(env, "ROOM_IDLE_MS", 30_000, 0, 3_600_000),
     groupCommit: Object.freeze({

@@ -33,6 +33,10 @@ export type Metrics = RoomMetrics & {
   drainElapsed(seconds: number): void;
   /** The drain hit DRAIN_TIMEOUT_MS and the node exits with rooms open. */
   drainTimedOut(): void;
+  /** A draining room's hand-off: `replaced` (a live room on another node before migrate) or `fallback`. */
+  handOff(outcome: "replaced" | "fallback"): void;
+  /** Another node asked a call this node does not know (a newer version). */
+  nodeCallUnknown(): void;
   /** The moderation state was (re)loaded from the store: at start, after Redis came back, periodically. */
   moderationReloaded(reason: string): void;
   /** A moderation change event from another node that could not be applied. */
@@ -181,6 +185,17 @@ export function createMetrics(node: string): Metrics {
   const ready = new Gauge({ name: "parley_node_ready", help: "1 while /readyz last answered 200, 0 otherwise (draining, Redis or the store down).", registers: [registry] });
   const drainElapsed = new Gauge({ name: "parley_drain_duration_seconds", help: "Seconds the current drain has run (0 until a drain starts).", registers: [registry] });
   const drainTimeouts = new Counter({ name: "parley_drain_timeouts_total", help: "Drains that hit DRAIN_TIMEOUT_MS (the node then exits with rooms open).", registers: [registry] });
+  const handOffs = new Counter({
+    name: "parley_handoffs_total",
+    help: "Draining rooms handed over: replaced (another node opened the conversation's room before migrate) or fallback (moved the old way).",
+    labelNames: ["outcome"],
+    registers: [registry],
+  });
+  const unknownCalls = new Counter({
+    name: "parley_node_calls_unknown_total",
+    help: "Calls from other nodes of a kind this node does not know (a newer version asked); refused.",
+    registers: [registry],
+  });
   const queueDepth = new Gauge({ name: "parley_history_queue_messages", help: "Messages waiting for a group-commit write.", registers: [registry] });
 
   // Known label values start at 0, so rate() and increase() see the first event of each.
@@ -189,6 +204,7 @@ export function createMetrics(node: string): Metrics {
   for (const limit of ["connections", "joins"]) ipLimitRefusals.inc({ limit }, 0);
   for (const result of ["hit", "miss"]) lookups.inc({ result }, 0);
   for (const connection of ["commands", "subscriber"]) redisCommands.inc({ connection }, 0);
+  for (const outcome of ["replaced", "fallback"]) handOffs.inc({ outcome }, 0);
 
   return {
     registry,
@@ -221,6 +237,8 @@ export function createMetrics(node: string): Metrics {
     nodeReady: (isReady) => ready.set(isReady ? 1 : 0),
     drainElapsed: (seconds) => drainElapsed.set(seconds),
     drainTimedOut: () => drainTimeouts.inc(),
+    handOff: (outcome) => handOffs.inc({ outcome }),
+    nodeCallUnknown: () => unknownCalls.inc(),
     pendingSends: (delta) => pending.inc(delta),
     redisCommand: (connection) => redisCommands.inc({ connection }),
     routeLookup: (result) => lookups.inc({ result }),

@@ -1,12 +1,12 @@
 /**
  * The cluster as the ops console reads it: every live node's latest stats, the busiest
  * conversations, one conversation's room and members, one user's sessions. Reads the presence hash
- * the nodes publish to (node-stats.ts) and asks nodes over IPC (node-agent.ts); never scans every
+ * the nodes publish to (node-stats.ts) and asks nodes over IPC (server/cluster/node-calls.ts); never scans every
  * room listing, so it costs the same at 10 rooms as at 10,000.
  */
 import { matchMaker, type Presence } from "@colyseus/core";
 import type { LocalRooms, LocalSession } from "./local-rooms.ts";
-import { askNode, type UserSession } from "./node-agent.ts";
+import type { NodeCalls, UserSession } from "../cluster/node-calls.ts";
 import { NODE_STATS_KEY, type NodeStats } from "./node-stats.ts";
 
 /** How long the console waits for a node's answer. */
@@ -15,8 +15,8 @@ const ASK_TIMEOUT_MS = 2000;
 export type ClusterView = ReturnType<typeof createClusterView>;
 
 /** Read the cluster for the console, as seen from this node. */
-export function createClusterView(options: { presence: Presence; localRooms: LocalRooms; processId: () => string }) {
-  const { presence, localRooms } = options;
+export function createClusterView(options: { presence: Presence; calls: NodeCalls; localRooms: LocalRooms; processId: () => string }) {
+  const { presence, calls, localRooms } = options;
 
   /** Live nodes, by name; entries of nodes silent for three intervals are removed (they died). */
   async function nodes(): Promise<NodeStats[]> {
@@ -33,7 +33,7 @@ export function createClusterView(options: { presence: Presence; localRooms: Loc
   /** Sessions in a room, from the node that hosts it (this one, or over IPC). */
   async function sessionsOf(processId: string, roomId: string): Promise<LocalSession[] | undefined> {
     if (processId === options.processId()) return localRooms.sessionsOf(roomId);
-    return ((await askNode(presence, processId, "sessionsOf", [roomId], ASK_TIMEOUT_MS)) as LocalSession[] | null) ?? undefined;
+    return (await calls.ask(processId, "sessionsOf", { roomId }, ASK_TIMEOUT_MS)) ?? undefined;
   }
 
   return {
@@ -59,8 +59,7 @@ export function createClusterView(options: { presence: Presence; localRooms: Loc
       const answers = await Promise.all(
         (await nodes()).map(async (node) => {
           try {
-            const found =
-              node.processId === options.processId() ? localRooms.sessionsOfUser(userId) : ((await askNode(presence, node.processId, "sessionsOfUser", [userId], ASK_TIMEOUT_MS)) as UserSession[]);
+            const found = node.processId === options.processId() ? localRooms.sessionsOfUser(userId) : await calls.ask(node.processId, "sessionsOfUser", { userId }, ASK_TIMEOUT_MS);
             return { node: node.name, found };
           } catch {
             return { node: node.name, found: undefined };

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import type { Redis } from "ioredis";
 import { startCluster, type Cluster, type ClusterNode } from "../../deploy/cluster.ts";
-import { hostOf, isolatedRedis, joinEventually, joinVia, leave, listingsOf, metricOf, storedMessages, type Reply, type Seated } from "../support/cluster-helpers.ts";
+import { hostOf, isolatedRedis, joinEventually, joinVia, leave, listingsOf, metricOf, storedMessages, type Listing, type Reply, type Seated } from "../support/cluster-helpers.ts";
 import { runNodeToExit, unique } from "../support/node-process.ts";
 import { startRedis } from "../../deploy/services.ts";
 import { waitFor } from "../../deploy/wait-for.ts";
@@ -314,21 +314,39 @@ describe("cluster", function () {
       await Promise.all([...newcomers, ...conversations.map((one) => one.writer)].map(leave));
     });
 
-    it("drains a room host on SIGTERM: its clients get migrate and continue the conversation on another node", async function () {
+    it("drains a room host on SIGTERM, make before break: the conversation's room is live on another node before migrate, the old connection stays and refuses sends UNAVAILABLE", async function () {
       const victim = cluster.nodes[0]!;
       const survivor = cluster.nodes[1]!;
       const { conversationId, writer } = await conversationHostedBy(victim, survivor, "drain");
       const before = [];
       for (let index = 0; index < 3; index++) before.push(await send(writer, unique("before")));
 
+      // Read Redis the moment migrate arrives: the replacement must already be there.
+      const atMigrate = new Promise<{ payload: unknown; listings: Listing[] }>((resolve) =>
+        writer.room.onMessage("migrate", (payload) => void listingsOf(redis, conversationId).then((listings) => resolve({ payload, listings }))),
+      );
       victim.signal("SIGTERM");
-      await waitFor(() => writer.received.get("migrate"), { what: "migrate" });
-      assert.deepEqual(writer.received.get("migrate"), [{ reason: "node draining" }]);
-      const rejoined = await joinEventually(survivor, conversationId, "writer", 15_000);
-      assert.notEqual((await hostOf(redis, cluster.nodes, rejoined.room.roomId)).name, victim.name, "the conversation moved off the draining node");
+      const { payload, listings } = await atMigrate;
+      assert.deepEqual(payload, { reason: "node draining", retryAfterMs: 0 });
+      const replacement = listings.find((listing) => listing.publicAddress !== victim.publicAddress);
+      assert.ok(replacement, `a room on another node held the conversation when migrate came (listings: ${JSON.stringify(listings)})`);
+
+      // The old connection stays open, and a send on it is refused, to be sent again on the new room.
+      assert.ok(writer.room.connection.isOpen, "the old connection stays open after migrate");
+      const refused = await writer.room.request("send", { clientMsgId: unique("late"), text: "late" }).then(
+        () => undefined,
+        (error: { reason?: { code?: string } }) => error.reason?.code,
+      );
+      assert.equal(refused, "UNAVAILABLE");
+
+      // One join lands on that room at once (no retry), which continues the seq line.
+      const rejoined = await joinVia(survivor, conversationId, "writer");
+      assert.equal(rejoined.room.roomId, replacement.roomId, "the join landed on the room made before migrate");
       const missed = await rejoined.room.request("sync", { afterSeq: before.at(-1)!.seq });
       assert.deepEqual(missed.messages, []);
       assert.equal((await send(rejoined, unique("after"))).seq, before.at(-1)!.seq + 1);
+      // The old room goes once its last client leaves, and the node exits cleanly.
+      await leave(writer);
       assert.equal(await victim.exited, 0, "the drained node exits cleanly");
       await leave(rejoined);
     });

@@ -1,0 +1,133 @@
+/**
+ * Node-to-node calls: every question one node asks another, in one discriminated union, behind a
+ * small interface with two implementations that pass one contract suite
+ * (test/contract/node-calls.test.ts):
+ * - `redisNodeCalls`: over presence pub/sub (Colyseus's IPC request/reply), one channel per node;
+ * - `inProcessNodeCalls`: a map of the nodes of one process, for unit tests.
+ *
+ * Every call carries the protocol version of these calls (`v`). A node answers the kinds it knows
+ * and refuses any other with `UnknownCallError` (a newer node asking an older one something it
+ * cannot do), counting it and logging it through `onUnknown`, so a mixed-version fleet degrades to
+ * "that node cannot help" instead of a crash or a silent hang.
+ */
+import { requestFromIPC, subscribeIPC, type Presence } from "@colyseus/core";
+import type { LocalSession } from "../console/local-rooms.ts";
+
+/** The version of the calls below; a node accepts any version and judges each call by its kind. */
+export const NODE_CALLS_VERSION = 1;
+
+/** A user's session somewhere in the cluster. */
+export type UserSession = LocalSession & { roomId: string; roomName: string; routeValue: string };
+
+/** Every cross-node call, and what it answers. */
+export type NodeCallMap = {
+  /** Who sits in room `roomId` (null: no such room here). For the console. */
+  sessionsOf: { call: { roomId: string }; answer: LocalSession[] | null };
+  /** Where user `userId` sits on this node. For the console. */
+  sessionsOfUser: { call: { userId: string }; answer: UserSession[] };
+  /**
+   * Open the conversation's room on this node now (a draining node hands it over: make before
+   * break); answers the room that holds the conversation, which may be another one if it won.
+   */
+  openRoom: { call: { conversationId: string }; answer: { roomId: string; processId: string } };
+};
+export type NodeCallKind = keyof NodeCallMap;
+export type NodeCall = { [K in NodeCallKind]: { kind: K; v: number } & NodeCallMap[K]["call"] }[NodeCallKind];
+export type NodeAnswer<K extends NodeCallKind> = NodeCallMap[K]["answer"];
+
+/** How a node answers each kind it knows. */
+export type NodeCallHandlers = { [K in NodeCallKind]: (call: Extract<NodeCall, { kind: K }>) => NodeAnswer<K> | Promise<NodeAnswer<K>> };
+
+/** A call the node does not know (a newer node asked): the answer every caller gets for it. */
+export class UnknownCallError extends Error {
+  override name = "UnknownCallError";
+}
+
+export type NodeCalls = {
+  /** Ask node `processId`; rejects on its error, or when it does not answer within `timeoutMs`. */
+  ask<K extends NodeCallKind>(processId: string, kind: K, call: NodeCallMap[K]["call"], timeoutMs: number): Promise<NodeAnswer<K>>;
+  /**
+   * Whether node `processId` answers node calls at all (an 0.3 node does not): ask it only then,
+   * rather than wait out a timeout in a mixed-version fleet.
+   */
+  listening(processId: string): Promise<boolean>;
+  /** Answer calls addressed to `processId`; resolves once listening, to a stop function. */
+  serve(processId: string, handlers: NodeCallHandlers, onUnknown?: (kind: string, version: unknown) => void): Promise<() => void>;
+};
+
+const channelOf = (processId: string) => `parley:node-calls:${processId}`;
+/** The 0.3 console's channel: an 0.3 api node asks a newer rooms node there during a rolling upgrade. */
+const legacyConsoleChannelOf = (processId: string) => `parley:console:ipc:${processId}`;
+
+/** Check a call from the wire and run its handler; unknown kinds are refused with UnknownCallError. */
+async function answer(handlers: NodeCallHandlers, raw: unknown, onUnknown?: (kind: string, version: unknown) => void): Promise<unknown> {
+  const call = (typeof raw === "object" && raw !== null ? raw : {}) as { kind?: unknown; v?: unknown };
+  const kind = typeof call.kind === "string" ? call.kind : "";
+  if (!Object.hasOwn(handlers, kind)) {
+    onUnknown?.(kind.slice(0, 64), call.v);
+    throw new UnknownCallError(`this node does not answer "${kind.slice(0, 64)}" (node calls v${NODE_CALLS_VERSION})`);
+  }
+  const handler = handlers[kind as NodeCallKind] as (call: NodeCall) => unknown;
+  return handler(call as NodeCall);
+}
+
+/** Node calls over Redis presence: request/reply on the node's own channel. */
+export function redisNodeCalls(presence: Presence, redis?: { pubsub(subcommand: "NUMSUB", ...channels: string[]): Promise<unknown> }): NodeCalls {
+  return {
+    async listening(processId) {
+      // Without a Redis connection (one node, LocalPresence) only this process can answer.
+      if (!redis) return true;
+      const [, subscribers] = (await redis.pubsub("NUMSUB", channelOf(processId))) as [string, number | string];
+      return Number(subscribers) > 0;
+    },
+    async ask(processId, kind, call, timeoutMs) {
+      try {
+        return await requestFromIPC(presence, channelOf(processId), kind, [{ ...call, kind, v: NODE_CALLS_VERSION }], timeoutMs);
+      } catch (error) {
+        // The remote side's errors arrive as plain objects or strings: keep the unknown kind typed.
+        const message = error instanceof Error ? error.message : String((error as { message?: unknown })?.message ?? error);
+        if (/does not answer/.test(message)) throw new UnknownCallError(message);
+        throw error instanceof Error ? error : new Error(message);
+      }
+    },
+    async serve(processId, handlers, onUnknown) {
+      const channel = channelOf(processId);
+      await subscribeIPC(presence, channel, (_method: string, args: unknown) => answer(handlers, Array.isArray(args) ? args[0] : undefined, onUnknown));
+      // The console questions of 0.3 nodes (method name, one string argument), answered the same way.
+      const legacy = legacyConsoleChannelOf(processId);
+      await subscribeIPC(presence, legacy, (method: string, args: unknown) => {
+        const [value] = Array.isArray(args) ? args : [];
+        if (method === "sessionsOf") return answer(handlers, { kind: method, v: 0, roomId: value }, onUnknown);
+        if (method === "sessionsOfUser") return answer(handlers, { kind: method, v: 0, userId: value }, onUnknown);
+        return answer(handlers, { kind: method, v: 0 }, onUnknown);
+      });
+      return () => {
+        for (const name of [channel, legacy]) void Promise.resolve(presence.unsubscribe(name)).catch(() => undefined);
+      };
+    },
+  };
+}
+
+/** Node calls between nodes of one process (unit tests): same checks, no Redis. */
+export function inProcessNodeCalls(): NodeCalls {
+  const nodes = new Map<string, { handlers: NodeCallHandlers; onUnknown?: (kind: string, version: unknown) => void }>();
+  return {
+    async listening(processId) {
+      return nodes.has(processId);
+    },
+    async ask(processId, kind, call, timeoutMs) {
+      const node = nodes.get(processId);
+      if (!node) {
+        await new Promise((resolve) => setTimeout(resolve, timeoutMs));
+        throw new Error("ipc_timeout");
+      }
+      // Through JSON, as over Redis: what a handler answers must survive the wire.
+      const wire = JSON.parse(JSON.stringify({ ...call, kind, v: NODE_CALLS_VERSION }));
+      return JSON.parse(JSON.stringify((await answer(node.handlers, wire, node.onUnknown)) ?? null));
+    },
+    async serve(processId, handlers, onUnknown) {
+      nodes.set(processId, { handlers, onUnknown });
+      return () => void nodes.delete(processId);
+    },
+  };
+}
