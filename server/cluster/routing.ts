@@ -214,16 +214,27 @@ export class RoutingDriver implements MatchMakerDriver {
     return raw === null ? undefined : JSON.parse(raw);
   }
 
-  /** The least loaded live room host. Costs two commands, however many rooms exist. */
+  /**
+   * The least loaded live room host: its host key is renewed and its process listens on its alive
+   * channel (a SIGKILLed node's host key outlives it by up to a lease, but its subscriber closed at
+   * once; asking it to create a room would cost Colyseus's 2 s IPC timeout). Costs two round trips,
+   * however many rooms exist.
+   */
   async selectHost(): Promise<string> {
     const hosts = await this.#redis.smembers(HOSTS);
     if (hosts.length === 0) throw new ServerError(503, "UNAVAILABLE: no room host is available; try again");
-    const loads = await this.#redis.mget(hosts.map(hostKey));
+    const [[, loads], [, listening]] = ((await this.#redis
+      .pipeline()
+      .mget(hosts.map(hostKey))
+      .pubsub("NUMSUB", ...hosts.map(aliveChannel))
+      .exec()) ?? []) as [[unknown, Array<string | null>], [unknown, Array<string | number>]];
     let best: { processId: string; rooms: number } | undefined;
     const gone: string[] = [];
     hosts.forEach((processId, index) => {
-      const value = loads[index];
+      const value = loads?.[index];
       if (value === null || value === undefined) return void gone.push(processId);
+      // NUMSUB answers channel, count, channel, count, ... (unanswered: judge by the host key alone).
+      if (Array.isArray(listening) && Number(listening[index * 2 + 1] ?? 0) === 0) return;
       const rooms = Number(value);
       if (!best || rooms < best.rooms || (rooms === best.rooms && Math.random() < 0.5)) best = { processId, rooms };
     });

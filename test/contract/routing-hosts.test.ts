@@ -1,0 +1,73 @@
+/**
+ * Where the routing driver places a new room (server/cluster/routing.ts `selectHost`), on a real
+ * Redis (REDIS_URL): only on a host that is alive. A host whose process died (its subscriber
+ * connection closed, as a SIGKILL does) is skipped at once, although its host key outlives it by up
+ * to a lease; asking it would cost the join Colyseus's IPC timeout.
+ */
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { Redis } from "ioredis";
+import { ROUTES } from "../../server/cluster/route-key.ts";
+import { aliveChannel, RoutingDriver } from "../../server/cluster/routing.ts";
+import { waitFor } from "../../deploy/wait-for.ts";
+
+const quiet = { onLeaseLost() {}, onLookup() {}, onClaimLost() {}, onNodeLeaseLapsed() {}, onRenewFailed() {}, onRenewed() {} };
+
+describe("routing: where a new room goes", function () {
+  const redisUrl = process.env.REDIS_URL;
+  const connections: Redis[] = [];
+  const drivers: RoutingDriver[] = [];
+
+  before(function () {
+    if (!redisUrl) {
+      console.log("    skipping the routing host tests: REDIS_URL is not set (npm test provides one)");
+      this.skip();
+    }
+  });
+
+  afterEach(async function () {
+    for (const driver of drivers.splice(0)) await driver.shutdown().catch(() => undefined);
+    for (const connection of connections.splice(0)) connection.disconnect();
+  });
+
+  /** A node's routing driver on its own two connections (commands, subscriber), like a real node. */
+  async function node(leaseMs: number): Promise<{ processId: string; driver: RoutingDriver; subscriber: Redis }> {
+    const processId = `host-${randomUUID().slice(0, 8)}`;
+    const commands = new Redis(`${redisUrl}`);
+    const subscriber = new Redis(`${redisUrl}`);
+    connections.push(commands, subscriber);
+    const driver = new RoutingDriver({
+      redis: commands,
+      processId: () => processId,
+      leaseMs,
+      routes: ROUTES,
+      hostsRooms: true,
+      listen: (channel) => subscriber.subscribe(channel),
+      events: quiet,
+    });
+    drivers.push(driver);
+    await driver.boot();
+    return { processId, driver, subscriber };
+  }
+
+  it("never picks a host whose process stopped listening, while its host key still lives", async function () {
+    const isolated = new Redis(`${redisUrl}`);
+    connections.push(isolated);
+    await isolated.del("parley:hosts");
+    // A long lease: the dead node's host key stays for the whole test.
+    const live = await node(60_000);
+    const dead = await node(60_000);
+    const picked = new Set<string>();
+    for (let i = 0; i < 40; i++) picked.add(await live.driver.selectHost());
+    assert.deepEqual([...picked].sort(), [live.processId, dead.processId].sort(), "both hosts are picked while both live");
+
+    // The process dies: its connections close (its heartbeat timer goes with it).
+    await dead.driver.shutdown().catch(() => undefined);
+    await isolated.multi().set(`parley:host:${dead.processId}`, "0", "PX", 60_000).sadd("parley:hosts", dead.processId).exec();
+    dead.subscriber.disconnect();
+    await waitFor(async () => Number(((await isolated.pubsub("NUMSUB", aliveChannel(dead.processId))) as [string, number])[1]) === 0, { what: "Redis to see the dead node's subscriber gone" });
+    const afterDeath = new Set<string>();
+    for (let i = 0; i < 40; i++) afterDeath.add(await live.driver.selectHost());
+    assert.deepEqual([...afterDeath], [live.processId], "only the live host is picked");
+  });
+});
