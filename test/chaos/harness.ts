@@ -52,9 +52,9 @@ export const FULL: ChaosOptions = { clients: 300, conversations: 60, rate: 300, 
 export const SHORT: ChaosOptions = { clients: 60, conversations: 12, rate: 60, beforeMs: 4000, afterMs: 4000, cutWindowMs: 18_000, leaseMs: 2000 };
 
 /**
- * Scenario g's recovery: how long after the FLUSHALL each conversation took a fresh client's join
- * again, and, 30 s after it, how many chat rooms the nodes host against the conversations (more
- * rooms than conversations is a duplicate room).
+ * Recovery after a fault (scenarios b, c, g): how long after it each conversation took a fresh
+ * client's join again, and, 30 s after it, how many chat rooms the live nodes host against the
+ * conversations (more rooms than conversations is a duplicate room).
  */
 export type Recovery = { joinableMs: number[]; chatRoomsAfter30s: number; conversations: number };
 
@@ -206,7 +206,7 @@ export async function runScenario(scenario: ScenarioName, options: ChaosOptions)
     const faultTo = Date.now();
     say(`fault healed after ${faultTo - faultFrom} ms`);
     await pause(options.afterMs);
-    // Scenario g looks at the rooms 30 s after the flush, under load.
+    // Scenarios b, c and g look at the rooms 30 s after the fault, under load.
     const recovery = await recovering;
     sending = false;
     await load;
@@ -239,8 +239,12 @@ export async function runScenario(scenario: ScenarioName, options: ChaosOptions)
       { name: "fault", from: faultFrom, to: faultTo },
       { name: "after", from: faultTo, to: ended + 1 },
     ];
-    if (recovery)
-      say(`after FLUSHALL: every conversation joinable within ${Math.max(...recovery.joinableMs)} ms; ${recovery.chatRoomsAfter30s} chat rooms for ${recovery.conversations} conversations 30 s later`);
+    if (recovery) {
+      const sorted = [...recovery.joinableMs].sort((a, b) => a - b);
+      say(
+        `after the fault: every conversation joinable within ${sorted.at(-1)} ms (p50 ${sorted[Math.floor(sorted.length / 2)]}, p99 ${sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)]} ms); ${recovery.chatRoomsAfter30s} chat rooms for ${recovery.conversations} conversations 30 s later`,
+      );
+    }
     return { scenario, report: check({ logs, stored, windows }), windows, logDir, clientsBack, clients: simulated.length, ...(recovery && { recovery }) };
   } finally {
     for (const step of teardown.reverse()) await step().catch(() => undefined);
@@ -252,7 +256,7 @@ type FaultContext = {
   /** The slots' URLs, as clients reach the nodes. */
   endpoints: string[];
   conversationIds: string[];
-  /** Scenario g hands over the measurement of its recovery, which completes 30 s after the flush. */
+  /** Scenarios b, c and g hand over the measurement of their recovery, which completes 30 s after the fault. */
   recovered(measuring: Promise<Recovery>): void;
   bySlot: ClusterNode[];
   slots: TcpProxy[];
@@ -264,6 +268,35 @@ type FaultContext = {
   storeProxy: TcpProxy;
   replaceSlot(slot: number): Promise<ClusterNode>;
 };
+
+/**
+ * Every conversation joinable again after a fault at `faultAt`: a fresh user's join through a slot
+ * other than `avoidSlots` (the faulty node's), retried until answered; resolves once all are. A
+ * join seats the user in the room that holds the conversation under a live node lease, which is
+ * what a send needs. 30 s on (the load still running) the live nodes' chat rooms are counted: one
+ * per conversation, so a room that lost its route, or a frozen node's room, has gone.
+ */
+function measureRecovery(context: FaultContext, faultAt: number, avoidSlots: number[] = []): Promise<number[]> {
+  const usable = context.endpoints.filter((_, slot) => !avoidSlots.includes(slot));
+  const joinable = Promise.all(
+    context.conversationIds.map(async (conversationId, index) => {
+      const probe = await joinEventually({ httpUrl: usable[index % usable.length]! }, conversationId, `probe${index}`, 60_000);
+      const elapsed = Date.now() - faultAt;
+      await leave(probe);
+      return elapsed;
+    }),
+  );
+  context.recovered(
+    (async () => {
+      const joinableMs = await joinable;
+      await pause(Math.max(0, faultAt + 30_000 - Date.now()));
+      const live = context.bySlot.filter((node) => node.child.exitCode === null && node.child.signalCode === null);
+      const chatRooms = (await Promise.all(live.map((node) => metricOf(node, "parley_node_rooms", 'room="chat"')))).reduce((sum, count) => sum + count, 0);
+      return { joinableMs, chatRoomsAfter30s: chatRooms, conversations: context.conversationIds.length };
+    })(),
+  );
+  return joinable;
+}
 
 async function inject(scenario: ScenarioName, context: FaultContext): Promise<void> {
   const { bySlot, say } = context;
@@ -278,17 +311,23 @@ async function inject(scenario: ScenarioName, context: FaultContext): Promise<vo
         say(`slot ${slot}: ${old.name} drained (exit ${code}), ${fresh.name} serves`);
       }
       return;
-    case "b":
+    case "b": {
+      const killedAt = Date.now();
       bySlot[0]!.signal("SIGKILL");
       await bySlot[0]!.exited;
       // The fault window covers the takeover: the lease and a rejoin.
-      await pause(context.options.leaseMs * 2);
+      await measureRecovery(context, killedAt, [0]);
+      await pause(Math.max(0, killedAt + context.options.leaseMs * 2 - Date.now()));
       return;
-    case "c":
+    }
+    case "c": {
+      const stoppedAt = Date.now();
       bySlot[0]!.signal("SIGSTOP");
-      await pause(5000);
+      await measureRecovery(context, stoppedAt, [0]);
+      await pause(Math.max(0, stoppedAt + 5000 - Date.now()));
       bySlot[0]!.signal("SIGCONT");
       return;
+    }
     case "d":
       await context.restartRedis();
       return;
@@ -300,28 +339,10 @@ async function inject(scenario: ScenarioName, context: FaultContext): Promise<vo
     case "g": {
       const flushedAt = Date.now();
       await context.flushRedis();
-      // Every conversation joinable again: a fresh user's join through any slot, retried until answered.
-      const joinableMs = await Promise.all(
-        context.conversationIds.map(async (conversationId, index) => {
-          const probe = await joinEventually({ httpUrl: context.endpoints[index % context.endpoints.length]! }, conversationId, `probe${index}`, 60_000);
-          const elapsed = Date.now() - flushedAt;
-          await leave(probe);
-          return elapsed;
-        }),
-      );
+      const joinable = measureRecovery(context, flushedAt);
       // The fault window covers the recovery: leases renewed or taken again, listings written back.
+      await joinable;
       await pause(Math.max(0, flushedAt + context.options.leaseMs * 2 - Date.now()));
-      // 30 s on (the load still running), one room per conversation: a room that lost its route
-      // to a newer one has moved its clients and gone.
-      const after30s = flushedAt + 30_000;
-      context.recovered(
-        (async () => {
-          await pause(Math.max(0, after30s - Date.now()));
-          const live = context.bySlot.filter((node) => node.child.exitCode === null);
-          const chatRooms = (await Promise.all(live.map((node) => metricOf(node, "parley_node_rooms", 'room="chat"')))).reduce((sum, count) => sum + count, 0);
-          return { joinableMs, chatRoomsAfter30s: chatRooms, conversations: context.conversationIds.length };
-        })(),
-      );
       return;
     }
     case "f": {
