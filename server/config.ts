@@ -91,6 +91,11 @@ export type Config = Readonly<{
   storeTimeoutMs: number;
   /** How long a draining node waits for its rooms before it exits. @default 10000 */
   drainTimeoutMs: number;
+  /**
+   * Colyseus's node-to-node request timeout (seat reservations, remote room creation, its health
+   * checks), passed to it as COLYSEUS_PRESENCE_SHORT_TIMEOUT. @default 1000
+   */
+  ipcTimeoutMs: number;
   /** Rooms a draining node hands over at once (make before break), until a third of DRAIN_TIMEOUT_MS has passed. @default 8 */
   handOffConcurrency: number;
   /**
@@ -273,6 +278,7 @@ export function loadConfig(env: Env = process.env): Config {
     storeTimeoutMs: integer(env, "STORE_TIMEOUT_MS", 5000, 10, 600_000),
     drainTimeoutMs: integer(env, "DRAIN_TIMEOUT_MS", 10_000, 0, 600_000),
     handOffConcurrency: integer(env, "HANDOFF_CONCURRENCY", 8, 1, 10_000),
+    ipcTimeoutMs: integer(env, "IPC_TIMEOUT_MS", 1000, 100, 60_000),
     roomLeaseMs: integer(env, "ROOM_LEASE_MS", 1500, 300, 600_000),
     roomIdleMs: integer(env, "ROOM_IDLE_MS", 30_000, 0, 3_600_000),
     groupCommit: Object.freeze({

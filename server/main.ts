@@ -24,6 +24,9 @@ process.on("unhandledRejection", (reason) => logger.error({ err: reason instance
 try {
   let tracing: Tracing | undefined;
   if (traced) tracing = await startTracing("parley");
+  // Colyseus reads its IPC timeout once, when it loads (just below): a seat reservation on a frozen
+  // node waits this long, then as long again for a health check, before the join fails over.
+  process.env.COLYSEUS_PRESENCE_SHORT_TIMEOUT = String(config.ipcTimeoutMs);
   const { createApp } = await import("./app.ts");
   const app = await createApp(config, logger);
   handleShutdownSignals(app, config.drainTimeoutMs, logger, tracing && (() => tracing.shutdown()));

@@ -11,7 +11,7 @@ export type Metrics = RoomMetrics & {
   historyBatch(messages: number, seconds: number): void;
   historyQueueDepth(messages: number): void;
   redisCommand(connection: "commands" | "subscriber"): void;
-  routeLookup(result: "hit" | "miss"): void;
+  routeLookup(result: "hit" | "miss" | "suspect"): void;
   routeClaimLost(): void;
   leaseLost(): void;
   nodeLeaseLapsed(): void;
@@ -202,7 +202,7 @@ export function createMetrics(node: string): Metrics {
   for (const room of ["chat", "inbox"]) seatRefusals.inc({ room }, 0);
   for (const limit of ["connections", "conversations", "reservations", "rooms"]) userLimitRefusals.inc({ limit }, 0);
   for (const limit of ["connections", "joins"]) ipLimitRefusals.inc({ limit }, 0);
-  for (const result of ["hit", "miss"]) lookups.inc({ result }, 0);
+  for (const result of ["hit", "miss", "suspect"]) lookups.inc({ result }, 0);
   for (const connection of ["commands", "subscriber"]) redisCommands.inc({ connection }, 0);
   for (const outcome of ["replaced", "fallback"]) handOffs.inc({ outcome }, 0);
 

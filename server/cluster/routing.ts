@@ -55,13 +55,17 @@ local function alive(v)
 end
 `;
 
-/** The live owner and its listing in one round trip; nil when the route is free. */
+/**
+ * The live owner, its listing and what is left of its node's lease (ms) in one round trip; nil when
+ * the route is free.
+ */
 const FIND = `${ALIVE}
 local v = redis.call('GET', KEYS[1])
 if not v then return nil end
 local room = alive(v)
 if not room then return nil end
-return {room, redis.call('HGET', KEYS[2], room)}`;
+local node = string.match(v, '^%S+ (%S+) ')
+return {room, redis.call('HGET', KEYS[2], room), redis.call('PTTL', 'parley:node:' .. node)}`;
 
 /**
  * Claim the route for ARGV[1] on node ARGV[2] under epoch ARGV[3], and record the listing ARGV[4],
@@ -98,7 +102,7 @@ const HANDOVER_MS = 30_000;
 const handoverKey = (route: string) => `${route}:handover`;
 
 type ScriptingRedis = Redis & {
-  parleyFind(route: string, roomcaches: string): Promise<[string, string | null] | null>;
+  parleyFind(route: string, roomcaches: string): Promise<[string, string | null, number] | null>;
   parleyClaim(route: string, roomcaches: string, roomsOf: string, roomId: string, processId: string, epoch: string, listing: string): Promise<string | null>;
   parleyRenewNode(node: string, epoch: string, leaseMs: number): Promise<number>;
   parleyRelease(route: string, handover: string, roomId: string, note: string, noteMs: number): Promise<number>;
@@ -110,8 +114,11 @@ const SELF_TRUST = 0.9;
 export type RoutingEvents = {
   /** A local room's route is held by another room now. */
   onLeaseLost(roomId: string): void;
-  /** A routed lookup found (`hit`) or did not find (`miss`) a live room. */
-  onLookup(result: "hit" | "miss"): void;
+  /**
+   * A routed lookup found (`hit`) or did not find (`miss`) a live room; `suspect`: its node had
+   * missed renewals, so the lookup waited for the lease to come back or lapse first.
+   */
+  onLookup(result: "hit" | "miss" | "suspect"): void;
   /** A room lost the race to record itself: joins went to the winner. */
   onClaimLost(): void;
   /** The node's own lease had lapsed (a freeze, Redis emptied or restarted): it took a new one. */
@@ -257,7 +264,18 @@ export class RoutingDriver implements MatchMakerDriver {
     const route = this.#routeOf(conditions as Record<string, unknown>);
     if (route === undefined) return this.#base.findOne(conditions, sortOptions);
 
-    const found = await this.#redis.parleyFind(route, ROOMCACHES);
+    let found = await this.#redis.parleyFind(route, ROOMCACHES);
+    // The owner's node missed renewals (frozen, cut off, or badly stalled): its lease either comes
+    // back or lapses within the lease. Wait for one or the other here, instead of handing Colyseus a
+    // room whose seat reservation would wait out its 2 s IPC timeout and then a 2 s health check.
+    if (found && Number(found[2]) < this.#options.leaseMs / 2) {
+      this.#options.events.onLookup("suspect");
+      const deadline = performance.now() + this.#options.leaseMs;
+      while (found && Number(found[2]) < this.#options.leaseMs / 2 && performance.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(100, Math.max(10, Number(found![2])))));
+        found = await this.#redis.parleyFind(route, ROOMCACHES);
+      }
+    }
     const listing = found?.[1] ? (JSON.parse(found[1]) as IRoomCache) : undefined;
     if (!listing || listing.locked || listing.private) {
       this.#options.events.onLookup("miss");

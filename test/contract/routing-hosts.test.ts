@@ -70,4 +70,32 @@ describe("routing: where a new room goes", function () {
     for (let i = 0; i < 40; i++) afterDeath.add(await live.driver.selectHost());
     assert.deepEqual([...afterDeath], [live.processId], "only the live host is picked");
   });
+
+  it("waits out a route whose node missed renewals: a miss once the lease lapses, a hit if it comes back", async function () {
+    const redis = new Redis(`${redisUrl}`);
+    const subscriber = new Redis(`${redisUrl}`);
+    connections.push(redis, subscriber);
+    const leaseMs = 1000;
+    const asker = await node(leaseMs);
+    // A frozen node, written by hand: its lease, a route to its room and the room's listing; its
+    // subscriber still listens (a SIGSTOPped process keeps its connections).
+    const frozen = `frozen-${randomUUID().slice(0, 8)}`;
+    await subscriber.subscribe(aliveChannel(frozen));
+    const conversationId = `channel:${randomUUID().slice(0, 8)}`;
+    const listing = { roomId: "r1", name: "chat", processId: frozen, clients: 1, maxClients: 100, locked: false, private: false, metadata: { conversationId } };
+    await redis.multi().set(`parley:node:${frozen}`, "e1", "PX", leaseMs).set(`parley:route:chat:${conversationId}`, `r1 ${frozen} e1`).hset("roomcaches", "r1", JSON.stringify(listing)).exec();
+    assert.equal((await asker.driver.findOne({ name: "chat", conversationId } as never))?.roomId, "r1", "a fresh lease: the room, at once");
+
+    // Renewals stop: less than half the lease left. The lookup waits, and the lease comes back.
+    await redis.pexpire(`parley:node:${frozen}`, 300);
+    const renewed = asker.driver.findOne({ name: "chat", conversationId } as never);
+    await redis.pexpire(`parley:node:${frozen}`, leaseMs);
+    assert.equal((await renewed)?.roomId, "r1", "renewed while the lookup waited: the room");
+
+    // And now it lapses: the lookup answers no room (the join creates one elsewhere), not a room
+    // whose seat call would time out.
+    await redis.pexpire(`parley:node:${frozen}`, 300);
+    assert.equal(await asker.driver.findOne({ name: "chat", conversationId } as never), undefined, "lapsed: no room");
+    await redis.del(`parley:route:chat:${conversationId}`).then(() => redis.hdel("roomcaches", "r1"));
+  });
 });
