@@ -58,7 +58,17 @@ export const SHORT: ChaosOptions = { clients: 60, conversations: 12, rate: 60, b
  */
 export type Recovery = { joinableMs: number[]; chatRoomsAfter30s: number; conversations: number };
 
-export type ChaosResult = { scenario: ScenarioName; report: CheckReport; windows: Window[]; logDir: string; clientsBack: number; clients: number; recovery?: Recovery };
+export type ChaosResult = {
+  scenario: ScenarioName;
+  report: CheckReport;
+  windows: Window[];
+  logDir: string;
+  clientsBack: number;
+  clients: number;
+  /** Redis's commands per second (its own INFO count) before, during and after the fault; NaN for d. */
+  redisCommandsPerSec: { before: number; fault: number; after: number };
+  recovery?: Recovery;
+};
 
 type Simulated = { id: string; userId: string; conversationId: string; client: ParleyClient; conversation?: Conversation; events: LogEvent[] };
 
@@ -162,8 +172,15 @@ export async function runScenario(scenario: ScenarioName, options: ChaosOptions)
       }
     })();
 
+    // Redis's own command count (INFO), so a fault's cost to Redis can be set against steady state.
+    // Scenario d restarts Redis, which resets it: not counted there.
+    const counter = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    teardown.push(async () => void counter.disconnect());
+    const redisCommands = async () => (scenario === "d" ? Number.NaN : Number(/total_commands_processed:(\d+)/.exec(await counter.info("stats").catch(() => ""))?.[1] ?? Number.NaN));
+    const counts = [await redisCommands()];
     const started = Date.now();
     await pause(options.beforeMs);
+    counts.push(await redisCommands());
     const faultFrom = Date.now();
     say(`fault ${scenario}: ${SCENARIOS[scenario]}`);
     let recovering: Promise<Recovery> | undefined;
@@ -203,14 +220,27 @@ export async function runScenario(scenario: ScenarioName, options: ChaosOptions)
         }
       },
     });
+    counts.push(await redisCommands());
     const faultTo = Date.now();
     say(`fault healed after ${faultTo - faultFrom} ms`);
     await pause(options.afterMs);
     // Scenarios b, c and g look at the rooms 30 s after the fault, under load.
     const recovery = await recovering;
+    counts.push(await redisCommands());
+    const loadEnd = Date.now();
     sending = false;
     await load;
     const ended = Date.now();
+    const rate = (from: number, to: number, a: number, b: number) => ((b - a) / Math.max(1, to - from)) * 1000;
+    const redisCommandsPerSec = {
+      before: rate(started, faultFrom, counts[0]!, counts[1]!),
+      fault: rate(faultFrom, faultTo, counts[1]!, counts[2]!),
+      after: rate(faultTo, loadEnd, counts[2]!, counts[3]!),
+    };
+    if (Number.isFinite(redisCommandsPerSec.fault))
+      say(
+        `Redis commands/s: before ${redisCommandsPerSec.before.toFixed(0)}, fault ${redisCommandsPerSec.fault.toFixed(0)} (${(redisCommandsPerSec.fault / redisCommandsPerSec.before).toFixed(2)}x), after ${redisCommandsPerSec.after.toFixed(0)}`,
+      );
     say(`load stopped: ${sent} sends invoked`);
 
     // Heal: every outbox empties and every client catches up with the store.
@@ -245,7 +275,7 @@ export async function runScenario(scenario: ScenarioName, options: ChaosOptions)
         `after the fault: every conversation joinable within ${sorted.at(-1)} ms (p50 ${sorted[Math.floor(sorted.length / 2)]}, p99 ${sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)]} ms); ${recovery.chatRoomsAfter30s} chat rooms for ${recovery.conversations} conversations 30 s later`,
       );
     }
-    return { scenario, report: check({ logs, stored, windows }), windows, logDir, clientsBack, clients: simulated.length, ...(recovery && { recovery }) };
+    return { scenario, report: check({ logs, stored, windows }), windows, logDir, clientsBack, clients: simulated.length, redisCommandsPerSec, ...(recovery && { recovery }) };
   } finally {
     for (const step of teardown.reverse()) await step().catch(() => undefined);
   }
