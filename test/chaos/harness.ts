@@ -93,8 +93,12 @@ export async function runScenario(scenario: ScenarioName, options: ChaosOptions)
     teardown.push(() => storeProxy.close());
     const mongoUrl = withDatabase(storeProxy.url(storeUrl.toString()), `chaos_${runId}`);
 
+    // Two kinds of proxies, as in a deployment: each node announces an address of its own (a pod's:
+    // rooms' WebSockets go there), and clients join through stable slot endpoints (a load balancer's)
+    // that a rolling restart points at the replacement once it is up. Scenario f cuts both.
     const slots: TcpProxy[] = [];
-    teardown.push(async () => void (await Promise.all(slots.map((slot) => slot.close()))));
+    const nodeProxies = new Map<number, TcpProxy>();
+    teardown.push(async () => void (await Promise.all([...slots, ...nodeProxies.values()].map((proxy) => proxy.close()))));
     let replacing: number | undefined;
     const cluster: Cluster = await startCluster({
       nodes: NODES,
@@ -111,23 +115,25 @@ export async function runScenario(scenario: ScenarioName, options: ChaosOptions)
       publicAddressFor: async (port, index) => {
         const slot = replacing ?? index;
         slots[slot] ??= await startTcpProxy(port);
-        return `127.0.0.1:${slots[slot]!.port}`;
+        const own = await startTcpProxy(port);
+        nodeProxies.set(port, own);
+        return `127.0.0.1:${own.port}`;
       },
     });
     teardown.push(async () => {
       await cluster.stop();
       for (const node of cluster.nodes) writeFileSync(join(logDir, `node-${node.name}.log`), node.output());
     });
-    // Slot i is the proxy nodes see as slot i's address. Nodes start in parallel and are listed in
-    // the order they came up, which need not be their slot's: match them by address, or a rolling
-    // restart replaces one node's slot while draining another's.
+    // Slot i proxies to the node started for it. Nodes start in parallel and are listed in the order
+    // they came up, which need not be their slot's: match them by port, or a rolling restart
+    // replaces one node's slot while draining another's.
     const bySlot: ClusterNode[] = slots.map((slot) => {
-      const node = cluster.nodes.find((candidate) => candidate.publicAddress === `127.0.0.1:${slot.port}`);
-      if (!node) throw new Error(`no node announces slot 127.0.0.1:${slot.port}`);
+      const node = cluster.nodes.find((candidate) => candidate.port === slot.target);
+      if (!node) throw new Error(`no node behind slot 127.0.0.1:${slot.port}`);
       return node;
     });
     const endpoints = slots.map((slot) => `http://127.0.0.1:${slot.port}`);
-    say(`cluster up: ${cluster.nodes.map((node) => `${node.name} ${node.httpUrl} via ${node.publicAddress}`).join(", ")}`);
+    say(`cluster up: ${bySlot.map((node, slot) => `${node.name} ${node.httpUrl} (announces ${node.publicAddress}) behind slot ${endpoints[slot]}`).join(", ")}`);
 
     // Clients: `clients` users spread over `conversations` channels.
     const simulated: Simulated[] = Array.from({ length: options.clients }, (_, index) => {
@@ -191,6 +197,7 @@ export async function runScenario(scenario: ScenarioName, options: ChaosOptions)
       recovered: (measuring) => void (recovering = measuring),
       bySlot,
       slots,
+      proxies: () => [...slots, ...nodeProxies.values()],
       options,
       say,
       flushRedis: async () => {
@@ -290,6 +297,8 @@ type FaultContext = {
   recovered(measuring: Promise<Recovery>): void;
   bySlot: ClusterNode[];
   slots: TcpProxy[];
+  /** Every proxy a client connection can go through: the slots and the nodes' own addresses. */
+  proxies(): TcpProxy[];
   options: ChaosOptions;
   say: (line: string) => void;
   restartRedis(): Promise<void>;
@@ -379,7 +388,7 @@ async function inject(scenario: ScenarioName, context: FaultContext): Promise<vo
       const cuts = Math.max(1, Math.round(context.options.cutWindowMs / 6000));
       for (let cut = 0; cut < cuts; cut++) {
         await pause(6000);
-        for (const slot of context.slots) slot.drop();
+        for (const proxy of context.proxies()) proxy.drop();
       }
       say(`cut every client connection ${cuts} times`);
       return;

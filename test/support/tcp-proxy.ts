@@ -14,6 +14,8 @@ export type TcpProxy = {
   drop(): void;
   /** Send new connections to another port (a replaced node behind a stable address); open ones stay. */
   retarget(port: number): void;
+  /** The port new connections go to. */
+  readonly target: number;
   close(): Promise<void>;
 };
 
@@ -63,6 +65,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     },
     retarget(port) {
       target = port;
+    },
+    get target() {
+      return target;
     },
     close: () =>
       new Promise<void>((resolve) => {
