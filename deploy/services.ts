@@ -158,6 +158,19 @@ export async function startFerretdbOnPostgres(
   return { service: { url: `mongodb://127.0.0.1:${port}/parley`, port, stop } };
 }
 
+/**
+ * A store for hours of churn or full-scale load: MONGO_URL when set, else FerretDB on the machine's
+ * PostgreSQL, else none (`url` undefined: the caller's own FerretDB on SQLite, which falls behind;
+ * `log` is told why). `label` names it for a report; `stop` ends what was started here.
+ */
+export async function storeThatKeepsUp(log: (line: string) => void): Promise<{ url?: string; label: string; stop(): Promise<void> }> {
+  if (process.env.MONGO_URL) return { url: process.env.MONGO_URL, label: "MONGO_URL", stop: async () => undefined };
+  const onPostgres = await startFerretdbOnPostgres(undefined, log);
+  if (onPostgres.service) return { url: onPostgres.service.url, label: "FerretDB on PostgreSQL", stop: onPostgres.service.stop };
+  log(`the store is FerretDB on SQLite, which falls behind at this load within minutes: ${onPostgres.reason}`);
+  return { label: "FerretDB on SQLite", stop: async () => undefined };
+}
+
 /** The same server as `url`, with another database name, so suites do not see each other's data. */
 export function withDatabase(url: string, database: string): string {
   const parsed = new URL(url);

@@ -22,7 +22,7 @@ import { Client, type Room } from "@colyseus/sdk";
 import { WebSocket } from "ws";
 import { colyseusConnector, parleyChat } from "./clients/colyseus.ts";
 import { cpuMicros, hasTaskset, pinProcess, startServer, type ServerProcess } from "./server-process.ts";
-import { createMeter, drain, percentilesMs, sendOpenLoop, type Member, type Seating } from "./workload.ts";
+import { createMeter, drain, percentilesMs, seatAll, sendOpenLoop, type Seating } from "./workload.ts";
 
 const values = commandLine({
   usage: "npm run bench:abuse --",
@@ -252,14 +252,7 @@ function startAbuse(abuse: Abuse, endpoint: string): { stop(): Promise<Record<st
 }
 
 async function seat(endpoint: string, meter: ReturnType<typeof createMeter>): Promise<Seating> {
-  const connector = colyseusConnector([endpoint], parleyChat);
-  const seating: Seating = [];
-  for (let c = 0; c < conversations; c++) {
-    const members: Member[] = [];
-    for (let u = 0; u < roomSize; u++) members.push(await connector(c, u, meter.events));
-    seating.push(members);
-  }
-  return seating;
+  return seatAll(colyseusConnector([endpoint], parleyChat), conversations, roomSize, meter.events);
 }
 
 /** One window of the workload, with `abuse` running beside it (or none). */

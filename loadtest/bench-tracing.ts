@@ -23,7 +23,7 @@ import { startMongoWire, startRedis, withDatabase, type Service } from "../deplo
 import { colyseusConnector, parleyChatNamed } from "./clients/colyseus.ts";
 import { cpuMicros, hasTaskset, startServer } from "./server-process.ts";
 import { newestProfile, summariseProfile } from "./profile-summary.ts";
-import { createMeter, drain, percentilesMs, sendOpenLoop, type Member, type Seating } from "./workload.ts";
+import { createMeter, drain, percentilesMs, seatAll, sendOpenLoop } from "./workload.ts";
 
 const values = commandLine({
   usage: "npm run bench:tracing --",
@@ -105,12 +105,7 @@ async function seatedNode(mode: Mode, index: number) {
   );
   const meter = createMeter();
   const connector = colyseusConnector([server.endpoint], parleyChatNamed({ conversationPrefix: `tracing${Date.now().toString(36)}w${index}` }));
-  const seating: Seating = [];
-  for (let c = 0; c < Number(values.conversations); c++) {
-    const members: Member[] = [];
-    for (let u = 0; u < Number(values["room-size"]); u++) members.push(await connector(c, u, meter.events));
-    seating.push(members);
-  }
+  const seating = await seatAll(connector, Number(values.conversations), Number(values["room-size"]), meter.events);
   return { mode, server, meter, seating };
 }
 
@@ -163,8 +158,8 @@ try {
 
 const median = (numbers: number[]) => [...numbers].sort((a, b) => a - b)[Math.floor(numbers.length / 2)]!;
 const offWindows = results.get("off")!;
-/** The median over windows of this mode's CPU per delivery against off's in the same window. */
-const pairedRatio = (windows: Window[]) => median(windows.map((window, i) => window.cpuPerDeliveryUs / offWindows[i]!.cpuPerDeliveryUs));
+/** This mode's CPU per delivery against off's, window by window (the same window, the same load). */
+const ratiosToOff = (windows: Window[]) => windows.map((window, i) => window.cpuPerDeliveryUs / offWindows[i]!.cpuPerDeliveryUs);
 const machine = `${os.cpus()[0]?.model ?? "unknown CPU"}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 const lines = [
   `## Tracing cost, ${new Date().toISOString()} (npm run bench:tracing -- --runs ${values.runs} --seconds ${values.seconds} --ratios ${values.ratios})`,
@@ -177,7 +172,13 @@ const lines = [
   ...modes.map((mode) => {
     const windows = results.get(mode.name)!;
     const cpu = median(windows.map((window) => window.cpuPerDeliveryUs));
-    return `| ${mode.name} | ${cpu.toFixed(1)} (${windows.map((window) => window.cpuPerDeliveryUs.toFixed(1)).join(", ")}) | ${mode.name === "off" ? "1.00x" : `${pairedRatio(windows).toFixed(2)}x (${windows.map((window, i) => (window.cpuPerDeliveryUs / offWindows[i]!.cpuPerDeliveryUs).toFixed(2)).join(", ")})`} | ${median(windows.map((window) => window.p50)).toFixed(1)} | ${median(windows.map((window) => window.p99)).toFixed(1)} | ${windows.reduce((sum, window) => sum + window.lost, 0)} |`;
+    return `| ${mode.name} | ${cpu.toFixed(1)} (${windows.map((window) => window.cpuPerDeliveryUs.toFixed(1)).join(", ")}) | ${
+      mode.name === "off"
+        ? "1.00x"
+        : `${median(ratiosToOff(windows)).toFixed(2)}x (${ratiosToOff(windows)
+            .map((ratio) => ratio.toFixed(2))
+            .join(", ")})`
+    } | ${median(windows.map((window) => window.p50)).toFixed(1)} | ${median(windows.map((window) => window.p99)).toFixed(1)} | ${windows.reduce((sum, window) => sum + window.lost, 0)} |`;
   }),
   "",
 ];

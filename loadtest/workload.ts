@@ -98,6 +98,17 @@ const RUN_ID = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 
 /** Members seated by conversation; every send is expected once by each member of its conversation. */
 export type Seating = Member[][];
 
+/** Seat `roomSize` members in each of `conversations` conversations, one join at a time. */
+export async function seatAll(connector: Connector, conversations: number, roomSize: number, events: MemberEvents): Promise<Seating> {
+  const seating: Seating = [];
+  for (let c = 0; c < conversations; c++) {
+    const members: Member[] = [];
+    for (let u = 0; u < roomSize; u++) members.push(await connector(c, u, events));
+    seating.push(members);
+  }
+  return seating;
+}
+
 /**
  * Send `ratePerSec` messages per second for `durationMs`, open loop: the schedule never waits for
  * replies, it catches up on each timer tick. Senders take turns round-robin across all members.

@@ -16,7 +16,7 @@ import type { Identity } from "./identity.ts";
 import { guardFrames } from "./plugins/frame-guard.ts";
 import { fenceSeats } from "./plugins/seat-fence.ts";
 import { guardJoin, toJoinError, unusedRoomTimeoutMs } from "./join-guard.ts";
-import { beyondLastSeq, errorText, isRefused, moveClientsAway, refused, refuseUnknownMessages, type Refused } from "./room-kit.ts";
+import { announceMigrate, beyondLastSeq, errorText, isRefused, moveClientsAway, refused, refuseUnknownMessages, type Refused } from "./room-kit.ts";
 import { withTimeout } from "./timeout.ts";
 import { seatTargetOf, type ChatRoomDeps, type RoomLog } from "./room-deps.ts";
 import { inSpan, inSyncSpan } from "./spans.ts";
@@ -182,8 +182,7 @@ export function createChatRoom(deps: ChatRoomDeps) {
       if (!opened) return this.#moveAway("node draining");
       this.#handedOff = true;
       this.roomLog.info({ clients: this.clients.length, lastSeq }, "conversation handed over to a live room on another node; clients told to migrate");
-      this.broadcast("migrate", { reason: "node draining", retryAfterMs: 0 });
-      metrics.migrateSent(this.roomName);
+      announceMigrate(this, "node draining", metrics, 0);
       if (this.clients.length === 0) return void this.disconnect().catch(() => undefined);
       setTimeout(() => void this.disconnect().catch(() => undefined), limits.handOffLingerMs).unref();
     }

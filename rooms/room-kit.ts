@@ -32,10 +32,18 @@ export function refuseUnknownMessages(room: Room, metrics: RoomMetrics): void {
   });
 }
 
+/**
+ * Tell every client to join again elsewhere (`migrate`, counted). `retryAfterMs` (protocol 1.1) when
+ * the new room is already live (make before break).
+ */
+export function announceMigrate(room: Room, reason: string, metrics: RoomMetrics, retryAfterMs?: number): void {
+  room.broadcast("migrate", retryAfterMs === undefined ? { reason } : { reason, retryAfterMs });
+  metrics.migrateSent(room.roomName);
+}
+
 /** Tell every client to join again elsewhere (`migrate`, counted), then close their connections. */
 export function moveClientsAway(room: Room, reason: string, metrics: RoomMetrics): void {
-  room.broadcast("migrate", { reason });
-  metrics.migrateSent(room.roomName);
+  announceMigrate(room, reason, metrics);
   // Answers to requests this move cancelled are still on their way through the request handlers'
   // microtasks; close after them so every request gets its answer.
   setImmediate(() => void room.disconnect().catch(() => undefined));

@@ -106,12 +106,13 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
   const roomDeps: ChatRoomDeps = {
     hostsRooms: config.role !== "api",
     openReplacement: async (conversationId) => {
-      const replaced = await openElsewhere(conversationId).catch((error) => {
-        metrics.handOff("fallback");
-        throw error;
-      });
-      metrics.handOff(replaced ? "replaced" : "fallback");
-      return replaced;
+      let replaced = false;
+      try {
+        replaced = await openElsewhere(conversationId);
+        return replaced;
+      } finally {
+        metrics.handOff(replaced ? "replaced" : "fallback");
+      }
     },
     paceHandOff: (handOff) => drainPace.run(handOff),
     releaseRoute: async (roomId, handover) => {
@@ -165,7 +166,7 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
   localRooms.watch("chat", chatRooms);
   localRooms.watch("inbox", inboxRooms);
   let nodeStats: ReturnType<typeof startNodeStats> | undefined;
-  let stopNodeAgent: (() => void) | undefined;
+  let stopNodeCalls: (() => void) | undefined;
   const server = defineServer({
     rooms: { chat: chatRooms, inbox: inboxRooms },
     transport,
@@ -239,7 +240,7 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
         onError: (error) => consoleLog("console_stats", { err: String(error) }, "cannot publish this node's console stats"),
       });
       const unknownCall = throttleLog((context, message) => logger.warn({ component: "node-calls", ...context }, message), { windowMs: 60_000, perWindow: 5 });
-      stopNodeAgent = await nodeCalls.serve(
+      stopNodeCalls = await nodeCalls.serve(
         matchMaker.processId,
         {
           sessionsOf: ({ roomId }) => localRooms.sessionsOf(roomId) ?? null,
@@ -266,7 +267,7 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
       const { roomCount, ccu } = matchMaker.stats.local;
       logger.info({ rooms: roomCount, clients: ccu }, "closing rooms: each finishes its writes, sends migrate and closes its clients");
       clearInterval(readinessTimer);
-      stopNodeAgent?.();
+      stopNodeCalls?.();
       await nodeStats?.stop();
       await server.gracefullyShutdown(false);
       moderation.stop();

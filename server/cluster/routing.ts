@@ -230,11 +230,13 @@ export class RoutingDriver implements MatchMakerDriver {
   async selectHost(): Promise<string> {
     const hosts = await this.#redis.smembers(HOSTS);
     if (hosts.length === 0) throw new ServerError(503, "UNAVAILABLE: no room host is available; try again");
-    const [[, loads], [, listening]] = ((await this.#redis
+    const results = (await this.#redis
       .pipeline()
       .mget(hosts.map(hostKey))
       .pubsub("NUMSUB", ...hosts.map(aliveChannel))
-      .exec()) ?? []) as [[unknown, Array<string | null>], [unknown, Array<string | number>]];
+      .exec()) as Array<[Error | null, unknown]> | null;
+    const loads = results?.[0]?.[1] as Array<string | null> | undefined;
+    const listening = results?.[1]?.[1] as Array<string | number> | undefined;
     let best: { processId: string; rooms: number } | undefined;
     const gone: string[] = [];
     hosts.forEach((processId, index) => {

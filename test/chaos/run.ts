@@ -3,7 +3,7 @@
  * print the checker's table for each. Exits 1 if any scenario loses, duplicates or reorders.
  */
 import { commandLine, failUsage, type Command, type Option } from "../../deploy/cli.ts";
-import { startFerretdbOnPostgres } from "../../deploy/services.ts";
+import { storeThatKeepsUp } from "../../deploy/services.ts";
 import { formatReport } from "./checker.ts";
 import { FULL, runScenario, SCENARIOS, SHORT, type ScenarioName } from "./harness.ts";
 
@@ -38,13 +38,13 @@ const options = {
   say: (line: string) => console.log(`  [chaos] ${line}`),
 };
 
-// The full scale needs a store that keeps up: MONGO_URL, else FerretDB on the machine's PostgreSQL,
-// else (saying so) FerretDB on SQLite, which falls behind 300 msg/s.
-const onPostgres = process.env.MONGO_URL || values.short ? undefined : await startFerretdbOnPostgres(undefined, options.say);
-if (onPostgres?.service) {
-  process.env.MONGO_URL = onPostgres.service.url;
-  options.say(`store: FerretDB on PostgreSQL (${onPostgres.service.url})`);
-} else if (onPostgres) options.say(`store: FerretDB on SQLite, which falls behind at this scale: ${onPostgres.reason}`);
+// The full scale needs a store that keeps up (deploy/services.ts storeThatKeepsUp); the short one
+// runs on whatever npm test gives it.
+const store = values.short ? undefined : await storeThatKeepsUp(options.say);
+if (store?.url) {
+  process.env.MONGO_URL = store.url;
+  options.say(`store: ${store.label}`);
+}
 
 let failed = false;
 for (const name of names) {
@@ -54,5 +54,5 @@ for (const name of names) {
   console.log(`clients back and caught up: ${result.clientsBack}/${result.clients}; logs: ${result.logDir}`);
   if (!result.report.ok || result.clientsBack !== result.clients) failed = true;
 }
-await onPostgres?.service?.stop();
+await store?.stop();
 process.exit(failed ? 1 : 0);

@@ -8,7 +8,7 @@
 import { appendFileSync } from "node:fs";
 import os from "node:os";
 import { commandLine, failUsage, type Command, type Option } from "../../deploy/cli.ts";
-import { startFerretdbOnPostgres, type Service } from "../../deploy/services.ts";
+import { storeThatKeepsUp } from "../../deploy/services.ts";
 import { formatSoak, runSoak, SOAK_DEFAULTS } from "./soak.ts";
 
 const COMMAND = {
@@ -27,18 +27,10 @@ const durationMs = parseDuration(String(values.duration));
 if (durationMs === undefined) failUsage(COMMAND, `--duration: "${values.duration}" is not a duration like 90s, 5m or 1h`);
 
 const say = (line: string) => console.log(`  [soak] ${line}`);
-let store = process.env.MONGO_URL ? "MONGO_URL" : "FerretDB on SQLite";
-let postgres: Service | undefined;
-if (!process.env.MONGO_URL) {
-  const started = await startFerretdbOnPostgres(undefined, say);
-  if (started.service) {
-    postgres = started.service;
-    store = "FerretDB on PostgreSQL";
-  } else say(`the store is FerretDB on SQLite, which falls behind this churn within minutes: ${started.reason}`);
-}
-const options = { ...SOAK_DEFAULTS, durationMs, sessions: Number(values.sessions), conversations: Number(values.conversations), mongoUrl: postgres?.url, say };
-const result = await runSoak(options).finally(() => postgres?.stop());
-const text = `## Soak, ${new Date().toISOString()} (npm run soak -- --duration ${values.duration})\n\n${os.cpus()[0]?.model}, ${os.cpus().length} cores, Node ${process.version}; store ${store}.\n${formatSoak(options, result)}\n`;
+const store = await storeThatKeepsUp(say);
+const options = { ...SOAK_DEFAULTS, durationMs, sessions: Number(values.sessions), conversations: Number(values.conversations), mongoUrl: store.url, say };
+const result = await runSoak(options).finally(() => store.stop());
+const text = `## Soak, ${new Date().toISOString()} (npm run soak -- --duration ${values.duration})\n\n${os.cpus()[0]?.model}, ${os.cpus().length} cores, Node ${process.version}; store ${store.label}.\n${formatSoak(options, result)}\n`;
 console.log(text);
 if (values.out) appendFileSync(String(values.out), `${text}\n`);
 process.exit(result.report.ok && result.staleListings === 0 && result.staleRoutes === 0 ? 0 : 1);
