@@ -34,7 +34,7 @@ const COMMAND = {
     "step-seconds": { kind: "number", min: 0.5, help: "seconds per rate step (default 4, 2 with --quick)" },
     "warmup-seconds": { kind: "number", min: 0, help: "seconds of warm-up before each sweep (default 3, 1 with --quick)" },
     quick: { kind: "boolean", help: "smoke run: 1 run, short steps, four rates" },
-    profile: { kind: "boolean", help: "record a CPU profile of each Parley server and summarise it" },
+    profile: { kind: "boolean", help: "record a CPU profile of each server and summarise its measured steps" },
     out: { kind: "string", default: join(import.meta.dirname, "results"), help: "folder for latest.json, latest.md, latest.svg" },
   },
   examples: ["npm run bench -- --quick", "npm run bench -- --systems parley-memory,ws-ceiling --runs 1 --rates 1000,2000,4000"],
@@ -97,7 +97,7 @@ try {
           serverCpu: SERVER_CPU,
           mongoUrl: mongo && withDatabase(mongo.url, `parley_bench_${Date.now()}`),
           storePid,
-          parleyNodeArgs: values.profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [],
+          nodeArgs: values.profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [],
         });
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
@@ -107,6 +107,7 @@ try {
         continue;
       }
       running = system.server;
+      let lastSteps: Array<{ monotonicUs: [number, number] }> = [];
       try {
         const result = await sweep(system, {
           ...options,
@@ -118,6 +119,7 @@ try {
             ),
         });
         entry.runs.push(result satisfies BenchRun);
+        lastSteps = result.steps;
       } catch (error) {
         // One failed sweep (say, joins timing out while neighbours hog the CPU) costs one run, not the bench.
         const reason = error instanceof Error ? error.message : String(error);
@@ -127,9 +129,17 @@ try {
         await system.server.stop();
       }
       saveResults();
-      if (values.profile && name.startsWith("parley")) {
+      if (values.profile) {
         const file = newestProfile(profileDir);
-        if (file) console.log(`${name} profile ${file}\n${summariseProfile(file, 20)}`);
+        // The measured steps only: start-up, joins and warm-up are not deliveries.
+        if (file)
+          console.log(
+            `${name} profile ${file}\n${summariseProfile(
+              file,
+              20,
+              lastSteps.map((step) => step.monotonicUs),
+            )}`,
+          );
       }
     }
   }

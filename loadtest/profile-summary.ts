@@ -9,7 +9,9 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 
 type ProfileNode = { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number };
-type CpuProfile = { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] };
+type CpuProfile = { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[]; startTime: number };
+/** Spans on the monotonic clock (µs) to keep samples from; outside them (start-up, joins) is left out. */
+export type ProfileWindows = ReadonlyArray<readonly [number, number]>;
 
 /** Where a script lives: the npm package, Parley's own folder, or Node/V8 itself. */
 function packageOf(url: string, functionName: string): string {
@@ -21,12 +23,21 @@ function packageOf(url: string, functionName: string): string {
   return own ? `parley ${own[1]}/` : url;
 }
 
-/** Top functions by self time and self time by package, as printable text. */
-export function summariseProfile(file: string, top = 25): string {
+/**
+ * Top functions by self time and self time by package, as printable text; only the samples inside
+ * `windows` when given (the benchmark's measured steps).
+ */
+export function summariseProfile(file: string, top = 25, windows?: ProfileWindows): string {
   const profile = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const selfUs = new Map<number, number>();
-  profile.samples.forEach((id, index) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[index] ?? 0)));
+  const inWindows = (at: number) => windows === undefined || windows.some(([from, to]) => at >= from && at <= to);
+  let at = profile.startTime;
+  profile.samples.forEach((id, index) => {
+    const delta = profile.timeDeltas[index] ?? 0;
+    at += delta;
+    if (inWindows(at)) selfUs.set(id, (selfUs.get(id) ?? 0) + delta);
+  });
   // Percentages are of busy time: idle samples say nothing about where work goes.
   for (const id of selfUs.keys()) if (byId.get(id)!.callFrame.functionName === "(idle)") selfUs.delete(id);
   const total = [...selfUs.values()].reduce((sum, us) => sum + us, 0);
@@ -46,7 +57,7 @@ export function summariseProfile(file: string, top = 25): string {
       .slice(0, n)
       .map(([name, us]) => `${((us / total) * 100).toFixed(1).padStart(5)}%  ${name}`)
       .join("\n");
-  return `busy self time ${(total / 1e6).toFixed(1)} s (percentages of it)\nby package:\n${rows(byPackage, 12)}\ntop functions:\n${rows(byFunction, top)}`;
+  return `busy self time ${(total / 1e6).toFixed(1)} s${windows ? " in the measured steps" : ""} (percentages of it)\nby package:\n${rows(byPackage, 12)}\ntop functions:\n${rows(byFunction, top)}`;
 }
 
 /** The most recent .cpuprofile in `dir`, if any. */

@@ -40,7 +40,15 @@ export type StepResult = {
   passed: boolean;
   /** The step was measured again because neighbours were busy when it first failed. */
   repeatedAfterNoise?: boolean;
+  /**
+   * The step's span on the monotonic clock, µs (start until its deliveries drained): V8's CPU
+   * profiles stamp samples on the same clock, so a profile can be cut to the measured steps.
+   */
+  monotonicUs: [number, number];
 };
+
+/** Now on CLOCK_MONOTONIC in µs, the clock V8 stamps profile samples with. */
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 
 /** Neighbours' CPU (% of one core) above which a failed step is measured once more. */
 const NOISY_NEIGHBOURS_PCT = 50;
@@ -132,6 +140,7 @@ export async function sweep(system: RunningSystem, options: SweepOptions): Promi
   const measureStep = async (ratePerSec: number): Promise<StepResult> => {
     meter.reset();
     const started = performance.now();
+    const monotonicStart = monotonicUs();
     const serverCpuBefore = serverCpu();
     const loadgenCpuBefore = process.cpuUsage();
     const machineBefore = machineBusyMicros();
@@ -158,6 +167,7 @@ export async function sweep(system: RunningSystem, options: SweepOptions): Promi
       loadgenCpuPct: (loadgenCpuUs / (sendSeconds * 1e6)) * 100,
       otherCpuPct: Math.max(0, ((machineSendingUs - serverCpuSendingUs - loadgenCpuUs) / (sendSeconds * 1e6)) * 100),
       passed: delivery.p99 <= options.p99LimitMs && deliveredRatio >= options.minDeliveredRatio,
+      monotonicUs: [monotonicStart, monotonicUs()],
     };
   };
   try {

@@ -23,8 +23,8 @@ export type StartOptions = {
   mongoUrl?: string;
   /** PID of the store behind mongoUrl, so its CPU counts as the server's. */
   storePid?: number;
-  /** Extra node flags for Parley, e.g. --cpu-prof. */
-  parleyNodeArgs?: string[];
+  /** Extra node flags for every server, e.g. --cpu-prof. */
+  nodeArgs?: string[];
 };
 
 const LOADTEST = import.meta.dirname;
@@ -51,19 +51,19 @@ export async function startSystem(name: SystemName, options: StartOptions): Prom
   const script = (file: string) => join(LOADTEST, "servers", file);
   switch (name) {
     case "ws-ceiling": {
-      const server = await startServer(script("ws-ceiling.ts"), {}, cpu);
+      const server = await startServer(script("ws-ceiling.ts"), {}, cpu, options.nodeArgs);
       return { server, storePid: undefined, connector: wsConnector(server.endpoint) };
     }
     case "uws-ceiling": {
-      const server = await startServer(script("uws-ceiling.ts"), {}, cpu);
+      const server = await startServer(script("uws-ceiling.ts"), {}, cpu, options.nodeArgs);
       return { server, storePid: undefined, connector: wsConnector(server.endpoint) };
     }
     case "socketio": {
-      const server = await startServer(script("socketio.ts"), {}, cpu);
+      const server = await startServer(script("socketio.ts"), {}, cpu, options.nodeArgs);
       return { server, storePid: undefined, connector: socketioConnector(server.endpoint) };
     }
     case "colyseus-stock": {
-      const server = await startServer(script("colyseus-stock.ts"), {}, cpu);
+      const server = await startServer(script("colyseus-stock.ts"), {}, cpu, options.nodeArgs);
       return { server, storePid: undefined, connector: colyseusConnector([server.endpoint], stockBroadcast) };
     }
     case "parley-memory":
@@ -72,7 +72,7 @@ export async function startSystem(name: SystemName, options: StartOptions): Prom
       if (name === "parley-durable" && !options.mongoUrl) throw new Error("parley-durable needs a MongoDB-wire URL");
       // parley-memory-unfiltered: the content filter off, to measure what it costs per delivery.
       const env = { ...PARLEY_BENCH_ENV, ...(name === "parley-durable" ? { MONGO_URL: options.mongoUrl! } : {}), ...(name === "parley-memory-unfiltered" ? { TEXT_FILTER: "off" } : {}) };
-      const server = await startServer(join(ROOT, "server", "main.ts"), env, cpu, options.parleyNodeArgs);
+      const server = await startServer(join(ROOT, "server", "main.ts"), env, cpu, options.nodeArgs);
       return { server, storePid: name === "parley-durable" ? options.storePid : undefined, connector: colyseusConnector([server.endpoint], parleyChat) };
     }
   }

@@ -24,10 +24,14 @@ export type Member = {
 /** Connects member `user` of conversation `conversation` to a system. */
 export type Connector = (conversation: number, user: number, events: MemberEvents) => Promise<Member>;
 
-/** A text of `bytes` ASCII bytes that starts with its send time: "<ms since process start> xxxx…". */
+/** Chat-like words to fill a text with (a filter meets what it would in a game, not one long run of a letter). */
+const FILLER = "see you at the north gate after this round, bring potions and the map we found near the old mill. ";
+
+/** A text of `bytes` ASCII bytes that starts with its send time: "<ms since process start> see you at…". */
 export function timedText(bytes: number, now = performance.now()): string {
   const stamp = `${now.toFixed(3)} `;
-  return stamp + "x".repeat(Math.max(0, bytes - stamp.length));
+  const length = Math.max(0, bytes - stamp.length);
+  return stamp + FILLER.repeat(Math.ceil(length / FILLER.length)).slice(0, length);
 }
 
 /** Counts and latency histograms of messages sent from `windowStart` on; earlier traffic is ignored. */
