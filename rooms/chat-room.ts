@@ -14,6 +14,7 @@ import { ConversationLog } from "./conversation-log.ts";
 import type { Message } from "./history-store.ts";
 import type { Identity } from "./identity.ts";
 import { guardFrames } from "./plugins/frame-guard.ts";
+import { frameBroadcasts } from "./plugins/fanout.ts";
 import { fenceSeats } from "./plugins/seat-fence.ts";
 import { guardJoin, toJoinError, unusedRoomTimeoutMs } from "./join-guard.ts";
 import { announceMigrate, beyondLastSeq, errorText, isRefused, moveClientsAway, refused, refuseUnknownMessages, type Refused } from "./room-kit.ts";
@@ -422,6 +423,7 @@ export function createChatRoom(deps: ChatRoomDeps) {
   }
 
   guardFrames(ChatRoom, new Set(SERVED_REQUESTS), () => metrics.badFrame());
+  frameBroadcasts(ChatRoom);
   fenceSeats(
     ChatRoom,
     (room, auth) => isChatAuth(auth) && auth.conversationId === room.conversationId,

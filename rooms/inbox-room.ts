@@ -11,6 +11,7 @@ import { guardJoin, toJoinError } from "./join-guard.ts";
 import type { Message } from "./history-store.ts";
 import type { Identity } from "./identity.ts";
 import { guardFrames } from "./plugins/frame-guard.ts";
+import { frameBroadcasts } from "./plugins/fanout.ts";
 import { fenceSeats } from "./plugins/seat-fence.ts";
 import { seatTargetOf, type ChatRoomDeps, type RoomLog } from "./room-deps.ts";
 import { errorText, moveClientsAway, refuseUnknownMessages } from "./room-kit.ts";
@@ -104,6 +105,7 @@ export function createInboxRoom(deps: ChatRoomDeps) {
   }
 
   guardFrames(InboxRoom, new Set(Object.keys(inboxRequests)), () => metrics.badFrame());
+  frameBroadcasts(InboxRoom);
   // Only the inbox's own user is ever seated, whatever the join method.
   fenceSeats(
     InboxRoom,
