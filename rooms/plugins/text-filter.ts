@@ -155,26 +155,44 @@ function createMatcher(): Matcher {
   const options = { whitelistedTerms, blacklistMatcherTransformers: blacklistTransformers(), whitelistMatcherTransformers: englishRecommendedWhitelistMatcherTransformers };
   const whole = new RegExpMatcher({ blacklistedTerms, ...options });
   const transform = transformWith(options.blacklistMatcherTransformers);
-  const terms = blacklistedTerms.map((term) => ({ test: regExpOf(term.pattern), matcher: new RegExpMatcher({ blacklistedTerms: [term], ...options }) }));
+  // Sticky: a term is tested only where one of its openings stands, not scanned along the text.
+  const terms = blacklistedTerms.map((term) => ({ at: sticky(regExpOf(term.pattern)), matcher: new RegExpMatcher({ blacklistedTerms: [term], ...options }) }));
   const startingAt = indexOpenings(blacklistedTerms.map((term) => term.pattern));
-  /** The matchers to ask: none when no term matches the transformed text. */
+  /**
+   * The matchers to ask: none when no term matches the transformed text. A term is tested at each
+   * position where its first two characters (or its first, before a wildcard) stand, since a match
+   * starts there; the few terms that could start anywhere are tested along the whole text.
+   */
   const matchersFor = (text: string): RegExpMatcher[] => {
     const transformed = transform(text);
-    const candidate = new Uint8Array(terms.length);
-    for (const index of startingAt.always) candidate[index] = 1;
-    for (let i = 0; i + 1 < transformed.length; i++) {
+    const matched = new Uint8Array(terms.length);
+    let count = 0;
+    const tryAt = (indexes: readonly number[] | undefined, position: number) => {
+      if (indexes === undefined) return;
+      for (const index of indexes) {
+        if (matched[index] === 1) continue;
+        const { at } = terms[index]!;
+        at.lastIndex = position;
+        if (at.test(transformed)) {
+          matched[index] = 1;
+          count++;
+        }
+      }
+    };
+    for (const index of startingAt.always) {
+      for (let position = 0; position < transformed.length && matched[index] === 0; position++) tryAt([index], position);
+    }
+    for (let i = 0; i + 1 < transformed.length && count <= TERMS_CHECKED_ONE_BY_ONE; i++) {
       const first = transformed.charCodeAt(i);
-      const second = transformed.charCodeAt(i + 1);
       if (first >= 128) continue;
-      for (const index of startingAt.byFirst[first] ?? []) candidate[index] = 1;
-      if (second < 128) for (const index of startingAt.byPair[first * 128 + second] ?? []) candidate[index] = 1;
+      tryAt(startingAt.byFirst[first], i);
+      const second = transformed.charCodeAt(i + 1);
+      if (second < 128) tryAt(startingAt.byPair[first * 128 + second], i);
     }
+    if (count === 0) return [];
+    if (count > TERMS_CHECKED_ONE_BY_ONE) return [whole];
     const matching: RegExpMatcher[] = [];
-    for (let index = 0; index < terms.length; index++) {
-      if (candidate[index] === 0 || !terms[index]!.test.test(transformed)) continue;
-      if (matching.length === TERMS_CHECKED_ONE_BY_ONE) return [whole];
-      matching.push(terms[index]!.matcher);
-    }
+    for (let index = 0; index < terms.length; index++) if (matched[index] === 1) matching.push(terms[index]!.matcher);
     return matching;
   };
   return {
@@ -254,6 +272,11 @@ function transformWith(containers: readonly TransformerContainer[]): (text: stri
   };
 }
 
+/** The same RegExp, matching only at its lastIndex. */
+function sticky(pattern: RegExp): RegExp {
+  return new RegExp(pattern.source, `${pattern.flags}y`);
+}
+
 /** A pattern as the RegExp obscenity compiles it to (pattern/Util.ts), without the g flag. */
 function regExpOf(parsed: ParsedPattern): RegExp {
   const source = (node: LiteralNode | WildcardNode) => (node.kind === SyntaxKind.Literal ? String.fromCodePoint(...node.chars).replace(/[.*+?^${}()|[\]\\]/g, "\\$&") : ".");
@@ -324,6 +347,49 @@ function kindOf(code: number): number {
 }
 
 /**
+ * Whether `derivedViews` could find anything to rewrite, in one pass that builds nothing: a 1 or
+ * |, a run of three of one word character, one mark between two words of which one is short, or
+ * two one-letter words in a row. When none is there (most messages) it has no view to make.
+ */
+function mayHaveViews(text: string): boolean {
+  let previousCode = -1;
+  let run = 0;
+  /** Code points of the word being read (0 between words), and of the word before it (0 if none). */
+  let wordLength = 0;
+  let lastWordLength = 0;
+  /** Non-word code points since the last word; whether they were exactly one mark. */
+  let gap = 0;
+  let gapIsOneMark = false;
+  /** Whether the current word follows a gap of exactly one mark. */
+  let afterOneMark = false;
+  const wordEnds = () => {
+    if ((afterOneMark && (wordLength <= 3 || lastWordLength <= 3)) || (wordLength === 1 && lastWordLength === 1)) return true;
+    lastWordLength = wordLength;
+    wordLength = 0;
+    return false;
+  };
+  for (let i = 0; i < text.length; i++) {
+    const code = text.codePointAt(i)!;
+    if (code > 0xffff) i++;
+    if (code === 0x31 || code === 0x7c) return true;
+    const kind = kindOf(code);
+    run = code === previousCode ? run + 1 : 1;
+    previousCode = code;
+    if (kind === WORD) {
+      if (run >= 3) return true;
+      if (wordLength === 0) afterOneMark = lastWordLength > 0 && gapIsOneMark;
+      wordLength++;
+      gap = 0;
+      continue;
+    }
+    if (wordLength > 0 && wordEnds()) return true;
+    gap++;
+    gapIsOneMark = gap === 1 && kind === MARK;
+  }
+  return wordLength > 0 && wordEnds();
+}
+
+/**
  * Views of the text for what a transformer cannot see one character at a time: separators inside
  * a word removed ("f.u.c.k", "sh-it", and "f u c k" where three or more one-letter words stand in
  * a row), runs of three or more of one letter cut to one ("cooooock", where obscenity keeps two
@@ -331,6 +397,7 @@ function kindOf(code: number): number {
  * need none: one pass over their code points, nothing built.
  */
 function derivedViews(text: string): View[] {
+  if (!mayHaveViews(text)) return [];
   const starts: number[] = [];
   const codes: number[] = [];
   const kinds: number[] = [];
