@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { commandLine, failUsage, positiveList, type Command, type Option } from "../deploy/cli.ts";
 import { startMongoWire, withDatabase } from "../deploy/services.ts";
 import { summariseProfile, newestProfile } from "./profile-summary.ts";
+import { PERF_NODE_ARGS, perfUnavailable, recordPerf, summarisePerf, type PerfRecording } from "./perf-profile.ts";
 import { writeResults, type BenchRun, type SystemRuns } from "./report.ts";
 import { hasTaskset, pinProcess } from "./server-process.ts";
 import { pidListeningOn, startSystem, SYSTEM_NAMES, type SystemName } from "./systems.ts";
@@ -34,7 +35,8 @@ const COMMAND = {
     "step-seconds": { kind: "number", min: 0.5, help: "seconds per rate step (default 4, 2 with --quick)" },
     "warmup-seconds": { kind: "number", min: 0, help: "seconds of warm-up before each sweep (default 3, 1 with --quick)" },
     quick: { kind: "boolean", help: "smoke run: 1 run, short steps, four rates" },
-    profile: { kind: "boolean", help: "record a CPU profile of each server and summarise its measured steps" },
+    profile: { kind: "boolean", help: "record a CPU profile of each server (node --cpu-prof) and summarise its measured steps" },
+    perf: { kind: "boolean", help: "sample each server with Linux perf (kernel and native code included) and summarise its measured steps" },
     out: { kind: "string", default: join(import.meta.dirname, "results"), help: "folder for latest.json, latest.md, latest.svg" },
   },
   examples: ["npm run bench -- --quick", "npm run bench -- --systems parley-memory,ws-ceiling --runs 1 --rates 1000,2000,4000"],
@@ -64,7 +66,10 @@ const LOADGEN_CPU = 1;
 pinProcess(process.pid, LOADGEN_CPU);
 
 const profileDir = join(values.out, "profiles");
-if (values.profile) mkdirSync(profileDir, { recursive: true });
+if (values.profile || values.perf) mkdirSync(profileDir, { recursive: true });
+const noPerf = values.perf ? perfUnavailable() : undefined;
+if (noPerf) console.log(`--perf: skipped: ${noPerf}`);
+const withPerf = values.perf && !noPerf;
 const mongo = systems.includes("parley-durable") ? await startMongoWire((line) => console.log(line)) : undefined;
 const storePid = mongo ? pidListeningOn(mongo.port) : undefined;
 if (storePid) pinProcess(storePid, SERVER_CPU);
@@ -97,7 +102,7 @@ try {
           serverCpu: SERVER_CPU,
           mongoUrl: mongo && withDatabase(mongo.url, `parley_bench_${Date.now()}`),
           storePid,
-          nodeArgs: values.profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [],
+          nodeArgs: [...(values.profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []), ...(withPerf ? PERF_NODE_ARGS : [])],
         });
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
@@ -108,6 +113,7 @@ try {
       }
       running = system.server;
       let lastSteps: Array<{ monotonicUs: [number, number] }> = [];
+      const perf: PerfRecording | undefined = withPerf ? recordPerf(system.server.pid, join(profileDir, `${name}-run${run + 1}.perf.data`)) : undefined;
       try {
         const result = await sweep(system, {
           ...options,
@@ -126,8 +132,10 @@ try {
         entry.failures = [...(entry.failures ?? []), `run ${run + 1}: ${reason}`];
         console.log(`run ${run + 1}/${runs} ${name}: failed: ${reason}`);
       } finally {
+        await perf?.stop();
         await system.server.stop();
       }
+      if (perf && lastSteps.length > 0) console.log(`${name} ${summarisePerf(perf.file, lastSteps[0]!.monotonicUs[0], lastSteps.at(-1)!.monotonicUs[1])}`);
       saveResults();
       if (values.profile) {
         const file = newestProfile(profileDir);
