@@ -131,7 +131,7 @@ function psql(url: string, sql: string): { ok: boolean; error: string } {
 export async function startFerretdbOnPostgres(
   postgresUrl = process.env.PARLEY_POSTGRES_URL ?? DEFAULT_POSTGRES_URL,
   log?: (line: string) => void,
-): Promise<{ service: Service; reason?: undefined } | { service?: undefined; reason: string }> {
+): Promise<{ service: Service & { postgresDatabase: string }; reason?: undefined } | { service?: undefined; reason: string }> {
   if (!onPath("psql")) return { reason: "no psql on PATH (apt-get install postgresql, or set SOAK_MONGO_URL)" };
   const probe = psql(postgresUrl, "select 1");
   if (!probe.ok) return { reason: `no PostgreSQL at ${postgresUrl.replace(/\/\/[^@]*@/, "//")} (${probe.error.split("\n")[0]}); set PARLEY_POSTGRES_URL or SOAK_MONGO_URL` };
@@ -155,7 +155,7 @@ export async function startFerretdbOnPostgres(
     await stopFerret();
     psql(postgresUrl, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
   };
-  return { service: { url: `mongodb://127.0.0.1:${port}/parley`, port, stop } };
+  return { service: { url: `mongodb://127.0.0.1:${port}/parley`, port, stop, postgresDatabase: database } };
 }
 
 /**

@@ -13,10 +13,11 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { commandLine, failUsage, positiveList, type Command, type Option } from "../deploy/cli.ts";
-import { startMongoWire, withDatabase } from "../deploy/services.ts";
+import { spawnSync } from "node:child_process";
+import { DEFAULT_POSTGRES_URL, startFerretdbOnPostgres, startMongoWire, withDatabase } from "../deploy/services.ts";
 import { summariseProfile, newestProfile } from "./profile-summary.ts";
 import { PERF_NODE_ARGS, perfUnavailable, recordPerf, summarisePerf, type PerfRecording } from "./perf-profile.ts";
-import { writeResults, type BenchRun, type SystemRuns } from "./report.ts";
+import { appendHistory, writeResults, type BenchRun, type SystemRuns } from "./report.ts";
 import { hasTaskset, pinProcess } from "./server-process.ts";
 import { pidListeningOn, startSystem, SYSTEM_NAMES, type SystemName } from "./systems.ts";
 import { sweep, type SweepOptions } from "./sweep.ts";
@@ -26,7 +27,11 @@ const COMMAND = {
   summary:
     "The same chat workload against each system in turn, in one run: raw ws and uWebSockets.js ceilings, Socket.IO and stock Colyseus peers, Parley in memory and durable. Servers on CPU 0, this load generator on CPU 1. Results go to --out.",
   options: {
-    systems: { kind: "string", default: SYSTEM_NAMES.filter((name) => name !== "parley-memory-unfiltered").join(","), help: `comma-separated systems: ${SYSTEM_NAMES.join(", ")}` },
+    systems: {
+      kind: "string",
+      default: SYSTEM_NAMES.filter((name) => name !== "parley-memory-unfiltered").join(","),
+      help: `comma-separated systems: ${SYSTEM_NAMES.join(", ")}; a Parley system may carry settings to compare side by side, e.g. parley-durable@GROUP_COMMIT_WINDOW_MS=10+GROUP_COMMIT_MAX_MESSAGES=1000`,
+    },
     runs: { kind: "integer", min: 1, help: "runs per system (default 3, 1 with --quick)" },
     rates: { kind: "string", help: "comma-separated send rates per second to step through (default 1000 to 20000)" },
     clients: { kind: "integer", default: 1000, min: 1, help: "clients seated" },
@@ -39,13 +44,31 @@ const COMMAND = {
     perf: { kind: "boolean", help: "sample each server with Linux perf (kernel and native code included) and summarise its measured steps" },
     out: { kind: "string", default: join(import.meta.dirname, "results"), help: "folder for latest.json, latest.md, latest.svg" },
   },
-  examples: ["npm run bench -- --quick", "npm run bench -- --systems parley-memory,ws-ceiling --runs 1 --rates 1000,2000,4000"],
+  examples: [
+    "npm run bench -- --quick",
+    "npm run bench -- --systems parley-memory,ws-ceiling --runs 1 --rates 1000,2000,4000",
+    "npm run bench -- --systems parley-durable,parley-durable@GROUP_COMMIT_WINDOW_MS=10 --rates 2000,4000",
+  ],
 } as const satisfies Command<Record<string, Option>>;
 const values = commandLine(COMMAND);
 
 const quick = values.quick;
-const systems = values.systems.split(",").map((name) => name.trim()) as SystemName[];
-for (const name of systems) if (!SYSTEM_NAMES.includes(name)) failUsage(COMMAND, `--systems: unknown system "${name}"; one of ${SYSTEM_NAMES.join(", ")}`);
+/** A system as named on the command line: its label, the system, and the Parley settings it carries. */
+type Entry = { label: string; name: SystemName; env: Record<string, string> };
+const systems: Entry[] = values.systems.split(",").map((text) => {
+  const label = text.trim();
+  const [name, settings] = label.split("@") as [SystemName, string | undefined];
+  if (!SYSTEM_NAMES.includes(name)) failUsage(COMMAND, `--systems: unknown system "${name}"; one of ${SYSTEM_NAMES.join(", ")}`);
+  if (settings !== undefined && !name.startsWith("parley")) failUsage(COMMAND, `--systems: only a Parley system takes settings ("${label}")`);
+  const env: Record<string, string> = {};
+  for (const pair of settings?.split("+") ?? []) {
+    const match = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(pair);
+    if (!match) failUsage(COMMAND, `--systems: "${pair}" in "${label}" is not NAME=value`);
+    env[match[1]!] = match[2]!;
+  }
+  return { label, name, env };
+});
+const usesSystem = (name: SystemName) => systems.some((entry) => entry.name === name);
 const runs = Number(values.runs ?? (quick ? 1 : 3));
 const roomSize = Number(values["room-size"]);
 const clients = Number(values.clients);
@@ -70,58 +93,84 @@ if (values.profile || values.perf) mkdirSync(profileDir, { recursive: true });
 const noPerf = values.perf ? perfUnavailable() : undefined;
 if (noPerf) console.log(`--perf: skipped: ${noPerf}`);
 const withPerf = values.perf && !noPerf;
-const mongo = systems.includes("parley-durable") ? await startMongoWire((line) => console.log(line)) : undefined;
-const storePid = mongo ? pidListeningOn(mongo.port) : undefined;
-if (storePid) pinProcess(storePid, SERVER_CPU);
+const mongo = usesSystem("parley-durable") ? await startMongoWire((line) => console.log(line)) : undefined;
+const sqliteStorePid = mongo ? pidListeningOn(mongo.port) : undefined;
+if (sqliteStorePid) pinProcess(sqliteStorePid, SERVER_CPU);
+// FerretDB on the machine's PostgreSQL: its CPU is FerretDB's and that of PostgreSQL's backends for
+// the run's database, listed (and pinned beside the servers) at every step.
+const onPostgres = usesSystem("parley-durable-pg") ? await startFerretdbOnPostgres(undefined, (line) => console.log(line)) : undefined;
+const postgres = onPostgres?.service;
+const postgresFerretPid = postgres ? pidListeningOn(postgres.port) : undefined;
+const postgresStorePids = () => {
+  const backends = spawnSync("psql", [process.env.PARLEY_POSTGRES_URL ?? DEFAULT_POSTGRES_URL, "-tAc", `select pid from pg_stat_activity where datname = '${postgres!.postgresDatabase}'`], {
+    encoding: "utf8",
+  })
+    .stdout.split("\n")
+    .map(Number)
+    .filter((pid) => pid > 0);
+  const pids = [...(postgresFerretPid ? [postgresFerretPid] : []), ...backends];
+  for (const pid of pids) pinProcess(pid, SERVER_CPU);
+  return pids;
+};
+const storeFor = (name: SystemName): { mongoUrl?: string; storePids?: () => number[] } => {
+  const database = `parley_bench_${Date.now()}`;
+  if (name === "parley-durable" && mongo) return { mongoUrl: withDatabase(mongo.url, database), storePids: () => (sqliteStorePid ? [sqliteStorePid] : []) };
+  if (name === "parley-durable-pg" && postgres) return { mongoUrl: withDatabase(postgres.url, database), storePids: postgresStorePids };
+  return {};
+};
 
 let running: { stop(): Promise<void> } | undefined;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => void Promise.allSettled([running?.stop(), mongo?.stop()]).then(() => process.exit(130)));
+  process.once(signal, () => void Promise.allSettled([running?.stop(), mongo?.stop(), postgres?.stop()]).then(() => process.exit(130)));
 }
 
-const results = new Map<SystemName, SystemRuns>(systems.map((name) => [name, { name, runs: [] }]));
+const results = new Map<string, SystemRuns>(
+  systems.map(({ label, name }) => [label, { name: label, runs: [], ...(name === "parley-durable-pg" && onPostgres?.reason ? { skipped: onPostgres.reason } : {}) }]),
+);
+if (onPostgres?.reason) console.log(`parley-durable-pg: skipped: ${onPostgres.reason}`);
 const benchStarted = Date.now();
 /** Write what was measured so far; called after every sweep, so an interrupted bench keeps its runs. */
-const saveResults = () =>
-  writeResults(values.out, {
-    systems: [...results.values()],
-    options,
-    runs,
-    cpuSplit: hasTaskset ? `servers (and FerretDB) pinned to CPU ${SERVER_CPU}, load generator to CPU ${LOADGEN_CPU} (taskset)` : "no taskset: processes unpinned",
-    storeKind: mongo?.kind,
-    durationSec: (Date.now() - benchStarted) / 1000,
-  });
+const reportInput = () => ({
+  systems: [...results.values()],
+  options,
+  runs,
+  cpuSplit: hasTaskset ? `servers (and their stores) pinned to CPU ${SERVER_CPU}, load generator to CPU ${LOADGEN_CPU} (taskset)` : "no taskset: processes unpinned",
+  storeKind:
+    [mongo && `parley-durable on ${mongo.kind === "mongod" ? "mongod" : "FerretDB on SQLite"}`, postgres && "parley-durable-pg on FerretDB on PostgreSQL"].filter(Boolean).join(", ") || undefined,
+  durationSec: (Date.now() - benchStarted) / 1000,
+});
+const saveResults = () => writeResults(values.out, reportInput());
 try {
   for (let run = 0; run < runs; run++) {
-    for (const name of systems) {
-      const entry = results.get(name)!;
+    for (const { label, name, env } of systems) {
+      const entry = results.get(label)!;
       if (entry.skipped) continue;
       let system: Awaited<ReturnType<typeof startSystem>>;
       try {
         system = await startSystem(name, {
           serverCpu: SERVER_CPU,
-          mongoUrl: mongo && withDatabase(mongo.url, `parley_bench_${Date.now()}`),
-          storePid,
+          ...storeFor(name),
+          parleyEnv: env,
           nodeArgs: [...(values.profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []), ...(withPerf ? PERF_NODE_ARGS : [])],
         });
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
         if (!reason.startsWith("skipped:")) throw error;
         entry.skipped = reason.replace(/^skipped:\s*/, "");
-        console.log(`${name}: skipped: ${entry.skipped}`);
+        console.log(`${label}: skipped: ${entry.skipped}`);
         continue;
       }
       running = system.server;
       let lastSteps: Array<{ monotonicUs: [number, number] }> = [];
-      const perf: PerfRecording | undefined = withPerf ? recordPerf(system.server.pid, join(profileDir, `${name}-run${run + 1}.perf.data`)) : undefined;
+      const perf: PerfRecording | undefined = withPerf ? recordPerf(system.server.pid, join(profileDir, `${name}-run${run + 1}-${Date.now()}.perf.data`)) : undefined;
       try {
         const result = await sweep(system, {
           ...options,
           onStep: (s) =>
             console.log(
-              `run ${run + 1}/${runs} ${name.padEnd(14)} rate ${String(s.ratePerSec).padStart(5)}/s  deliveries ${s.deliveriesPerSec.toFixed(0).padStart(6)}/s  ` +
+              `run ${run + 1}/${runs} ${label.padEnd(14)} rate ${String(s.ratePerSec).padStart(5)}/s  deliveries ${s.deliveriesPerSec.toFixed(0).padStart(6)}/s  ` +
                 `p50 ${s.delivery.p50.toFixed(1)} p99 ${s.delivery.p99.toFixed(1)} ms  delivered ${(s.deliveredRatio * 100).toFixed(2)}%  ` +
-                `server CPU ${s.serverCpuPct.toFixed(0)}%  loadgen CPU ${s.loadgenCpuPct.toFixed(0)}%  other ${s.otherCpuPct.toFixed(0)}%${Object.keys(s.errors).length ? `  errors ${JSON.stringify(s.errors)}` : ""}${s.repeatedAfterNoise ? "  (repeated: neighbours busy)" : ""}${s.passed ? "" : "  (stop)"}`,
+                `server CPU ${s.serverCpuPct.toFixed(0)}% (${s.serverCpuUsPerDelivery.toFixed(1)} µs/delivery${s.storeCpuUsPerDelivery > 0 ? `, store ${s.storeCpuUsPerDelivery.toFixed(1)}` : ""})  loadgen CPU ${s.loadgenCpuPct.toFixed(0)}%  other ${s.otherCpuPct.toFixed(0)}%${Object.keys(s.errors).length ? `  errors ${JSON.stringify(s.errors)}` : ""}${s.repeatedAfterNoise ? "  (repeated: neighbours busy)" : ""}${s.passed ? "" : "  (stop)"}`,
             ),
         });
         entry.runs.push(result satisfies BenchRun);
@@ -130,12 +179,12 @@ try {
         // One failed sweep (say, joins timing out while neighbours hog the CPU) costs one run, not the bench.
         const reason = error instanceof Error ? error.message : String(error);
         entry.failures = [...(entry.failures ?? []), `run ${run + 1}: ${reason}`];
-        console.log(`run ${run + 1}/${runs} ${name}: failed: ${reason}`);
+        console.log(`run ${run + 1}/${runs} ${label}: failed: ${reason}`);
       } finally {
         await perf?.stop();
         await system.server.stop();
       }
-      if (perf && lastSteps.length > 0) console.log(`${name} ${summarisePerf(perf.file, lastSteps[0]!.monotonicUs[0], lastSteps.at(-1)!.monotonicUs[1])}`);
+      if (perf && lastSteps.length > 0) console.log(`${label} ${summarisePerf(perf.file, lastSteps[0]!.monotonicUs[0], lastSteps.at(-1)!.monotonicUs[1])}`);
       saveResults();
       if (values.profile) {
         const file = newestProfile(profileDir);
@@ -153,7 +202,9 @@ try {
   }
 } finally {
   await mongo?.stop();
+  await postgres?.stop();
 }
 
 const files = saveResults();
-console.log(`\n${files.markdown}\nwritten: ${files.paths.join(", ")}`);
+const history = appendHistory(values.out, reportInput());
+console.log(`\n${files.markdown}\nwritten: ${[...files.paths, history].join(", ")}`);

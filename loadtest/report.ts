@@ -3,14 +3,15 @@
  * written as loadtest/results/latest.json, latest.md and latest.svg (p99 against deliveries/s).
  * `node loadtest/report.ts [latest.json]` renders them again from the runs a latest.json keeps.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join } from "node:path";
 import type { SweepOptions, SweepResult, StepResult } from "./sweep.ts";
-import type { SystemName } from "./systems.ts";
 
 export type BenchRun = SweepResult;
-export type SystemRuns = { name: SystemName; runs: BenchRun[]; skipped?: string; failures?: string[] };
+/** `name`: the system, or the system with the settings it ran with ("parley-durable@GROUP_COMMIT_WINDOW_MS=10"). */
+export type SystemRuns = { name: string; runs: BenchRun[]; skipped?: string; failures?: string[] };
 
 /** The send rate (messages/s) at which p50, p99 and CPU per delivery are compared. */
 const COMPARE_RATE = 2000;
@@ -59,6 +60,10 @@ function summarise(system: SystemRuns) {
     p99MsAt2kSent: round(median(atCompare.map((step) => step.delivery.p99)), 2),
     ackP99MsAt2kSent: round(median(atCompare.flatMap((step) => (step.ack ? [step.ack.p99] : []))), 2),
     serverCpuUsPerDelivery: round(median(atCompare.map((step) => step.serverCpuUsPerDelivery)), 2),
+    /** The system's own process, the store left out: what the project is judged on. */
+    ownCpuUsPerDelivery: round(median(atCompare.map((step) => step.serverCpuUsPerDelivery - (step.storeCpuUsPerDelivery ?? 0))), 2),
+    /** The durable store's process alone (0 without one). */
+    storeCpuUsPerDelivery: round(median(atCompare.map((step) => step.storeCpuUsPerDelivery ?? 0)), 2),
     /** 1e6 / serverCpuUsPerDelivery: what one fully busy server core would deliver; CPU time, so neighbours barely move it. */
     deliveriesPerServerCpuSec: round(median(atCompare.map((step) => 1e6 / step.serverCpuUsPerDelivery)), 0),
     serverRssMb: round(median(system.runs.map((run) => run.serverRssMb)), 0),
@@ -101,6 +106,7 @@ function ratios(summaries: Summary[]) {
           throughput: round((parley.maxDeliveriesPerSecAtP99Under100ms ?? 0) / (other.maxDeliveriesPerSecAtP99Under100ms || Number.NaN), 2),
           deliveriesPerCpuSec: round((parley.deliveriesPerServerCpuSec ?? Number.NaN) / (other.deliveriesPerServerCpuSec ?? Number.NaN), 2),
           cpuPerDelivery: round((parley.serverCpuUsPerDelivery ?? Number.NaN) / (other.serverCpuUsPerDelivery ?? Number.NaN), 2),
+          ownCpuPerDelivery: round((parley.ownCpuUsPerDelivery ?? Number.NaN) / (other.ownCpuUsPerDelivery ?? Number.NaN), 2),
           p99At2k: round((parley.p99MsAt2kSent ?? Number.NaN) / (other.p99MsAt2kSent ?? Number.NaN), 2),
         })),
     );
@@ -112,20 +118,22 @@ function markdown(report: ReturnType<typeof buildReport>): string {
   const lines = [
     `Workload: ${report.workload.description}. Machine: ${report.machine}. CPU split: ${report.cpuSplit}. Median of ${report.runs} runs; the whole bench took ${Math.round(report.durationSec)} s.`,
     "",
-    "| system | max deliveries/s (p99 < 100 ms, ≥ 99.9 %) | p50 ms @ 2k sent/s | p99 ms @ 2k sent/s | server CPU µs / delivery | deliveries per server CPU-second | server RSS MiB | load gen CPU % at max | neighbours' CPU % | stopped by |",
-    "|---|---|---|---|---|---|---|---|---|---|",
+    "| system | max deliveries/s (p99 < 100 ms, ≥ 99.9 %) | p50 ms @ 2k sent/s | p99 ms @ 2k sent/s | server CPU µs / delivery | of it, the system's own | of it, the store's | deliveries per server CPU-second | server RSS MiB | load gen CPU % at max | neighbours' CPU % | stopped by |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ...report.systems.map((s) =>
       isMeasured(s)
-        ? `| ${s.name} | ${cell(s.maxDeliveriesPerSecAtP99Under100ms)} | ${cell(s.p50MsAt2kSent)} | ${cell(s.p99MsAt2kSent)} | ${cell(s.serverCpuUsPerDelivery)} | ${cell(s.deliveriesPerServerCpuSec)} | ${cell(s.serverRssMb)} | ${cell(s.loadgenCpuPctAtMax)} | ${cell(s.otherCpuPctMedian)} | ${s.limitedBy} |`
-        : `| ${s.name} | skipped: ${s.skipped} | | | | | | | | |`,
+        ? `| ${s.name} | ${cell(s.maxDeliveriesPerSecAtP99Under100ms)} | ${cell(s.p50MsAt2kSent)} | ${cell(s.p99MsAt2kSent)} | ${cell(s.serverCpuUsPerDelivery)} | ${cell(s.ownCpuUsPerDelivery)} | ${cell(s.storeCpuUsPerDelivery)} | ${cell(s.deliveriesPerServerCpuSec)} | ${cell(s.serverRssMb)} | ${cell(s.loadgenCpuPctAtMax)} | ${cell(s.otherCpuPctMedian)} | ${s.limitedBy} |`
+        : `| ${s.name} | skipped: ${s.skipped} | | | | | | | | | | |`,
     ),
     "",
-    "| Parley | versus | max deliveries/s ratio | deliveries per CPU-second ratio | CPU per delivery ratio | p99 @ 2k ratio |",
-    "|---|---|---|---|---|---|",
-    ...report.ratios.map((r) => `| ${r.parley} | ${r.versus} | ${cell(r.throughput)}× | ${cell(r.deliveriesPerCpuSec)}× | ${cell(r.cpuPerDelivery)}× | ${cell(r.p99At2k)}× |`),
+    "| Parley | versus | max deliveries/s ratio | deliveries per CPU-second ratio | CPU per delivery ratio | own CPU per delivery ratio (store left out) | p99 @ 2k ratio |",
+    "|---|---|---|---|---|---|---|",
+    ...report.ratios.map(
+      (r) => `| ${r.parley} | ${r.versus} | ${cell(r.throughput)}× | ${cell(r.deliveriesPerCpuSec)}× | ${cell(r.cpuPerDelivery)}× | ${cell(r.ownCpuPerDelivery)}× | ${cell(r.p99At2k)}× |`,
+    ),
     ...report.systems.filter(isMeasured).flatMap((s) => s.failedRuns.map((failure) => `\n${s.name} ${failure} (left out of the medians)`)),
     "",
-    "Deliveries: each message to all 10 members of its conversation, sender included. Server CPU per delivery is measured at 2,000 sent/s (20,000 deliveries/s), from the step's start until its deliveries drained; for parley-durable it includes FerretDB on the same core. " +
+    "Deliveries: each message to all 10 members of its conversation, sender included. Server CPU per delivery is measured at 2,000 sent/s (20,000 deliveries/s), from the step's start until its deliveries drained; for a durable Parley it includes the store on the same core, and the next two columns split it between Parley's own process and the store's. " +
       "Deliveries per server CPU-second (1e6 / CPU per delivery) is the noise-robust capacity figure: CPU time barely moves when neighbours are busy, wall-clock latency does. Neighbours' CPU is what other processes on this shared machine used during the steps (% of one core). A system stopped by the load generator has a higher real maximum: its row and ratios against it are bounds, not measurements.",
   ];
   return lines.join("\n");
@@ -170,7 +178,7 @@ function chart(summaries: Summary[], p99LimitMs: number): string {
   return parts.join("\n");
 }
 
-type ReportInput = { systems: SystemRuns[]; options: SweepOptions; runs: number; cpuSplit: string; storeKind: string | undefined; durationSec: number };
+export type ReportInput = { systems: SystemRuns[]; options: SweepOptions; runs: number; cpuSplit: string; storeKind: string | undefined; durationSec: number };
 
 function buildReport(input: ReportInput) {
   const systems = input.systems.map(summarise);
@@ -180,7 +188,7 @@ function buildReport(input: ReportInput) {
     machine: `${os.cpus()[0]?.model} × ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`,
     cpuSplit: input.cpuSplit,
     workload: {
-      description: `${options.conversations * options.membersPerConversation} clients in ${options.conversations} conversations of ${options.membersPerConversation}, ${options.textBytes}-byte texts, open-loop senders stepped through ${options.ratesPerSec.join(", ")} messages/s (${options.stepMs / 1000} s each after a ${options.warmupMs / 1000} s warm-up) until delivery p99 passes ${options.p99LimitMs} ms or fewer than ${options.minDeliveredRatio * 100} % of deliveries arrive; latency from the send time in the payload to receipt by each member${input.storeKind ? `; durable store ${input.storeKind} on SQLite` : ""}`,
+      description: `${options.conversations * options.membersPerConversation} clients in ${options.conversations} conversations of ${options.membersPerConversation}, ${options.textBytes}-byte texts, open-loop senders stepped through ${options.ratesPerSec.join(", ")} messages/s (${options.stepMs / 1000} s each after a ${options.warmupMs / 1000} s warm-up) until delivery p99 passes ${options.p99LimitMs} ms or fewer than ${options.minDeliveredRatio * 100} % of deliveries arrive; latency from the send time in the payload to receipt by each member${input.storeKind ? `; durable stores: ${input.storeKind}` : ""}`,
       ...options,
     },
     runs: input.runs,
@@ -201,6 +209,85 @@ export function writeResults(dir: string, input: ReportInput): { markdown: strin
   writeFileSync(paths[1]!, `${md}\n\n![p99 against deliveries/s](latest.svg)\n`);
   writeFileSync(paths[2]!, `${chart(report.systems, input.options.p99LimitMs)}\n`);
   return { markdown: md, paths };
+}
+
+/** One bench run in the history: when, at which commit, on what, and each system's headline figures. */
+type HistoryEntry = {
+  at: string;
+  commit: string;
+  machine: string;
+  workload: string;
+  runs: number;
+  systems: Array<{
+    name: string;
+    skipped?: string;
+    max?: number | null;
+    p99At2k?: number | null;
+    cpu?: number | null;
+    own?: number | null;
+    store?: number | null;
+    rssMb?: number | null;
+    limitedBy?: string;
+  }>;
+};
+
+/**
+ * Append this bench's headline figures to `dir`/history.jsonl and render history.md from all of
+ * them, newest first, so a change's effect shows against the runs before it.
+ */
+export function appendHistory(dir: string, input: ReportInput): string {
+  const report = buildReport(input);
+  const git = (args: string[]) => spawnSync("git", args, { cwd: import.meta.dirname, encoding: "utf8" }).stdout?.trim() ?? "";
+  const commit = `${git(["rev-parse", "--short", "HEAD"]) || "unknown"}${git(["status", "--porcelain", "--untracked-files=no"]) ? " (with uncommitted changes)" : ""}`;
+  const entry: HistoryEntry = {
+    at: report.generatedAt,
+    commit,
+    machine: report.machine,
+    workload: report.workload.description,
+    runs: report.runs,
+    systems: report.systems.map((s) =>
+      isMeasured(s)
+        ? {
+            name: s.name,
+            max: s.maxDeliveriesPerSecAtP99Under100ms,
+            p99At2k: s.p99MsAt2kSent,
+            cpu: s.serverCpuUsPerDelivery,
+            own: s.ownCpuUsPerDelivery,
+            store: s.storeCpuUsPerDelivery,
+            rssMb: s.serverRssMb,
+            limitedBy: s.limitedBy,
+          }
+        : { name: s.name, skipped: s.skipped },
+    ),
+  };
+  const file = join(dir, "history.jsonl");
+  appendFileSync(file, `${JSON.stringify(entry)}\n`);
+  const entries = readFileSync(file, "utf8")
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => JSON.parse(line) as HistoryEntry)
+    .reverse();
+  const md = [
+    "# Benchmark history",
+    "",
+    "Every `npm run bench` appends its headline figures here (newest first); latest.md has the last run in full. CPU is µs of server CPU per delivery at 2,000 sent/s: all of it, the system's own process, and the store's.",
+    ...entries.flatMap((e) => [
+      "",
+      `## ${e.at.slice(0, 16).replace("T", " ")} UTC, ${e.commit}, median of ${e.runs}`,
+      "",
+      `${e.workload}. ${e.machine}.`,
+      "",
+      "| system | max deliveries/s | p99 ms @ 2k | CPU µs | own | store | RSS MiB | stopped by |",
+      "|---|---|---|---|---|---|---|---|",
+      ...e.systems.map((s) =>
+        s.skipped
+          ? `| ${s.name} | skipped: ${s.skipped} | | | | | | |`
+          : `| ${s.name} | ${cell(s.max)} | ${cell(s.p99At2k)} | ${cell(s.cpu)} | ${cell(s.own)} | ${cell(s.store)} | ${cell(s.rssMb)} | ${s.limitedBy} |`,
+      ),
+    ]),
+  ];
+  writeFileSync(join(dir, "history.md"), `${md.join("\n")}\n`);
+  return join(dir, "history.md");
 }
 
 /** Re-render latest.md and latest.svg (and the summaries in latest.json) from a latest.json's runs. */

@@ -31,8 +31,10 @@ export type StepResult = {
   errors: Record<string, number>;
   /** Server CPU while sending, % of its core (store included for durable Parley). */
   serverCpuPct: number;
-  /** Server CPU from the step's start until its deliveries drained, per delivery. */
+  /** Server CPU from the step's start until its deliveries drained, per delivery (the store's included). */
   serverCpuUsPerDelivery: number;
+  /** Of serverCpuUsPerDelivery, what the durable store's process used (0 without one). */
+  storeCpuUsPerDelivery: number;
   /** This process's CPU while sending, % of its core. */
   loadgenCpuPct: number;
   /** CPU every other process on the machine used while sending, % of one core: noise from neighbours. */
@@ -46,6 +48,14 @@ export type StepResult = {
    */
   monotonicUs: [number, number];
 };
+
+function cpuOrZero(pid: number): number {
+  try {
+    return cpuMicros(pid);
+  } catch {
+    return 0;
+  }
+}
 
 /** Now on CLOCK_MONOTONIC in µs, the clock V8 stamps profile samples with. */
 const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
@@ -134,14 +144,19 @@ export async function sweep(system: RunningSystem, options: SweepOptions): Promi
     await closeMembers(seating.flat());
     throw new Error(`joins failed: ${JSON.stringify(Object.fromEntries(meter.errors))}`);
   }
-  const serverPids = [system.server.pid, ...(system.storePid ? [system.storePid] : [])];
-  const serverCpu = () => serverPids.reduce((sum, pid) => sum + cpuMicros(pid), 0);
+  // The store's processes are listed at each step's start and read again at its end.
+  let storePids = system.storePids();
+  // A store process that went away (a PostgreSQL backend closed) counts nothing.
+  const storeCpu = () => storePids.reduce((sum, pid) => sum + cpuOrZero(pid), 0);
+  const serverCpu = () => cpuMicros(system.server.pid) + storeCpu();
   const steps: StepResult[] = [];
   const measureStep = async (ratePerSec: number): Promise<StepResult> => {
     meter.reset();
     const started = performance.now();
     const monotonicStart = monotonicUs();
+    storePids = system.storePids();
     const serverCpuBefore = serverCpu();
+    const storeCpuBefore = storeCpu();
     const loadgenCpuBefore = process.cpuUsage();
     const machineBefore = machineBusyMicros();
     await sendOpenLoop(seating, meter, { ratePerSec, durationMs: options.stepMs, textBytes: options.textBytes });
@@ -151,6 +166,7 @@ export async function sweep(system: RunningSystem, options: SweepOptions): Promi
     const machineSendingUs = machineBusyMicros() - machineBefore;
     await drain(meter, options.drainMs);
     const serverCpuUs = serverCpu() - serverCpuBefore;
+    const storeCpuUs = storeCpu() - storeCpuBefore;
     const delivery = percentilesMs(meter.delivery);
     const deliveredRatio = meter.expected === 0 ? 0 : meter.delivered / meter.expected;
     const loadgenCpuUs = loadgenCpuSending.user + loadgenCpuSending.system;
@@ -164,6 +180,7 @@ export async function sweep(system: RunningSystem, options: SweepOptions): Promi
       errors: Object.fromEntries(meter.errors),
       serverCpuPct: (serverCpuSendingUs / (sendSeconds * 1e6)) * 100,
       serverCpuUsPerDelivery: meter.delivered === 0 ? Number.NaN : serverCpuUs / meter.delivered,
+      storeCpuUsPerDelivery: meter.delivered === 0 ? Number.NaN : storeCpuUs / meter.delivered,
       loadgenCpuPct: (loadgenCpuUs / (sendSeconds * 1e6)) * 100,
       otherCpuPct: Math.max(0, ((machineSendingUs - serverCpuSendingUs - loadgenCpuUs) / (sendSeconds * 1e6)) * 100),
       passed: delivery.p99 <= options.p99LimitMs && deliveredRatio >= options.minDeliveredRatio,

@@ -10,19 +10,25 @@ import { wsConnector } from "./clients/ws.ts";
 import { startServer, type ServerProcess } from "./server-process.ts";
 import type { Connector } from "./workload.ts";
 
-export const SYSTEM_NAMES = ["ws-ceiling", "uws-ceiling", "socketio", "colyseus-stock", "parley-memory", "parley-durable", "parley-memory-unfiltered"] as const;
+export const SYSTEM_NAMES = ["ws-ceiling", "uws-ceiling", "socketio", "colyseus-stock", "parley-memory", "parley-durable", "parley-durable-pg", "parley-memory-unfiltered"] as const;
 export type SystemName = (typeof SYSTEM_NAMES)[number];
 
-/** A started system: its server process (plus a store's pid for durable Parley) and how to connect. */
-export type RunningSystem = { server: ServerProcess; storePid: number | undefined; connector: Connector };
+/**
+ * A started system: its server process, the processes of its store for durable Parley (listed
+ * again at each step: PostgreSQL starts a backend per connection), and how to connect.
+ */
+export type RunningSystem = { server: ServerProcess; storePids(): number[]; connector: Connector };
+const NO_STORE = () => [];
 
 /** Where and how to start a system. */
 export type StartOptions = {
   serverCpu: number;
-  /** MongoDB-wire URL (one database per start) for parley-durable. */
+  /** MongoDB-wire URL (one database per start) for parley-durable and parley-durable-pg. */
   mongoUrl?: string;
-  /** PID of the store behind mongoUrl, so its CPU counts as the server's. */
-  storePid?: number;
+  /** The processes of the store behind mongoUrl, so their CPU counts as the server's. */
+  storePids?: () => number[];
+  /** Settings for a Parley server on top of the benchmark's own (GROUP_COMMIT_WINDOW_MS=10, say). */
+  parleyEnv?: Record<string, string>;
   /** Extra node flags for every server, e.g. --cpu-prof. */
   nodeArgs?: string[];
 };
@@ -52,28 +58,30 @@ export async function startSystem(name: SystemName, options: StartOptions): Prom
   switch (name) {
     case "ws-ceiling": {
       const server = await startServer(script("ws-ceiling.ts"), {}, cpu, options.nodeArgs);
-      return { server, storePid: undefined, connector: wsConnector(server.endpoint) };
+      return { server, storePids: NO_STORE, connector: wsConnector(server.endpoint) };
     }
     case "uws-ceiling": {
       const server = await startServer(script("uws-ceiling.ts"), {}, cpu, options.nodeArgs);
-      return { server, storePid: undefined, connector: wsConnector(server.endpoint) };
+      return { server, storePids: NO_STORE, connector: wsConnector(server.endpoint) };
     }
     case "socketio": {
       const server = await startServer(script("socketio.ts"), {}, cpu, options.nodeArgs);
-      return { server, storePid: undefined, connector: socketioConnector(server.endpoint) };
+      return { server, storePids: NO_STORE, connector: socketioConnector(server.endpoint) };
     }
     case "colyseus-stock": {
       const server = await startServer(script("colyseus-stock.ts"), {}, cpu, options.nodeArgs);
-      return { server, storePid: undefined, connector: colyseusConnector([server.endpoint], stockBroadcast) };
+      return { server, storePids: NO_STORE, connector: colyseusConnector([server.endpoint], stockBroadcast) };
     }
     case "parley-memory":
     case "parley-memory-unfiltered":
-    case "parley-durable": {
-      if (name === "parley-durable" && !options.mongoUrl) throw new Error("parley-durable needs a MongoDB-wire URL");
+    case "parley-durable":
+    case "parley-durable-pg": {
+      const durable = name.startsWith("parley-durable");
+      if (durable && !options.mongoUrl) throw new Error(`${name} needs a MongoDB-wire URL`);
       // parley-memory-unfiltered: the content filter off, to measure what it costs per delivery.
-      const env = { ...PARLEY_BENCH_ENV, ...(name === "parley-durable" ? { MONGO_URL: options.mongoUrl! } : {}), ...(name === "parley-memory-unfiltered" ? { TEXT_FILTER: "off" } : {}) };
+      const env = { ...PARLEY_BENCH_ENV, ...(durable ? { MONGO_URL: options.mongoUrl! } : {}), ...(name === "parley-memory-unfiltered" ? { TEXT_FILTER: "off" } : {}), ...options.parleyEnv };
       const server = await startServer(join(ROOT, "server", "main.ts"), env, cpu, options.nodeArgs);
-      return { server, storePid: name === "parley-durable" ? options.storePid : undefined, connector: colyseusConnector([server.endpoint], parleyChat) };
+      return { server, storePids: durable ? (options.storePids ?? NO_STORE) : NO_STORE, connector: colyseusConnector([server.endpoint], parleyChat) };
     }
   }
 }

@@ -112,6 +112,8 @@ export type Config = Readonly<{
     windowMs: number;
     /** @default 500 */
     maxMessages: number;
+    /** Batches written at once (different rooms' messages). @default 1 */
+    concurrency: number;
     /** @default 1048576 */
     maxBytes: number;
     /** Messages waiting for a write before appends are refused. @default 10000 */
@@ -284,6 +286,7 @@ export function loadConfig(env: Env = process.env): Config {
     groupCommit: Object.freeze({
       windowMs: integer(env, "GROUP_COMMIT_WINDOW_MS", 2, 0, 1000),
       maxMessages: integer(env, "GROUP_COMMIT_MAX_MESSAGES", 500, 1, 100_000),
+      concurrency: integer(env, "GROUP_COMMIT_CONCURRENCY", 1, 1, 64),
       maxBytes: integer(env, "GROUP_COMMIT_MAX_BYTES", 1_048_576, 1024, 16_777_216),
       maxQueuedMessages: integer(env, "GROUP_COMMIT_MAX_QUEUE", 10_000, 1, 10_000_000),
     }),

@@ -26,6 +26,11 @@ export type GroupCommitOptions = {
    * node. A write given up on may still land; the store's unique indexes fence that.
    */
   writeTimeoutMs: number;
+  /**
+   * Writes in flight at once. Each room has at most one append in flight, so concurrent batches
+   * never hold two appends of one room and per-room order stays. @default 1
+   */
+  concurrency?: number;
   onBatch?: (messages: number, seconds: number) => void;
   onQueueDepth?: (messages: number) => void;
 };
@@ -44,7 +49,8 @@ export function createGroupCommit(store: Pick<HistoryStore, "appendMessages">, o
 
   let queue: Request[] = [];
   let queuedMessages = 0;
-  let writing = false;
+  const concurrency = Math.max(1, options.concurrency ?? 1);
+  let writers = 0;
   let timer: NodeJS.Timeout | undefined;
 
   const depth = (delta: number) => {
@@ -66,10 +72,11 @@ export function createGroupCommit(store: Pick<HistoryStore, "appendMessages">, o
     return batch;
   };
 
+  /** One writer: batches from the queue until it is empty. Up to `concurrency` run at once. */
   const flush = async () => {
     timer = undefined;
-    if (writing) return;
-    writing = true;
+    if (writers >= concurrency) return;
+    writers++;
     try {
       while (queue.length > 0) {
         const batch = takeBatch();
@@ -89,12 +96,14 @@ export function createGroupCommit(store: Pick<HistoryStore, "appendMessages">, o
         }
       }
     } finally {
-      writing = false;
+      writers--;
     }
   };
 
   const schedule = () => {
-    if (writing || timer) return;
+    // While every writer is busy the queue grows into the next batch; a free writer waits the
+    // window for more appends, unless a whole batch is waiting already.
+    if (writers >= concurrency || timer) return;
     if (queuedMessages >= options.maxMessages) void flush();
     else timer = setTimeout(() => void flush(), options.windowMs);
   };

@@ -7,6 +7,13 @@ function message(conversationId: string, seq: number): Message {
   return { conversationId, seq, senderId: "alice", senderName: "Alice", text: `m${seq}`, sentAt: new Date(0).toISOString(), clientMsgId: `m${seq}` };
 }
 
+/** A promise with its resolve function. */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((done) => (resolve = done));
+  return { promise, resolve };
+}
+
 const options = { windowMs: 1, maxMessages: 500, maxBytes: 1_000_000, maxQueuedMessages: 10_000, writeTimeoutMs: 50 };
 
 describe("group commit", function () {
@@ -41,4 +48,44 @@ describe("group commit", function () {
     assert.deepEqual(await append([message("channel:b", 1)]), { stored: 1 });
     assert.equal((await store.listAfter("channel:b", 0, 10)).messages.length, 1);
   });
+
+  for (const concurrency of [1, 2]) {
+    it(`with ${concurrency} write${concurrency > 1 ? "s" : ""} in flight, ${concurrency > 1 ? "writes another room's batch while the first is pending" : "holds the next batch until the first write settles"}`, async function () {
+      const store = new MemoryHistoryStore();
+      const started: string[] = [];
+      const release: Array<() => void> = [];
+      const firstStarted = deferred();
+      const secondStarted = deferred();
+      const append = createGroupCommit(
+        {
+          appendMessages: async (messages) => {
+            started.push(messages[0]!.conversationId);
+            if (started.length === 1) firstStarted.resolve();
+            if (started.length === 2) secondStarted.resolve();
+            await new Promise<void>((resolve) => release.push(resolve));
+            return store.appendMessages(messages);
+          },
+        },
+        { ...options, writeTimeoutMs: 5000, concurrency },
+      );
+      const first = append([message("channel:a", 1)]);
+      // The second append arrives while the first batch's write is pending.
+      await firstStarted.promise;
+      const second = append([message("channel:b", 1)]);
+      if (concurrency > 1) {
+        await secondStarted.promise;
+        assert.equal(release.length, 2, "both writes pending at once");
+      } else {
+        // Five windows pass with nothing started: the second batch waits for the first write.
+        await new Promise<void>((resolve) => setTimeout(resolve, options.windowMs * 5));
+        assert.deepEqual(started, ["channel:a"], "the second batch waits for the first write");
+      }
+      while (started.length < 2 || release.length > 0) {
+        release.shift()?.();
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      assert.deepEqual(await Promise.all([first, second]), [{ stored: 1 }, { stored: 1 }]);
+      assert.deepEqual(started, ["channel:a", "channel:b"]);
+    });
+  }
 });
