@@ -49,14 +49,14 @@ export function createTextFilter(mode: TextFilterMode): TextFilter {
   if (mode === "off") return { check: () => ({ action: "pass" }) };
   const matcher = createMatcher();
   if (mode === "refuse") {
-    const refused = (text: string) => matcher.has(text) || derivedViews(text).some((view) => matcher.has(view.text));
+    const refused = (text: string) => matcher.has(text) || derivedViews(text).some((view) => matcher.has(view.text, view.changed));
     return { check: (text) => (refused(text) ? { action: "refuse", message: REFUSED_MESSAGE } : { action: "pass" }) };
   }
   return {
     check(text) {
       // Matches in the text and in its derived views, as inclusive UTF-16 spans of the text.
       const found = matcher.find(text);
-      for (const view of derivedViews(text)) for (const [start, end] of matcher.find(view.text)) found.push([view.from[start]!, view.to[end]!]);
+      for (const view of derivedViews(text)) for (const [start, end] of matcher.find(view.text, view.changed)) found.push([view.from[start]!, view.to[end]!]);
       // A span with no letter is a number read as leetspeak ("455", "8008", a time, a score): never masked.
       const spans = found.filter(([start, end]) => HAS_LETTER.test(text.slice(start, end + 1)));
       return spans.length === 0 ? { action: "pass" } : { action: "mask", text: maskSpans(text, spans) };
@@ -138,7 +138,12 @@ function blacklistTransformers(): TransformerContainer[] {
 }
 
 /** Matches of the dataset in a text, and whether there is one: obscenity's answers, found faster. */
-type Matcher = { find(text: string): Array<[number, number]>; has(text: string): boolean };
+/**
+ * Matches of the dataset in a text, and whether there is one. With `changed` (a derived view's
+ * rewritten positions, ascending), only terms that could cover one of them are looked for: a match
+ * anywhere else reads the same in the text itself, which was searched whole.
+ */
+type Matcher = { find(text: string, changed?: readonly number[]): Array<[number, number]>; has(text: string, changed?: readonly number[]): boolean };
 /** Past this many matching terms in one text, one pass of the whole matcher is cheaper than one per term. */
 const TERMS_CHECKED_ONE_BY_ONE = 3;
 
@@ -163,8 +168,11 @@ function createMatcher(): Matcher {
    * position where its first two characters (or its first, before a wildcard) stand, since a match
    * starts there; the few terms that could start anywhere are tested along the whole text.
    */
-  const matchersFor = (text: string): RegExpMatcher[] => {
+  /** Longest match a term can make, in transformed characters, plus one each side for \b and runs. */
+  const reach = Math.max(...blacklistedTerms.map((term) => patternLength(term.pattern))) + 2;
+  const matchersFor = (text: string, changed?: readonly number[]): RegExpMatcher[] => {
     const transformed = transform(text);
+    const near = changed && nearChanges(transformed.length, changed, reach);
     const matched = new Uint8Array(terms.length);
     let count = 0;
     const tryAt = (indexes: readonly number[] | undefined, position: number) => {
@@ -183,6 +191,7 @@ function createMatcher(): Matcher {
       for (let position = 0; position < transformed.length && matched[index] === 0; position++) tryAt([index], position);
     }
     for (let i = 0; i + 1 < transformed.length && count <= TERMS_CHECKED_ONE_BY_ONE; i++) {
+      if (near !== undefined && near[i] === 0) continue;
       const first = transformed.charCodeAt(i);
       if (first >= 128) continue;
       tryAt(startingAt.byFirst[first], i);
@@ -196,9 +205,37 @@ function createMatcher(): Matcher {
     return matching;
   };
   return {
-    find: (text) => matchersFor(text).flatMap((matcher) => matcher.getAllMatches(text).map((match): [number, number] => [match.startIndex, match.endIndex])),
-    has: (text) => matchersFor(text).some((matcher) => matcher.hasMatch(text)),
+    find: (text, changed) => matchersFor(text, changed).flatMap((matcher) => matcher.getAllMatches(text).map((match): [number, number] => [match.startIndex, match.endIndex])),
+    has: (text, changed) => matchersFor(text, changed).some((matcher) => matcher.hasMatch(text)),
   };
+}
+
+/** Characters a pattern can match at most: a literal's, an optional part's, one per wildcard. */
+function patternLength(parsed: ParsedPattern): number {
+  const lengthOf = (node: LiteralNode | WildcardNode) => (node.kind === SyntaxKind.Literal ? node.chars.length : 1);
+  return parsed.nodes.reduce((sum, node) => sum + (node.kind === SyntaxKind.Optional ? lengthOf(node.childNode) : lengthOf(node)), 0);
+}
+
+/**
+ * The transformed positions a match could start at and still cover a changed text position:
+ * within `reach` before the transformed character standing for it, or two after. `transformOrigin`
+ * maps transformed characters back to the text (the transform drops some, and folds pairs).
+ */
+function nearChanges(length: number, changed: readonly number[], reach: number): Uint8Array {
+  const near = new Uint8Array(length);
+  const mark = (at: number) => near.fill(1, Math.max(0, at - reach), Math.min(length, at + 3));
+  let next = 0;
+  for (let t = 0; t < length && next < changed.length; t++) {
+    // The transformed character t stands for the text up to transformOrigin[t] (and what the transform dropped before it).
+    let covers = false;
+    while (next < changed.length && changed[next]! <= transformOrigin[t]!) {
+      covers = true;
+      next++;
+    }
+    if (covers) mark(t);
+  }
+  if (next < changed.length) mark(length - 1);
+  return near;
 }
 
 /**
@@ -237,6 +274,12 @@ function indexOpenings(patterns: readonly ParsedPattern[]): { byPair: Array<numb
 }
 
 /**
+ * For the last transformed text: the index in the input of the last unit each of its units came
+ * from. One buffer, reused: read right after transforming (matching is synchronous).
+ */
+let transformOrigin = new Int32Array(256);
+
+/**
  * The transformed text as obscenity's matcher sees it (its TransformerSet, applied per code point).
  * The stateless steps before the first stateful one are composed, and tabulated for ASCII.
  */
@@ -255,6 +298,7 @@ function transformWith(containers: readonly TransformerContainer[]): (text: stri
   const ascii = Int32Array.from({ length: 128 }, (_, char) => applyComposed(char) ?? -1);
   return (text) => {
     let out = "";
+    if (transformOrigin.length < text.length + 1) transformOrigin = new Int32Array(2 * text.length + 16);
     for (let i = 0; i < text.length; i++) {
       const code = text.charCodeAt(i);
       let char: number | undefined;
@@ -265,7 +309,10 @@ function transformWith(containers: readonly TransformerContainer[]): (text: stri
         char = applyComposed(point);
       }
       for (let s = 0; s < rest.length && char !== undefined; s++) char = rest[s]!(char);
-      if (char !== undefined) out += String.fromCodePoint(char);
+      if (char === undefined) continue;
+      const made = String.fromCodePoint(char);
+      for (let unit = 0; unit < made.length; unit++) transformOrigin[out.length + unit] = i;
+      out += made;
     }
     for (const instance of stateful) instance.reset();
     return out;
@@ -328,8 +375,12 @@ function createFolding(): (char: number) => number | undefined {
   };
 }
 
-/** A rewritten text, and for each of its UTF-16 units the first and last unit of the original it stands for. */
-type View = { text: string; from: number[]; to: number[] };
+/**
+ * A rewritten text, for each of its UTF-16 units the first and last unit of the original it stands
+ * for, and where it differs from the original (ascending view positions: a replaced character, a
+ * cut run, and both sides of removed separators).
+ */
+type View = { text: string; from: number[]; to: number[]; changed: number[] };
 
 const WORD = 0;
 const SPACE = 1;
@@ -452,16 +503,26 @@ function derivedViews(text: string): View[] {
   if (!changed && !hasOnes) return [];
 
   const build = (onesAsL: boolean): View => {
-    const view: View = { text: "", from: [], to: [] };
+    const view: View = { text: "", from: [], to: [], changed: [] };
+    let afterDrop = false;
     for (let i = 0; i < count; i++) {
-      if (drop[i]) continue;
-      const char = onesAsL && isOne(i) ? "l" : String.fromCodePoint(codes[i]!);
+      if (drop[i]) {
+        // Removed separators: the kept units on both sides of the gap changed neighbours.
+        if (!afterDrop && view.text.length > 0 && view.changed.at(-1) !== view.text.length - 1) view.changed.push(view.text.length - 1);
+        afterDrop = true;
+        continue;
+      }
+      const replaced = onesAsL && isOne(i);
+      if (afterDrop || replaced || last[i] !== i) view.changed.push(view.text.length);
+      afterDrop = false;
+      const char = replaced ? "l" : String.fromCodePoint(codes[i]!);
       for (let unit = 0; unit < char.length; unit++) {
         view.from.push(starts[i]!);
         view.to.push(starts[last[i]! + 1]! - 1);
       }
       view.text += char;
     }
+    if (afterDrop && view.text.length > 0 && view.changed.at(-1) !== view.text.length - 1) view.changed.push(view.text.length - 1);
     return view;
   };
   return [...(changed ? [build(false)] : []), ...(hasOnes ? [build(true)] : [])];
