@@ -16,11 +16,13 @@
  *   90 % of `leaseMs` has passed since the start of the last renewal that succeeded, by the local
  *   monotonic clock, so a node frozen past its lease stops writing before anyone may claim its
  *   conversations... and the store's unique (conversationId, seq) index stays the final fence.
- * - A node that finds its lease lapsed (a freeze, a Redis restart or FLUSHALL) takes a new epoch and
- *   claims each of its rooms' routes again (one script per room, only then); a room whose route
- *   another live room took has lost it: `onLeaseLost` tells the node, which stops the room's writes
- *   and sends its clients `migrate`. The same pass runs when the subscriber connection comes back
- *   (`recheck`), since other nodes saw no process channel meanwhile.
+ * - A node that finds its lease lapsed (a freeze, a Redis restart or FLUSHALL) takes it back under
+ *   the same epoch (SET NX) and reads its rooms' routes (pipelined GETs): the ones still naming it
+ *   are live again as they are; only a route that is gone or names another room is claimed again
+ *   with a script (all of them after FLUSHALL). A room whose route another live room took has lost
+ *   it: `onLeaseLost` tells the node, which stops the room's writes and sends its clients
+ *   `migrate`. Writes resume once every route is settled. The same pass runs when the subscriber
+ *   connection comes back (`recheck`), since other nodes saw no process channel meanwhile.
  * - `parley:host:<processId>` (a lease holding the node's room count) and the set `parley:hosts`
  *   list the live room hosts; `selectHost` places a new room on the least loaded one.
  *
@@ -107,6 +109,9 @@ type ScriptingRedis = Redis & {
   parleyRenewNode(node: string, epoch: string, leaseMs: number): Promise<number>;
   parleyRelease(route: string, handover: string, roomId: string, note: string, noteMs: number): Promise<number>;
 };
+
+/** Routes read per pipeline when the lease is taken back. */
+const ROUTE_CHECK_BATCH = 1000;
 
 /** Share of the lease a node trusts itself to hold it after a renewal began (clock rates differ). */
 const SELF_TRUST = 0.9;
@@ -392,33 +397,78 @@ export class RoutingDriver implements MatchMakerDriver {
   }
 
   /**
-   * Take the node lease under a new epoch, then claim every owned room's route again under it
-   * (writing its listing back: Redis may have lost everything). A route another live room holds
-   * now is lost. Writes resume only once every route is settled.
+   * Take the node lease again and settle every owned room's route before writes resume.
+   *
+   * Usually under the same epoch (`SET NX`: the key had lapsed, or it is still ours on a recheck):
+   * the routes that still name this node and epoch are live again at once, so only they are read
+   * (one pipelined GET per route), and only a route that is missing (Redis emptied) or names
+   * another room is claimed again with a script; a route another live room holds is lost. At boot,
+   * or if the key holds another epoch, under a new epoch, claiming every route in the same
+   * transaction (no other node sees the new epoch before our routes carry it).
    */
   async #takeLease(): Promise<void> {
     const { leaseMs, processId } = this.#options;
     const started = performance.now();
-    const epoch = randomBytes(6).toString("base64url");
-    const owned = [...this.#owned];
-    // One transaction: no other node sees the new epoch before our routes carry it.
-    const transaction = this.#redis.multi().set(nodeKey(processId()), epoch, "PX", leaseMs);
-    for (const [roomId, { route, listing }] of owned)
-      (transaction as unknown as ScriptingRedis).parleyClaim(route, ROOMCACHES, roomsOfKey(processId()), roomId, processId(), epoch, JSON.stringify(listing));
-    const results = (await transaction.exec()) ?? [];
-    const failed = results.find(([error]) => error)?.[0];
-    if (failed) throw failed;
-    this.#epoch = epoch;
-    if (owned.length > 0) {
-      owned.forEach(([roomId], index) => {
-        const winner = results[index + 1]?.[1];
-        if (winner === null || winner === undefined || this.#owned.get(roomId) === undefined) return;
-        // Another live room holds the conversation now (or, if our lease lapsed again, nobody can tell: move).
-        this.#owned.delete(roomId);
-        this.#options.events.onLeaseLost(roomId);
-      });
+    const node = nodeKey(processId());
+    if (this.#epoch !== "" && (await this.#keepEpoch(node, leaseMs))) {
+      await this.#claimAgain(await this.#routesNotOurs([...this.#owned]));
+    } else {
+      this.#epoch = randomBytes(6).toString("base64url");
+      await this.#claimAgain([...this.#owned], { node, leaseMs });
     }
     if (this.#hosting) await this.#redis.multi().set(hostKey(processId()), String(this.#owned.size), "PX", leaseMs).sadd(HOSTS, processId()).exec();
     this.#heldUntil = started + leaseMs * SELF_TRUST;
+  }
+
+  /** Take the lease back under the current epoch if nobody else holds the key: whether it is ours now. */
+  async #keepEpoch(node: string, leaseMs: number): Promise<boolean> {
+    const results = (await this.#redis.multi().set(node, this.#epoch, "PX", leaseMs, "NX").get(node).exec()) ?? [];
+    const failed = results.find(([error]) => error)?.[0];
+    if (failed) throw failed;
+    return results[1]?.[1] === this.#epoch;
+  }
+
+  /** The owned rooms whose route does not name them under this node and epoch, or whose listing is gone. */
+  async #routesNotOurs(owned: Array<[string, { route: string; listing: IRoomCache }]>): Promise<typeof owned> {
+    const unsettled: typeof owned = [];
+    const processId = this.#options.processId();
+    for (let from = 0; from < owned.length; from += ROUTE_CHECK_BATCH) {
+      const chunk = owned.slice(from, from + ROUTE_CHECK_BATCH);
+      const pipeline = this.#redis.pipeline();
+      for (const [roomId, { route }] of chunk) pipeline.get(route).hexists(ROOMCACHES, roomId);
+      const results = (await pipeline.exec()) ?? [];
+      const failed = results.find(([error]) => error)?.[0];
+      if (failed) throw failed;
+      chunk.forEach((entry, index) => {
+        const [roomId] = entry;
+        const ours = results[2 * index]?.[1] === `${roomId} ${processId} ${this.#epoch}` && results[2 * index + 1]?.[1] === 1;
+        if (!ours) unsettled.push(entry);
+      });
+    }
+    return unsettled;
+  }
+
+  /**
+   * Claim these rooms' routes (and listings) under the current epoch; a route another live room
+   * holds is lost. With `setLease`, the node key takes the epoch in the same transaction.
+   */
+  async #claimAgain(rooms: Array<[string, { route: string; listing: IRoomCache }]>, setLease?: { node: string; leaseMs: number }): Promise<void> {
+    if (rooms.length === 0 && !setLease) return;
+    const processId = this.#options.processId();
+    const transaction = this.#redis.multi();
+    if (setLease) transaction.set(setLease.node, this.#epoch, "PX", setLease.leaseMs);
+    const offset = setLease ? 1 : 0;
+    for (const [roomId, { route, listing }] of rooms)
+      (transaction as unknown as ScriptingRedis).parleyClaim(route, ROOMCACHES, roomsOfKey(processId), roomId, processId, this.#epoch, JSON.stringify(listing));
+    const results = (await transaction.exec()) ?? [];
+    const failed = results.find(([error]) => error)?.[0];
+    if (failed) throw failed;
+    rooms.forEach(([roomId], index) => {
+      const winner = results[index + offset]?.[1];
+      if (winner === null || winner === undefined || this.#owned.get(roomId) === undefined) return;
+      // Another live room holds the conversation now (or, if our lease lapsed again, nobody can tell: move).
+      this.#owned.delete(roomId);
+      this.#options.events.onLeaseLost(roomId);
+    });
   }
 }
