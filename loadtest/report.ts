@@ -238,7 +238,7 @@ type HistoryEntry = {
 export function appendHistory(dir: string, input: ReportInput): string {
   const report = buildReport(input);
   const git = (args: string[]) => spawnSync("git", args, { cwd: import.meta.dirname, encoding: "utf8" }).stdout?.trim() ?? "";
-  const commit = `${git(["rev-parse", "--short", "HEAD"]) || "unknown"}${git(["status", "--porcelain", "--untracked-files=no"]) ? " (with uncommitted changes)" : ""}`;
+  const commit = `${git(["rev-parse", "--short", "HEAD"]) || "unknown"}${git(["status", "--porcelain", "--untracked-files=no", "--", ":(top)", ":(top,exclude)loadtest/results"]) ? " (with uncommitted changes)" : ""}`;
   const entry: HistoryEntry = {
     at: report.generatedAt,
     commit,
@@ -260,9 +260,13 @@ export function appendHistory(dir: string, input: ReportInput): string {
         : { name: s.name, skipped: s.skipped },
     ),
   };
-  const file = join(dir, "history.jsonl");
-  appendFileSync(file, `${JSON.stringify(entry)}\n`);
-  const entries = readFileSync(file, "utf8")
+  appendFileSync(join(dir, "history.jsonl"), `${JSON.stringify(entry)}\n`);
+  return renderHistory(dir);
+}
+
+/** Render `dir`/history.md from `dir`/history.jsonl (newest first); returns its path. */
+export function renderHistory(dir: string): string {
+  const entries = readFileSync(join(dir, "history.jsonl"), "utf8")
     .split("\n")
     .filter((line) => line.trim() !== "")
     .map((line) => JSON.parse(line) as HistoryEntry)
