@@ -94,14 +94,25 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
   const nodeCalls = redisNodeCalls(presence, cluster?.redis.commands);
   const drainPace = createDrainPace({ concurrency: config.handOffConcurrency, rushAfterMs: config.drainTimeoutMs / 3 });
   /** Have another live host open the conversation's room (this node stopped hosting when it began draining). */
+  /**
+   * Hosts that failed to open a room for this node's hand-offs (draining too, or not answering):
+   * not asked again, since thousands of rooms each waiting out a call would outlast the drain.
+   */
+  const unableHosts = new Set<string>();
   const openElsewhere = async (conversationId: string): Promise<boolean> => {
     if (config.routing !== "leases" || !cluster) return false;
     const target = await cluster.routing.selectHost().catch(() => undefined);
-    if (target === undefined || target === matchMaker.processId) return false;
+    if (target === undefined || target === matchMaker.processId || unableHosts.has(target)) return false;
     // An earlier release (a rolling upgrade) takes no node calls: move the clients the old way at once.
     if (!(await nodeCalls.listening(target))) return false;
-    const room = await nodeCalls.ask(target, "openRoom", { conversationId }, config.storeTimeoutMs);
-    return room.processId !== matchMaker.processId;
+    try {
+      const room = await nodeCalls.ask(target, "openRoom", { conversationId }, config.storeTimeoutMs);
+      return room.processId !== matchMaker.processId;
+    } catch (error) {
+      if (!unableHosts.has(target)) logger.warn({ target, err: error instanceof Error ? error.message : String(error) }, "a host could not open a room for this node's hand-off; not asking it again");
+      unableHosts.add(target);
+      return false;
+    }
   };
   const roomDeps: ChatRoomDeps = {
     hostsRooms: config.role !== "api",
