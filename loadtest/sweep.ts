@@ -49,7 +49,8 @@ export type StepResult = {
   monotonicUs: [number, number];
 };
 
-function cpuOrZero(pid: number): number {
+export function cpuOrZero(pid: number | undefined): number {
+  if (pid === undefined) return 0;
   try {
     return cpuMicros(pid);
   } catch {
@@ -66,7 +67,7 @@ const NOISY_NEIGHBOURS_PCT = 50;
 export type SweepResult = { steps: StepResult[]; serverRssMb: number; connectMs: number };
 
 /** Run `tasks` with at most `limit` in flight. */
-async function inBatches<T>(tasks: Array<() => Promise<T>>, limit: number): Promise<T[]> {
+export async function inBatches<T>(tasks: Array<() => Promise<T>>, limit: number): Promise<T[]> {
   const results: T[] = new Array(tasks.length);
   let next = 0;
   const worker = async () => {

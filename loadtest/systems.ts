@@ -37,7 +37,7 @@ const LOADTEST = import.meta.dirname;
 const ROOT = join(LOADTEST, "..");
 
 /** Parley's limits raised out of the way: the benchmark measures delivery, not the rate limiter. */
-const PARLEY_BENCH_ENV = {
+export const PARLEY_BENCH_ENV = {
   LOG_LEVEL: "warn",
   TRANSPORT: "ws",
   SEND_RATE_PER_SEC: "100000",
