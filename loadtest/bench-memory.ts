@@ -21,12 +21,12 @@
  * reported. Numbers are reported, never asserted.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import os from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
 import { commandLine, failUsage, type Command, type Option } from "../deploy/cli.ts";
 import { waitFor } from "../deploy/wait-for.ts";
 import { hasTaskset, pinProcess, type ServerProcess } from "./server-process.ts";
+import { cell, machineLine, median, round } from "./report.ts";
 import { closeMembers, seatMembers } from "./sweep.ts";
 import { startSystem, SYSTEM_NAMES, type SystemName } from "./systems.ts";
 import type { MemberEvents } from "./workload.ts";
@@ -200,13 +200,6 @@ function runOf(phases: PhaseResult[]): MemoryRun {
   return { phases, perConnectionKiB: rss.perConnection, perRoomKiB: rss.perRoom, ...(heap ? { perConnectionHeapKiB: heap.perConnection, perRoomHeapKiB: heap.perRoom } : {}) };
 }
 
-const median = (xs: Array<number | undefined>): number | null => {
-  const sorted = xs.filter((x): x is number => x !== undefined && Number.isFinite(x)).sort((a, b) => a - b);
-  if (sorted.length === 0) return null;
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
-const round = (x: number | null, digits = 1) => (x === null ? null : Number(x.toFixed(digits)));
 const mib = (kib: number | null) => (kib === null ? null : kib / 1024);
 
 /** Medians over a system's runs. */
@@ -259,7 +252,6 @@ function ratios(summaries: Summary[]) {
     );
 }
 
-const cell = (x: number | null | undefined) => (x === null || x === undefined || Number.isNaN(x) ? "–" : x.toLocaleString("en-US"));
 const times = (x: number | null | undefined) => (x === null || x === undefined ? "–" : `${cell(x)}×`);
 const count = (n: number) => n.toLocaleString("en-US");
 
@@ -267,7 +259,7 @@ function buildReport(results: SystemRuns[], durationSec: number) {
   const systemSummaries = results.map(summarise);
   return {
     generatedAt: new Date().toISOString(),
-    machine: `${os.cpus()[0]?.model} × ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`,
+    machine: machineLine(),
     cpuSplit: hasTaskset ? `each server pinned to CPU ${SERVER_CPU}, load generator to CPU ${LOADGEN_CPU} (taskset)` : "no taskset: processes unpinned",
     workload: {
       description: `${count(clients)} idle clients, seated in ${count(clients / roomSize)} conversations of ${roomSize} (phase A) and in ${count(clients)} conversations of 1 (phase B), each phase in a fresh server; no messages sent`,

@@ -21,7 +21,6 @@
 import "./clients/prefer-ws.ts";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
-import os from "node:os";
 import { join } from "node:path";
 import { Client, type Room } from "@colyseus/sdk";
 import { Redis } from "ioredis";
@@ -30,6 +29,7 @@ import { startCluster, type Cluster, type ClusterNode } from "../deploy/cluster.
 import { startMongoWire, startRedis, withDatabase } from "../deploy/services.ts";
 import { colyseusConnector, parleyChatNamed, type ColyseusFlavour } from "./clients/colyseus.ts";
 import { readCounters, type RedisCounters } from "./cluster-redis-window.ts";
+import { machineLine } from "./report.ts";
 import { hasTaskset, machineBusyMicros, pinProcess } from "./server-process.ts";
 import { closeMembers, cpuOrZero, inBatches, seatMembers } from "./sweep.ts";
 import { PARLEY_BENCH_ENV, pidListeningOn } from "./systems.ts";
@@ -966,7 +966,7 @@ function model(one: Summary, many: Summary): string[] {
 
 function machine(): string {
   const redisVersion = /v=(\S+)/.exec(spawnSync("redis-server", ["--version"], { encoding: "utf8" }).stdout ?? "")?.[1] ?? "unknown";
-  return `${os.cpus()[0]?.model} × ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.version}, Redis ${redisVersion}`;
+  return `${machineLine()}, Redis ${redisVersion}`;
 }
 
 function markdown(all: SetupRun[], one: Summary, many: Summary, started: Date, durationSec: number, storeKind: string): string {

@@ -21,13 +21,14 @@ const SERVER_SATURATED_PCT = 80;
 /** Other processes' CPU (% of one core) at a failing step above which the step says little. */
 const NOISY_NEIGHBOURS_PCT = 50;
 
-const median = (xs: number[]): number | null => {
-  const sorted = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+/** The median of the finite numbers (undefined and NaN left out), or null when there is none. */
+export const median = (xs: ReadonlyArray<number | undefined>): number | null => {
+  const sorted = xs.filter((x): x is number => x !== undefined && Number.isFinite(x)).sort((a, b) => a - b);
   if (sorted.length === 0) return null;
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
-const round = (x: number | null, digits = 1) => (x === null ? null : Number(x.toFixed(digits)));
+export const round = (x: number | null, digits = 1) => (x === null ? null : Number(x.toFixed(digits)));
 
 /** The best passing step of a run, and the step that stopped it. */
 function bestAndStop(run: BenchRun): { best: StepResult | undefined; stop: StepResult | undefined } {
@@ -112,7 +113,7 @@ function ratios(summaries: Summary[]) {
     );
 }
 
-const cell = (x: number | null | undefined) => (x === null || x === undefined || Number.isNaN(x) ? "–" : x.toLocaleString("en-US"));
+export const cell = (x: number | null | undefined) => (x === null || x === undefined || Number.isNaN(x) ? "–" : x.toLocaleString("en-US"));
 
 function markdown(report: ReturnType<typeof buildReport>): string {
   const lines = [
@@ -178,6 +179,11 @@ function chart(summaries: Summary[], p99LimitMs: number): string {
   return parts.join("\n");
 }
 
+/** The machine a benchmark ran on, as every report states it. */
+export function machineLine(): string {
+  return `${os.cpus()[0]?.model} × ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`;
+}
+
 export type ReportInput = { systems: SystemRuns[]; options: SweepOptions; runs: number; cpuSplit: string; storeKind: string | undefined; durationSec: number };
 
 function buildReport(input: ReportInput) {
@@ -185,7 +191,7 @@ function buildReport(input: ReportInput) {
   const { options } = input;
   return {
     generatedAt: new Date().toISOString(),
-    machine: `${os.cpus()[0]?.model} × ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`,
+    machine: machineLine(),
     cpuSplit: input.cpuSplit,
     workload: {
       description: `${options.conversations * options.membersPerConversation} clients in ${options.conversations} conversations of ${options.membersPerConversation}, ${options.textBytes}-byte texts, open-loop senders stepped through ${options.ratesPerSec.join(", ")} messages/s (${options.stepMs / 1000} s each after a ${options.warmupMs / 1000} s warm-up) until delivery p99 passes ${options.p99LimitMs} ms or fewer than ${options.minDeliveredRatio * 100} % of deliveries arrive; latency from the send time in the payload to receipt by each member${input.storeKind ? `; durable stores: ${input.storeKind}` : ""}`,

@@ -93,12 +93,12 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
   // Node-to-node calls (server/cluster/node-calls.ts): over Redis in a cluster, in process alone.
   const nodeCalls = redisNodeCalls(presence, cluster?.redis.commands);
   const drainPace = createDrainPace({ concurrency: config.handOffConcurrency, rushAfterMs: config.drainTimeoutMs / 3 });
-  /** Have another live host open the conversation's room (this node stopped hosting when it began draining). */
   /**
    * Hosts that failed to open a room for this node's hand-offs (draining too, or not answering):
    * not asked again, since thousands of rooms each waiting out a call would outlast the drain.
    */
   const unableHosts = new Set<string>();
+  /** Have another live host open the conversation's room (this node stopped hosting when it began draining). */
   const openElsewhere = async (conversationId: string): Promise<boolean> => {
     if (config.routing !== "leases" || !cluster) return false;
     const target = await cluster.routing.selectHost().catch(() => undefined);

@@ -51,9 +51,8 @@ function uncorkAll(): void {
   corked.clear();
 }
 
-/** Hold what this turn writes to the client's socket until the turn ends, so it leaves in one write. */
-export function corkForTurn(client: Client): void {
-  const socket = wsSocketOf(client)?._socket;
+/** Hold what this turn writes to a socket until the turn ends, so it leaves in one write. */
+function corkForTurn(socket: Socket | undefined): void {
   if (socket === undefined || corked.has(socket) || socket.destroyed) return;
   socket.cork();
   corked.add(socket);
@@ -73,7 +72,7 @@ export function broadcastFramed(clients: readonly Client[], type: string, messag
   for (let i = clients.length - 1; i >= 0; i--) {
     const client = clients[i]!;
     if (client === except) continue;
-    const socket = Sender ? wsSocketOf(client) : undefined;
+    const socket = Sender === undefined ? undefined : wsSocketOf(client);
     if (socket === undefined) {
       client.enqueueRaw(bytes);
       continue;
@@ -82,7 +81,7 @@ export function broadcastFramed(clients: readonly Client[], type: string, messag
       const [header, payload] = Sender!.frame(bytes, BINARY_FRAME);
       frame = [payload === undefined ? header : Buffer.concat([header, payload])];
     }
-    corkForTurn(client);
+    corkForTurn(socket._socket);
     socket._sender!.sendFrame(frame);
   }
 }

@@ -137,7 +137,6 @@ function blacklistTransformers(): TransformerContainer[] {
   ];
 }
 
-/** Matches of the dataset in a text, and whether there is one: obscenity's answers, found faster. */
 /**
  * Matches of the dataset in a text, and whether there is one. With `changed` (a derived view's
  * rewritten positions, ascending), only terms that could cover one of them are looked for: a match
@@ -163,32 +162,32 @@ function createMatcher(): Matcher {
   // Sticky: a term is tested only where one of its openings stands, not scanned along the text.
   const terms = blacklistedTerms.map((term) => ({ at: sticky(regExpOf(term.pattern)), matcher: new RegExpMatcher({ blacklistedTerms: [term], ...options }) }));
   const startingAt = indexOpenings(blacklistedTerms.map((term) => term.pattern));
+  /** Longest match a term can make, in transformed characters, plus one each side for \b and runs. */
+  const reach = Math.max(...blacklistedTerms.map((term) => patternLength(term.pattern))) + 2;
   /**
    * The matchers to ask: none when no term matches the transformed text. A term is tested at each
    * position where its first two characters (or its first, before a wildcard) stand, since a match
    * starts there; the few terms that could start anywhere are tested along the whole text.
    */
-  /** Longest match a term can make, in transformed characters, plus one each side for \b and runs. */
-  const reach = Math.max(...blacklistedTerms.map((term) => patternLength(term.pattern))) + 2;
   const matchersFor = (text: string, changed?: readonly number[]): RegExpMatcher[] => {
     const transformed = transform(text);
     const near = changed && nearChanges(transformed.length, changed, reach);
     const matched = new Uint8Array(terms.length);
     let count = 0;
-    const tryAt = (indexes: readonly number[] | undefined, position: number) => {
-      if (indexes === undefined) return;
-      for (const index of indexes) {
-        if (matched[index] === 1) continue;
-        const { at } = terms[index]!;
-        at.lastIndex = position;
-        if (at.test(transformed)) {
-          matched[index] = 1;
-          count++;
-        }
+    const testAt = (index: number, position: number) => {
+      if (matched[index] === 1) return;
+      const { at } = terms[index]!;
+      at.lastIndex = position;
+      if (at.test(transformed)) {
+        matched[index] = 1;
+        count++;
       }
     };
+    const tryAt = (indexes: readonly number[] | undefined, position: number) => {
+      if (indexes !== undefined) for (const index of indexes) testAt(index, position);
+    };
     for (const index of startingAt.always) {
-      for (let position = 0; position < transformed.length && matched[index] === 0; position++) tryAt([index], position);
+      for (let position = 0; position < transformed.length && matched[index] === 0; position++) testAt(index, position);
     }
     for (let i = 0; i + 1 < transformed.length && count <= TERMS_CHECKED_ONE_BY_ONE; i++) {
       if (near !== undefined && near[i] === 0) continue;
@@ -504,11 +503,15 @@ function derivedViews(text: string): View[] {
 
   const build = (onesAsL: boolean): View => {
     const view: View = { text: "", from: [], to: [], changed: [] };
+    /** The last unit kept so far changed neighbours (separators removed after it). */
+    const lastKeptChanged = () => {
+      if (view.text.length > 0 && view.changed.at(-1) !== view.text.length - 1) view.changed.push(view.text.length - 1);
+    };
     let afterDrop = false;
     for (let i = 0; i < count; i++) {
       if (drop[i]) {
         // Removed separators: the kept units on both sides of the gap changed neighbours.
-        if (!afterDrop && view.text.length > 0 && view.changed.at(-1) !== view.text.length - 1) view.changed.push(view.text.length - 1);
+        if (!afterDrop) lastKeptChanged();
         afterDrop = true;
         continue;
       }
@@ -522,7 +525,7 @@ function derivedViews(text: string): View[] {
       }
       view.text += char;
     }
-    if (afterDrop && view.text.length > 0 && view.changed.at(-1) !== view.text.length - 1) view.changed.push(view.text.length - 1);
+    if (afterDrop) lastKeptChanged();
     return view;
   };
   return [...(changed ? [build(false)] : []), ...(hasOnes ? [build(true)] : [])];

@@ -110,6 +110,17 @@ type ScriptingRedis = Redis & {
   parleyRelease(route: string, handover: string, roomId: string, note: string, noteMs: number): Promise<number>;
 };
 
+/**
+ * A pipeline's or transaction's replies, or the first command's error thrown (ioredis resolves a
+ * pipeline on a dead connection with an error per command).
+ */
+async function resultsOf(batch: { exec(): Promise<Array<[Error | null, unknown]> | null> }): Promise<Array<[Error | null, unknown]>> {
+  const results = (await batch.exec()) ?? [];
+  const failed = results.find(([error]) => error)?.[0];
+  if (failed) throw failed;
+  return results;
+}
+
 /** Routes read per pipeline when the lease is taken back. */
 const ROUTE_CHECK_BATCH = 1000;
 
@@ -380,10 +391,7 @@ export class RoutingDriver implements MatchMakerDriver {
         const pipeline = this.#redis.pipeline();
         (pipeline as unknown as ScriptingRedis).parleyRenewNode(nodeKey(processId()), this.#epoch, leaseMs);
         if (this.#hosting) pipeline.set(hostKey(processId()), String(this.#owned.size), "PX", leaseMs).sadd(HOSTS, processId());
-        const results = (await pipeline.exec()) ?? [];
-        // ioredis resolves a pipeline on a dead connection with an error per command.
-        const failed = results.find(([error]) => error)?.[0];
-        if (failed) throw failed;
+        const results = await resultsOf(pipeline);
         if (results[0]?.[1] === 1) this.#heldUntil = started + leaseMs * SELF_TRUST;
         else {
           this.#options.events.onNodeLeaseLapsed(this.#owned.size);
@@ -422,9 +430,7 @@ export class RoutingDriver implements MatchMakerDriver {
 
   /** Take the lease back under the current epoch if nobody else holds the key: whether it is ours now. */
   async #keepEpoch(node: string, leaseMs: number): Promise<boolean> {
-    const results = (await this.#redis.multi().set(node, this.#epoch, "PX", leaseMs, "NX").get(node).exec()) ?? [];
-    const failed = results.find(([error]) => error)?.[0];
-    if (failed) throw failed;
+    const results = await resultsOf(this.#redis.multi().set(node, this.#epoch, "PX", leaseMs, "NX").get(node));
     return results[1]?.[1] === this.#epoch;
   }
 
@@ -436,9 +442,7 @@ export class RoutingDriver implements MatchMakerDriver {
       const chunk = owned.slice(from, from + ROUTE_CHECK_BATCH);
       const pipeline = this.#redis.pipeline();
       for (const [roomId, { route }] of chunk) pipeline.get(route).hexists(ROOMCACHES, roomId);
-      const results = (await pipeline.exec()) ?? [];
-      const failed = results.find(([error]) => error)?.[0];
-      if (failed) throw failed;
+      const results = await resultsOf(pipeline);
       chunk.forEach((entry, index) => {
         const [roomId] = entry;
         const ours = results[2 * index]?.[1] === `${roomId} ${processId} ${this.#epoch}` && results[2 * index + 1]?.[1] === 1;
@@ -460,9 +464,7 @@ export class RoutingDriver implements MatchMakerDriver {
     const offset = setLease ? 1 : 0;
     for (const [roomId, { route, listing }] of rooms)
       (transaction as unknown as ScriptingRedis).parleyClaim(route, ROOMCACHES, roomsOfKey(processId), roomId, processId, this.#epoch, JSON.stringify(listing));
-    const results = (await transaction.exec()) ?? [];
-    const failed = results.find(([error]) => error)?.[0];
-    if (failed) throw failed;
+    const results = await resultsOf(transaction);
     rooms.forEach(([roomId], index) => {
       const winner = results[index + offset]?.[1];
       if (winner === null || winner === undefined || this.#owned.get(roomId) === undefined) return;
