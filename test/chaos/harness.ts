@@ -18,6 +18,7 @@ import { joinEventually, leave, metricOf, storedMessages } from "../support/clus
 import { startMongoWire, startRedis, withDatabase } from "../../deploy/services.ts";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.ts";
 import { waitFor } from "../../deploy/wait-for.ts";
+import { readCounters, type RedisCounters } from "../../loadtest/cluster-redis-window.ts";
 import { check, nearestRank, type CheckReport, type ClientLog, type LogEvent, type StoredMessage, type Window } from "./checker.ts";
 
 export const SCENARIOS = {
@@ -67,6 +68,10 @@ export type ChaosResult = {
   clients: number;
   /** Redis's commands per second (its own INFO count) before, during and after the fault; NaN for d. */
   redisCommandsPerSec: { before: number; fault: number; after: number };
+  /** The commands that made the fault window's count, per second, the most frequent first. */
+  redisTopCommandsPerSec: Record<string, number>;
+  /** Requests the nodes sent the store (MongoDB wire messages through its proxy) per second. */
+  storeRequestsPerSec: { before: number; fault: number; after: number };
   recovery?: Recovery;
 };
 
@@ -89,7 +94,7 @@ export async function runScenario(scenario: ScenarioName, options: ChaosOptions)
     const store = process.env.MONGO_URL ? undefined : await startMongoWire(say);
     if (store) teardown.push(() => store.stop());
     const storeUrl = new URL(process.env.MONGO_URL ?? store!.url);
-    const storeProxy = await startTcpProxy(Number(storeUrl.port || 27017));
+    const storeProxy = await startTcpProxy(Number(storeUrl.port || 27017), { countMessages: true });
     teardown.push(() => storeProxy.close());
     const mongoUrl = withDatabase(storeProxy.url(storeUrl.toString()), `chaos_${runId}`);
 
@@ -182,11 +187,17 @@ export async function runScenario(scenario: ScenarioName, options: ChaosOptions)
     // Scenario d restarts Redis, which resets it: not counted there.
     const counter = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
     teardown.push(async () => void counter.disconnect());
-    const redisCommands = async () => (scenario === "d" ? Number.NaN : Number(/total_commands_processed:(\d+)/.exec(await counter.info("stats").catch(() => ""))?.[1] ?? Number.NaN));
-    const counts = [await redisCommands()];
+    const empty: RedisCounters = { at: 0, commands: Number.NaN, inputBytes: 0, outputBytes: 0, perCommand: {} };
+    const redisCommands = async () => (scenario === "d" ? empty : await readCounters(counter).catch(() => empty));
+    const storeCounts: number[] = [];
+    const countBoth = async () => {
+      storeCounts.push(storeProxy.messages);
+      return await redisCommands();
+    };
+    const counts = [await countBoth()];
     const started = Date.now();
     await pause(options.beforeMs);
-    counts.push(await redisCommands());
+    counts.push(await countBoth());
     const faultFrom = Date.now();
     say(`fault ${scenario}: ${SCENARIOS[scenario]}`);
     let recovering: Promise<Recovery> | undefined;
@@ -227,27 +238,40 @@ export async function runScenario(scenario: ScenarioName, options: ChaosOptions)
         }
       },
     });
-    counts.push(await redisCommands());
+    counts.push(await countBoth());
     const faultTo = Date.now();
     say(`fault healed after ${faultTo - faultFrom} ms`);
     await pause(options.afterMs);
     // Scenarios b, c and g look at the rooms 30 s after the fault, under load.
     const recovery = await recovering;
-    counts.push(await redisCommands());
+    counts.push(await countBoth());
     const loadEnd = Date.now();
     sending = false;
     await load;
     const ended = Date.now();
     const rate = (from: number, to: number, a: number, b: number) => ((b - a) / Math.max(1, to - from)) * 1000;
-    const redisCommandsPerSec = {
-      before: rate(started, faultFrom, counts[0]!, counts[1]!),
-      fault: rate(faultFrom, faultTo, counts[1]!, counts[2]!),
-      after: rate(faultTo, loadEnd, counts[2]!, counts[3]!),
-    };
+    const perSec = (at: number[]) => ({
+      before: rate(started, faultFrom, at[0]!, at[1]!),
+      fault: rate(faultFrom, faultTo, at[1]!, at[2]!),
+      after: rate(faultTo, loadEnd, at[2]!, at[3]!),
+    });
+    const redisCommandsPerSec = perSec(counts.map((one) => one.commands));
+    const storeRequestsPerSec = perSec(storeCounts);
+    const redisTopCommandsPerSec = Object.fromEntries(
+      Object.entries(counts[2]!.perCommand)
+        .map(([name, calls]) => [name, rate(faultFrom, faultTo, counts[1]!.perCommand[name] ?? 0, calls)] as const)
+        .filter(([name, perSecond]) => name !== "info" && perSecond >= 0.5)
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 10)
+        .map(([name, perSecond]) => [name, Math.round(perSecond)]),
+    );
     if (Number.isFinite(redisCommandsPerSec.fault))
       say(
-        `Redis commands/s: before ${redisCommandsPerSec.before.toFixed(0)}, fault ${redisCommandsPerSec.fault.toFixed(0)} (${(redisCommandsPerSec.fault / redisCommandsPerSec.before).toFixed(2)}x), after ${redisCommandsPerSec.after.toFixed(0)}`,
+        `Redis commands/s: before ${redisCommandsPerSec.before.toFixed(0)}, fault ${redisCommandsPerSec.fault.toFixed(0)} (${(redisCommandsPerSec.fault / redisCommandsPerSec.before).toFixed(2)}x), after ${redisCommandsPerSec.after.toFixed(0)}; the fault's top commands/s ${JSON.stringify(redisTopCommandsPerSec)}`,
       );
+    say(
+      `store requests/s: before ${storeRequestsPerSec.before.toFixed(0)}, fault ${storeRequestsPerSec.fault.toFixed(0)} (${(storeRequestsPerSec.fault / storeRequestsPerSec.before).toFixed(2)}x), after ${storeRequestsPerSec.after.toFixed(0)}`,
+    );
     say(`load stopped: ${sent} sends invoked`);
 
     // Heal: every outbox empties and every client catches up with the store.
@@ -282,7 +306,18 @@ export async function runScenario(scenario: ScenarioName, options: ChaosOptions)
         `after the fault: every conversation joinable within ${sorted.at(-1)} ms (p50 ${nearestRank(sorted, 50)}, p99 ${nearestRank(sorted, 99)} ms); ${recovery.chatRoomsAfter30s} chat rooms for ${recovery.conversations} conversations 30 s later`,
       );
     }
-    return { scenario, report: check({ logs, stored, windows }), windows, logDir, clientsBack, clients: simulated.length, redisCommandsPerSec, ...(recovery && { recovery }) };
+    return {
+      scenario,
+      report: check({ logs, stored, windows }),
+      windows,
+      logDir,
+      clientsBack,
+      clients: simulated.length,
+      redisCommandsPerSec,
+      redisTopCommandsPerSec,
+      storeRequestsPerSec,
+      ...(recovery && { recovery }),
+    };
   } finally {
     for (const step of teardown.reverse()) await step().catch(() => undefined);
   }
