@@ -5,6 +5,7 @@
 import { Client, type Room } from "@colyseus/sdk";
 import type { AttemptFailure } from "./send-policy.ts";
 import { codeOfJoinError, isRefusal } from "../schema/codes.ts";
+import type { HandOffSeat } from "../schema/chat.ts";
 
 /** One joined room on one socket. Events of a handle the kit has abandoned are ignored by the kit. */
 export interface RoomHandle {
@@ -31,6 +32,12 @@ export interface RoomHandle {
 export interface Connector {
   /** Rejects with a {@link JoinFailure} after `timeoutMs` or on refusal. */
   join(endpoint: string, roomName: string, options: Record<string, unknown>, token: string | undefined, timeoutMs: number): Promise<RoomHandle>;
+  /**
+   * Take a seat held for this client (a `migrate`'s `seat`, protocol 1.2) without matchmaking: connect
+   * straight to the room. `endpoint` is the one the lost room was joined through (its scheme, and its
+   * host where the seat names none). Rejects like `join`. Optional: without it the kit always joins.
+   */
+  consume?(seat: HandOffSeat, endpoint: string, timeoutMs: number): Promise<RoomHandle>;
 }
 
 /** The error a RoomHandle request rejects with. */
@@ -154,25 +161,34 @@ export function createSdkConnector(): Connector {
     join(endpoint, roomName, options, token, timeoutMs) {
       const client = new Client(endpoint);
       if (token) client.auth.token = token;
-      return new Promise<RoomHandle>((resolve, reject) => {
-        let timedOut = false;
-        const timer = setTimeout(() => {
-          timedOut = true;
-          reject(new JoinFailure(`join through ${endpoint} timed out after ${timeoutMs} ms`));
-        }, timeoutMs);
-        client.joinOrCreate(roomName, options).then(
-          (room) => {
-            clearTimeout(timer);
-            // A join that lands after its deadline is released at once: the kit has moved on.
-            if (timedOut) return void room.leave(true).catch(() => undefined);
-            resolve(sdkHandle(room, endpoint));
-          },
-          (error: unknown) => {
-            clearTimeout(timer);
-            if (!timedOut) reject(toJoinFailure(error));
-          },
-        );
-      });
+      return joinWithin(`join through ${endpoint}`, endpoint, timeoutMs, () => client.joinOrCreate(roomName, options));
+    },
+    consume(seat, endpoint, timeoutMs) {
+      // The seat carries the authorisation it was held with: no token, no matchmaking request.
+      const client = new Client(endpoint);
+      return joinWithin(`the seat held in ${seat.roomId}`, endpoint, timeoutMs, () => client.consumeSeatReservation(seat));
     },
   };
+}
+
+/** Run an SDK join with a deadline; one that lands after it is released at once (the kit moved on). */
+function joinWithin(what: string, endpoint: string, timeoutMs: number, start: () => Promise<Room>): Promise<RoomHandle> {
+  return new Promise<RoomHandle>((resolve, reject) => {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      reject(new JoinFailure(`${what} timed out after ${timeoutMs} ms`));
+    }, timeoutMs);
+    start().then(
+      (room) => {
+        clearTimeout(timer);
+        if (timedOut) return void room.leave(true).catch(() => undefined);
+        resolve(sdkHandle(room, endpoint));
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        if (!timedOut) reject(toJoinFailure(error));
+      },
+    );
+  });
 }

@@ -10,6 +10,7 @@ import { afterClose } from "../schema/close-codes.ts";
 import { ParleyError } from "./errors.ts";
 import { hostOf, JoinFailure, type Connector, type RoomHandle } from "./room-handle.ts";
 import { emitTrace, type TraceSink } from "./trace.ts";
+import { isHandOffSeat, type HandOffSeat } from "../schema/chat.ts";
 
 /** Where a room (or the whole client) stands. */
 export type ConnectionState = "connecting" | "connected" | "reconnecting" | "disconnected";
@@ -112,27 +113,34 @@ export class RoomSession {
     this.#setState("disconnected");
   }
 
-  /** Run a join loop (first join or rejoin), remembering it so losses during it do not start another. */
-  #run(reason: string, first: boolean): Promise<void> {
-    const running = this.#joinLoop(reason, first).finally(() => {
+  /**
+   * Run a join loop (first join or rejoin), remembering it so losses during it do not start another.
+   * With `seat` (a migrate's), the first attempt takes that seat; if it fails, the loop joins as usual.
+   */
+  #run(reason: string, first: boolean, seat?: { seat: HandOffSeat; endpoint: string }): Promise<void> {
+    const running = this.#joinLoop(reason, first, seat).finally(() => {
       if (this.#connecting === running) this.#connecting = undefined;
     });
     this.#connecting = running;
     return running;
   }
 
-  async #joinLoop(reason: string, first: boolean): Promise<void> {
+  async #joinLoop(reason: string, first: boolean, held?: { seat: HandOffSeat; endpoint: string }): Promise<void> {
     const { ring, connector, timing } = this.#options;
     let unauthenticated = 0;
     for (let attempt = 0; ; attempt++) {
       if (this.#closed) throw new ParleyError("CLOSED", `${this.#what()} was closed`);
       if (attempt >= timing.maxJoinAttempts) return this.#giveUp(new ParleyError("UNREACHABLE", `no endpoint accepted ${this.#what()} in ${attempt} attempts`));
       if (attempt > 0) await delay(backoffDelayMs(attempt, timing.backoff));
-      const endpoint = ring.pick(0);
+      const seat = connector.consume === undefined ? undefined : held;
+      const viaSeat = seat !== undefined;
+      const endpoint = seat?.endpoint ?? ring.pick(0);
       let room: RoomHandle | undefined;
       const joinStarted = Date.now();
       try {
-        room = await connector.join(endpoint, this.#options.roomName, this.#options.joinOptions(), await this.#options.token(), timing.joinTimeoutMs);
+        room = seat
+          ? await connector.consume!(seat.seat, seat.endpoint, timing.joinTimeoutMs)
+          : await connector.join(endpoint, this.#options.roomName, this.#options.joinOptions(), await this.#options.token(), timing.joinTimeoutMs);
         const joinMs = Date.now() - joinStarted;
         if (this.#closed) {
           room.leave();
@@ -146,7 +154,8 @@ export class RoomSession {
         await this.#options.onJoined(room, isCurrent);
         if (!isCurrent()) throw new Error("the connection was lost while catching up");
         this.#connected = true;
-        ring.markHealthy(endpoint);
+        // A seat's endpoint is the lost room's, whose node is going: keep preferring the others.
+        if (!viaSeat) ring.markHealthy(endpoint);
         this.#setState("connected");
         this.#startHeartbeat(room, isCurrent);
         if (!first) {
@@ -160,6 +169,7 @@ export class RoomSession {
             attempts: attempt + 1,
             joinMs,
             catchUpMs: t - joinStarted - joinMs,
+            ...(viaSeat && { viaSeat }),
             t,
           });
           this.#options.onRejoined(room, reason);
@@ -180,8 +190,15 @@ export class RoomSession {
           endpoint,
           error: error instanceof Error ? error.message : String(error),
           attempt: attempt + 1,
+          ...(viaSeat && { viaSeat }),
           t: Date.now(),
         });
+        if (viaSeat) {
+          // The seat expired, or its room went: join as usual at once, as if this were the first attempt.
+          held = undefined;
+          attempt = -1;
+          continue;
+        }
         if (code && PERMANENT_JOIN_CODES.has(code)) return this.#giveUp(new ParleyError(code as "FORBIDDEN" | "INVALID" | "LIMIT_EXCEEDED", (error as Error).message));
         if (code === "UNAUTHENTICATED") {
           unauthenticated++;
@@ -204,9 +221,11 @@ export class RoomSession {
     });
     room.onMessage("migrate", (payload) => {
       const why = typeof (payload as { reason?: unknown })?.reason === "string" ? (payload as { reason: string }).reason : "moving";
+      // Protocol 1.2: a seat held for us in the new room, taken without matchmaking.
+      const seat = (payload as { seat?: unknown } | undefined)?.seat;
       // Make before break (protocol 1.1): the server keeps this connection open while we join the
       // new room, so leave it only once the next join settled.
-      if (isCurrent()) this.#lose(room, `migrate: ${why}`, true, true);
+      if (isCurrent()) this.#lose(room, `migrate: ${why}`, true, true, isHandOffSeat(seat) ? seat : undefined);
     });
   }
 
@@ -215,7 +234,7 @@ export class RoomSession {
    * `leaveAfterRejoin` (a migrate), the old socket is left only once that join settles; its events
    * are ignored from now on all the same.
    */
-  #lose(room: RoomHandle, reason: string, avoidEndpoint: boolean, leaveAfterRejoin = false): void {
+  #lose(room: RoomHandle, reason: string, avoidEndpoint: boolean, leaveAfterRejoin = false, seat?: HandOffSeat): void {
     if (this.#closed || room !== this.#room) return;
     this.#generation++;
     this.#room = undefined;
@@ -233,7 +252,7 @@ export class RoomSession {
       return;
     }
     this.#setState("reconnecting");
-    const rejoin = this.#run(reason, false).catch(() => undefined);
+    const rejoin = this.#run(reason, false, seat && { seat, endpoint: room.endpoint }).catch(() => undefined);
     if (leaveAfterRejoin) void rejoin.finally(() => room.abandon());
   }
 

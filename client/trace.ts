@@ -16,9 +16,9 @@ export type TraceEvent =
   /** A message was released to the app (exactly once, in seq order). */
   | { type: "receive"; conversationId: string; seq: number; clientMsgId: string; senderId: string; via: "live" | "sync"; t: number }
   /** A room was joined again after a migrate, a drop or a dead node, and caught up. */
-  | { type: "rejoin"; room: string; conversationId?: string; endpoint: string; reason: string; attempts: number; lastSeq?: number; joinMs?: number; catchUpMs?: number; t: number }
+  | { type: "rejoin"; room: string; conversationId?: string; endpoint: string; reason: string; attempts: number; lastSeq?: number; joinMs?: number; catchUpMs?: number; viaSeat?: boolean; t: number }
   /** One join attempt failed (it is retried with backoff unless the error is final). */
-  | { type: "join-failed"; room: string; conversationId?: string; endpoint: string; error: string; attempt: number; t: number }
+  | { type: "join-failed"; room: string; conversationId?: string; endpoint: string; error: string; attempt: number; viaSeat?: boolean; t: number }
   /** A connection was given up (the reason names why). */
   | { type: "lost"; room: string; conversationId?: string; endpoint: string; reason: string; t: number };
 

@@ -173,17 +173,26 @@ export function createChatRoom(deps: ChatRoomDeps) {
         this.roomLog?.warn({ err: errorText(error) }, "cannot release the conversation's route; it lapses with the lease");
         return this.#moveAway("node draining");
       }
+      // A seat in the replacement for each client, held with the authorisation it joined with: its
+      // migrate carries it, and the rejoin skips matchmaking (protocol 1.2).
+      const seated = [...this.clients] as ChatClient[];
       const opened =
         this.conversationId === ""
-          ? false
-          : await deps.openReplacement(this.conversationId).catch((error) => {
-              this.roomLog.warn({ err: errorText(error) }, "no node opened the conversation's room; moving the clients the old way");
-              return false;
-            });
+          ? undefined
+          : await deps
+              .openReplacement(
+                this.conversationId,
+                seated.map((client) => client.auth),
+              )
+              .catch((error) => {
+                this.roomLog.warn({ err: errorText(error) }, "no node opened the conversation's room; moving the clients the old way");
+                return undefined;
+              });
       if (!opened) return this.#moveAway("node draining");
       this.#handedOff = true;
-      this.roomLog.info({ clients: this.clients.length, lastSeq }, "conversation handed over to a live room on another node; clients told to migrate");
-      announceMigrate(this, "node draining", metrics, 0);
+      const seats = new Map(seated.map((client, i) => [client, opened.seats[i]]));
+      this.roomLog.info({ clients: this.clients.length, seats: opened.seats.filter(Boolean).length, lastSeq }, "conversation handed over to a live room on another node; clients told to migrate");
+      announceMigrate(this, "node draining", metrics, 0, (client) => seats.get(client as ChatClient));
       if (this.clients.length === 0) return void this.disconnect().catch(() => undefined);
       setTimeout(() => void this.disconnect().catch(() => undefined), limits.handOffLingerMs).unref();
     }

@@ -3,6 +3,7 @@
  * or a logger implementation.
  */
 import type { ErrorCode } from "../schema/codes.ts";
+import type { HandOffSeat } from "../schema/chat.ts";
 import type { AppendMessages } from "./conversation-log.ts";
 import type { HistoryStore } from "./history-store.ts";
 import type { Authenticator } from "./identity.ts";
@@ -99,11 +100,12 @@ export type ChatRoomDeps = {
   takeHandover(conversationId: string): Promise<Handover | undefined>;
   /**
    * Drain, make before break: open the conversation's room on another live node now (after this
-   * room released its route), so clients told `migrate` land on a live room at once. True when a
-   * room on another node holds the conversation; false when none could (one node, no other host):
-   * the room then moves its clients the old way.
+   * room released its route), so clients told `migrate` land on a live room at once. Answers the
+   * replacement when a room on another node holds the conversation, with a seat held there for
+   * each of `seats` (the clients' authorisations, in order; undefined where none was held);
+   * undefined when no node could (one node, no other host): the room then moves its clients the old way.
    */
-  openReplacement(conversationId: string): Promise<boolean>;
+  openReplacement(conversationId: string, seats: readonly unknown[]): Promise<Replacement | undefined>;
   /**
    * Drain pacing: run a room's hand-off when its turn comes, a few at a time, so a whole node's
    * rooms do not hit the other nodes and the store at once (see server/drain-pace.ts).
@@ -133,3 +135,6 @@ export type ChatRoomDeps = {
   log: RoomLog;
   metrics: RoomMetrics;
 };
+
+/** A conversation's room opened on another node for a hand-off, and the seats it holds for the old room's clients. */
+export type Replacement = { seats: ReadonlyArray<HandOffSeat | undefined> };

@@ -5,6 +5,7 @@
 import type { Client, Room } from "@colyseus/core";
 import { refusal, type Refusal } from "../schema/codes.ts";
 import type { RoomMetrics } from "./room-deps.ts";
+import type { HandOffSeat } from "../schema/chat.ts";
 
 /** What a request handler returns to refuse: the catalogue's refusal, answered as a rejection. */
 export type Refused = { refusal: Refusal };
@@ -34,10 +35,17 @@ export function refuseUnknownMessages(room: Room, metrics: RoomMetrics): void {
 
 /**
  * Tell every client to join again elsewhere (`migrate`, counted). `retryAfterMs` (protocol 1.1) when
- * the new room is already live (make before break).
+ * the new room is already live (make before break); `seatOf` gives each client the seat held for it
+ * there, if any (protocol 1.2).
  */
-export function announceMigrate(room: Room, reason: string, metrics: RoomMetrics, retryAfterMs?: number): void {
-  room.broadcast("migrate", retryAfterMs === undefined ? { reason } : { reason, retryAfterMs });
+export function announceMigrate(room: Room, reason: string, metrics: RoomMetrics, retryAfterMs?: number, seatOf?: (client: Client) => HandOffSeat | undefined): void {
+  const payload = retryAfterMs === undefined ? { reason } : { reason, retryAfterMs };
+  if (seatOf === undefined) room.broadcast("migrate", payload);
+  else
+    for (const client of room.clients) {
+      const seat = seatOf(client);
+      client.send("migrate", seat === undefined ? payload : { ...payload, seat });
+    }
   metrics.migrateSent(room.roomName);
 }
 

@@ -82,12 +82,39 @@ export const chatClientMessages = {
   typing: { since: "1" },
 } as const satisfies Record<string, { since: Since }>;
 
+/**
+ * A seat held for one client in the room that took its conversation over (protocol 1.2, `migrate`):
+ * a Colyseus seat reservation, consumed with the SDK's `consumeSeatReservation(seat)` within the
+ * room's seat reservation time (15 s) instead of `joinOrCreate`, so the rejoin skips matchmaking.
+ * Held for that client's authorisation only; if it fails, join with `joinOrCreate` as before.
+ */
+export type HandOffSeat = { name: string; sessionId: string; roomId: string; processId?: string; publicAddress?: string };
+
+/** True when `value` looks like a {@link HandOffSeat} (a client checks what it is told to consume). */
+export function isHandOffSeat(value: unknown): value is HandOffSeat {
+  if (typeof value !== "object" || value === null) return false;
+  const seat = value as Record<string, unknown>;
+  const optional = (field: unknown) => field === undefined || (typeof field === "string" && field.length <= 256);
+  return (
+    typeof seat.name === "string" &&
+    typeof seat.sessionId === "string" &&
+    seat.sessionId.length > 0 &&
+    seat.sessionId.length <= 64 &&
+    typeof seat.roomId === "string" &&
+    seat.roomId.length > 0 &&
+    seat.roomId.length <= 64 &&
+    optional(seat.processId) &&
+    optional(seat.publicAddress)
+  );
+}
+
 /** Server-to-client messages of room `chat` (`room.onMessage(type)`), by type. */
 export type ChatServerMessages = {
   message: Message;
   typing: { userId: string; name: string };
   read: { userId: string; seq: number };
-  migrate: { reason: string; retryAfterMs?: number };
+  /** `seat` (1.2): a seat held for this client in the replacement room; see {@link HandOffSeat}. */
+  migrate: { reason: string; retryAfterMs?: number; seat?: HandOffSeat };
   /**
    * A refused fire-and-forget message, a malformed frame, or a request sent as a plain message
    * (then `request` names it, with the `clientMsgId` of a send): there is no reply to reject.

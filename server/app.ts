@@ -3,11 +3,11 @@
  * signals (shutdown.ts does).
  */
 import { hostname } from "node:os";
-import { defineRoom, defineServer, LocalPresence, matchMaker, type Presence } from "@colyseus/core";
+import { defineRoom, defineServer, generateId, LocalPresence, matchMaker, type IRoomCache, type Presence } from "@colyseus/core";
 import basicAuth from "express-basic-auth";
 import { createChatRoom } from "../rooms/chat-room.ts";
 import { createInboxRoom } from "../rooms/inbox-room.ts";
-import type { ChatRoomDeps, Handover } from "../rooms/room-deps.ts";
+import type { ChatRoomDeps, Handover, Replacement } from "../rooms/room-deps.ts";
 import { withTimeout } from "../rooms/timeout.ts";
 import type { HistoryStore } from "../rooms/history-store.ts";
 import { MemoryHistoryStore } from "../rooms/memory-history-store.ts";
@@ -38,7 +38,8 @@ import { publishMembership, sendToConversation } from "./cluster/service-send.ts
 import { createTransport } from "./transport.ts";
 import { createClusterView } from "./console/cluster-view.ts";
 import { LocalRooms } from "./console/local-rooms.ts";
-import { redisNodeCalls } from "./cluster/node-calls.ts";
+import { MAX_HANDOFF_SEATS, redisNodeCalls } from "./cluster/node-calls.ts";
+import { isHandOffSeat, type HandOffSeat } from "../schema/chat.ts";
 import { createDrainPace } from "./drain-pace.ts";
 import { startNodeStats } from "./console/node-stats.ts";
 import { createConsoleAuth } from "./http/console-auth.ts";
@@ -99,30 +100,33 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
    */
   const unableHosts = new Set<string>();
   /** Have another live host open the conversation's room (this node stopped hosting when it began draining). */
-  const openElsewhere = async (conversationId: string): Promise<boolean> => {
-    if (config.routing !== "leases" || !cluster) return false;
+  const openElsewhere = async (conversationId: string, seats: readonly unknown[]): Promise<Replacement | undefined> => {
+    if (config.routing !== "leases" || !cluster) return undefined;
     const target = await cluster.routing.selectHost().catch(() => undefined);
-    if (target === undefined || target === matchMaker.processId || unableHosts.has(target)) return false;
+    if (target === undefined || target === matchMaker.processId || unableHosts.has(target)) return undefined;
     // An earlier release (a rolling upgrade) takes no node calls: move the clients the old way at once.
-    if (!(await nodeCalls.listening(target))) return false;
+    if (!(await nodeCalls.listening(target))) return undefined;
     try {
-      const room = await nodeCalls.ask(target, "openRoom", { conversationId }, config.storeTimeoutMs);
-      return room.processId !== matchMaker.processId;
+      const room = await nodeCalls.ask(target, "openRoom", { conversationId, ...(seats.length > 0 && { seats: seats.slice(0, MAX_HANDOFF_SEATS) }) }, config.storeTimeoutMs);
+      if (room.processId === matchMaker.processId) return undefined;
+      // An earlier release answers no seats: every client then joins through matchmaking.
+      return { seats: Array.isArray(room.seats) ? room.seats.map((seat) => (isHandOffSeat(seat) ? seat : undefined)) : [] };
     } catch (error) {
       if (!unableHosts.has(target)) logger.warn({ target, err: error instanceof Error ? error.message : String(error) }, "a host could not open a room for this node's hand-off; not asking it again");
       unableHosts.add(target);
-      return false;
+      return undefined;
     }
   };
   const roomDeps: ChatRoomDeps = {
     hostsRooms: config.role !== "api",
-    openReplacement: async (conversationId) => {
-      let replaced = false;
+    openReplacement: async (conversationId, seats) => {
+      let replaced: Replacement | undefined;
       try {
-        replaced = await openElsewhere(conversationId);
+        replaced = await openElsewhere(conversationId, seats);
         return replaced;
       } finally {
         metrics.handOff(replaced ? "replaced" : "fallback");
+        if (replaced) metrics.handOffSeats(replaced.seats.filter(Boolean).length);
       }
     },
     paceHandOff: (handOff) => drainPace.run(handOff),
@@ -256,11 +260,14 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
         {
           sessionsOf: ({ roomId }) => localRooms.sessionsOf(roomId) ?? null,
           sessionsOfUser: ({ userId }) => localRooms.sessionsOfUser(userId),
-          openRoom: async ({ conversationId }) => {
+          openRoom: async ({ conversationId, seats }) => {
             if (draining || config.role === "api") throw new Error("this node takes no rooms now");
             if (typeof conversationId !== "string") throw new Error("openRoom takes a conversationId");
             const room = await matchMaker.handleCreateRoom("chat", { conversationId });
-            return { roomId: room.roomId, processId: room.processId };
+            const opened = { roomId: room.roomId, processId: room.processId };
+            // Seats only in a room of this node: one that another node won is reached the usual way.
+            if (!Array.isArray(seats) || seats.length === 0 || room.processId !== matchMaker.processId) return opened;
+            return { ...opened, seats: await holdSeats(room, conversationId, seats.slice(0, MAX_HANDOFF_SEATS)) };
           },
         },
         (kind, version) => {
@@ -351,4 +358,15 @@ async function openCluster(config: Config, redisUrl: string, metrics: Metrics, l
     },
   });
   return { redis, routing };
+}
+
+/**
+ * Hold a seat in `room` (of this node) for each authorisation a draining node sent with `openRoom`,
+ * in order; null where none was held. Every seat passes the room's seat fence (an authorisation for
+ * another conversation is refused) and expires unused after the room's seat reservation time.
+ */
+async function holdSeats(room: IRoomCache, conversationId: string, auths: readonly unknown[]): Promise<Array<HandOffSeat | null>> {
+  const clients = auths.map((auth) => ({ sessionId: generateId(), options: { conversationId }, auth }));
+  const held = await matchMaker.reserveMultipleSeatsFor(room, clients).catch(() => [] as boolean[]);
+  return clients.map((client, i) => (held[i] === true ? matchMaker.buildSeatReservation(room, client.sessionId) : null));
 }

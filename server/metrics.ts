@@ -35,6 +35,8 @@ export type Metrics = RoomMetrics & {
   drainTimedOut(): void;
   /** A draining room's hand-off: `replaced` (a live room on another node before migrate) or `fallback`. */
   handOff(outcome: "replaced" | "fallback"): void;
+  /** Seats the replacement held for a handed-over room's clients (each `migrate` then carries one). */
+  handOffSeats(seats: number): void;
   /** Another node asked a call this node does not know (a newer version). */
   nodeCallUnknown(): void;
   /** The moderation state was (re)loaded from the store: at start, after Redis came back, periodically. */
@@ -191,6 +193,11 @@ export function createMetrics(node: string): Metrics {
     labelNames: ["outcome"],
     registers: [registry],
   });
+  const handOffSeats = new Counter({
+    name: "parley_handoff_seats_total",
+    help: "Seats a replacement room held for a handed-over room's clients: each such client's migrate carries its seat and it rejoins without matchmaking.",
+    registers: [registry],
+  });
   const unknownCalls = new Counter({
     name: "parley_node_calls_unknown_total",
     help: "Calls from other nodes of a kind this node does not know (a newer version asked); refused.",
@@ -238,6 +245,7 @@ export function createMetrics(node: string): Metrics {
     drainElapsed: (seconds) => drainElapsed.set(seconds),
     drainTimedOut: () => drainTimeouts.inc(),
     handOff: (outcome) => handOffs.inc({ outcome }),
+    handOffSeats: (seats) => handOffSeats.inc(seats),
     nodeCallUnknown: () => unknownCalls.inc(),
     pendingSends: (delta) => pending.inc(delta),
     redisCommand: (connection) => redisCommands.inc({ connection }),

@@ -12,6 +12,13 @@
  */
 import { requestFromIPC, subscribeIPC, type Presence } from "@colyseus/core";
 import type { LocalSession } from "../console/local-rooms.ts";
+import type { HandOffSeat } from "../../schema/chat.ts";
+
+/**
+ * Seats one `openRoom` call holds at most: the clients of a bigger room beyond these rejoin through
+ * matchmaking as before (the call stays a few hundred kilobytes on Redis pub/sub).
+ */
+export const MAX_HANDOFF_SEATS = 1000;
 
 /** The version of the calls below; a node accepts any version and judges each call by its kind. */
 export const NODE_CALLS_VERSION = 1;
@@ -28,8 +35,11 @@ export type NodeCallMap = {
   /**
    * Open the conversation's room on this node now (a draining node hands it over: make before
    * break); answers the room that holds the conversation, which may be another one if it won.
+   * With `seats` (the old room's clients' authorisations, at most {@link MAX_HANDOFF_SEATS}), the
+   * room opened here also holds a seat for each and answers them in order (null where it could
+   * not), so each client's `migrate` can carry its own. A node of 0.5 or earlier ignores `seats`.
    */
-  openRoom: { call: { conversationId: string }; answer: { roomId: string; processId: string } };
+  openRoom: { call: { conversationId: string; seats?: unknown[] }; answer: { roomId: string; processId: string; seats?: Array<HandOffSeat | null> } };
 };
 export type NodeCallKind = keyof NodeCallMap;
 export type NodeCall = { [K in NodeCallKind]: { kind: K; v: number } & NodeCallMap[K]["call"] }[NodeCallKind];

@@ -5,8 +5,9 @@
  */
 import assert from "node:assert/strict";
 import type { Redis } from "ioredis";
+import type { HandOffSeat } from "../../schema/chat.ts";
 import { startCluster, type Cluster, type ClusterNode } from "../../deploy/cluster.ts";
-import { hostOf, isolatedRedis, joinEventually, joinVia, leave, listingsOf, metricOf, storedMessages, type Listing, type Reply, type Seated } from "../support/cluster-helpers.ts";
+import { hostOf, isolatedRedis, joinEventually, joinVia, leave, takeSeat, listingsOf, metricOf, storedMessages, type Listing, type Reply, type Seated } from "../support/cluster-helpers.ts";
 import { runNodeToExit, unique } from "../support/node-process.ts";
 import { startRedis } from "../../deploy/services.ts";
 import { waitFor } from "../../deploy/wait-for.ts";
@@ -314,7 +315,7 @@ describe("cluster", function () {
       await Promise.all([...newcomers, ...conversations.map((one) => one.writer)].map(leave));
     });
 
-    it("drains a room host on SIGTERM, make before break: the conversation's room is live on another node before migrate, the old connection stays and refuses sends UNAVAILABLE", async function () {
+    it("drains a room host on SIGTERM, make before break: the conversation's room is live on another node before migrate, migrate carries a seat in it, the old connection stays and refuses sends UNAVAILABLE", async function () {
       const victim = cluster.nodes[0]!;
       const survivor = cluster.nodes[1]!;
       const { conversationId, writer } = await conversationHostedBy(victim, survivor, "drain");
@@ -327,9 +328,13 @@ describe("cluster", function () {
       );
       victim.signal("SIGTERM");
       const { payload, listings } = await atMigrate;
-      assert.deepEqual(payload, { reason: "node draining", retryAfterMs: 0 });
+      const { seat, ...rest } = payload as { seat?: HandOffSeat };
+      assert.deepEqual(rest, { reason: "node draining", retryAfterMs: 0 });
       const replacement = listings.find((listing) => listing.publicAddress !== victim.publicAddress);
       assert.ok(replacement, `a room on another node held the conversation when migrate came (listings: ${JSON.stringify(listings)})`);
+      assert.ok(seat, "migrate carries a seat held in the replacement (protocol 1.2)");
+      assert.equal(seat.roomId, replacement.roomId, "the seat is in the room made before migrate");
+      assert.equal(seat.publicAddress, replacement.publicAddress, "the seat names the replacement's node");
 
       // The old connection stays open, and a send on it is refused, to be sent again on the new room.
       assert.ok(writer.room.connection.isOpen, "the old connection stays open after migrate");
@@ -339,16 +344,23 @@ describe("cluster", function () {
       );
       assert.equal(refused, "UNAVAILABLE");
 
-      // One join lands on that room at once (no retry), which continues the seq line.
+      // The seat seats the writer in that room without matchmaking, as the writer, once only.
+      const byseat = await takeSeat(survivor, seat);
+      assert.equal(byseat.room.roomId, replacement.roomId, "the seat's join landed on the room made before migrate");
+      assert.equal((await send(byseat, unique("seat"))).seq, before.at(-1)!.seq + 1);
+      await assert.rejects(takeSeat(survivor, seat), "a seat is taken once");
+
+      // A client that ignores the seat (version 1): one join lands on that room at once (no retry),
+      // which continues the seq line.
       const rejoined = await joinVia(survivor, conversationId, "writer");
       assert.equal(rejoined.room.roomId, replacement.roomId, "the join landed on the room made before migrate");
-      const missed = await rejoined.room.request("sync", { afterSeq: before.at(-1)!.seq });
+      const missed = await rejoined.room.request("sync", { afterSeq: before.at(-1)!.seq + 1 });
       assert.deepEqual(missed.messages, []);
-      assert.equal((await send(rejoined, unique("after"))).seq, before.at(-1)!.seq + 1);
+      assert.equal((await send(rejoined, unique("after"))).seq, before.at(-1)!.seq + 2);
       // The old room goes once its last client leaves, and the node exits cleanly.
       await leave(writer);
       assert.equal(await victim.exited, 0, "the drained node exits cleanly");
-      await leave(rejoined);
+      await Promise.all([byseat, rejoined].map(leave));
     });
 
     it("after a room host is killed, its conversations are joinable elsewhere within the lease, history intact", async function () {

@@ -3,6 +3,7 @@
  * suite, clients that record what they receive, and what Redis says about room listings.
  */
 import { Client, type Room } from "@colyseus/sdk";
+import type { HandOffSeat } from "../../schema/chat.ts";
 import { Redis } from "ioredis";
 import type { ClusterNode } from "../../deploy/cluster.ts";
 import { withDatabase } from "../../deploy/services.ts";
@@ -37,7 +38,15 @@ export type Seated = {
 
 /** Join a conversation through one node, development identity `userId`. */
 export async function joinVia(node: Pick<ClusterNode, "httpUrl">, conversationId: string, userId: string, roomName = "chat"): Promise<Seated> {
-  const room = await new Client(node.httpUrl).joinOrCreate(roomName, roomName === "chat" ? { conversationId, userId } : { userId });
+  return seated(await new Client(node.httpUrl).joinOrCreate(roomName, roomName === "chat" ? { conversationId, userId } : { userId }));
+}
+
+/** Take a seat a `migrate` carried (protocol 1.2) with the stock SDK, as a Unity or Godot client would. */
+export async function takeSeat(node: Pick<ClusterNode, "httpUrl">, seat: HandOffSeat): Promise<Seated> {
+  return seated(await new Client(node.httpUrl).consumeSeatReservation(seat));
+}
+
+function seated(room: Room): Seated {
   const messages: Message[] = [];
   const received = new Map<string, unknown[]>();
   room.onMessage("*", (type, payload) => {
