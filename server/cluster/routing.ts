@@ -124,6 +124,13 @@ async function resultsOf(batch: { exec(): Promise<Array<[Error | null, unknown]>
 /** Routes read per pipeline when the lease is taken back. */
 const ROUTE_CHECK_BATCH = 1000;
 
+/**
+ * How long a routed room's client count may wait to reach its listing: a burst of joins and leaves
+ * (a hand-off seats hundreds at once) costs one write instead of one per seat. Lookups of routed
+ * rooms go by route, not by client count; only an operator's listing shows it up to this late.
+ */
+export const LISTING_WRITE_DELAY_MS = 1000;
+
 /** Share of the lease a node trusts itself to hold it after a renewal began (clock rates differ). */
 const SELF_TRUST = 0.9;
 
@@ -156,6 +163,8 @@ export type RoutingOptions = {
   /** Subscribe (on the node's subscriber connection) to a channel, for the process's lifetime. */
   listen(channel: string): Promise<unknown>;
   events: RoutingEvents;
+  /** How long a routed room's client count may wait to be written. @default LISTING_WRITE_DELAY_MS */
+  listingWriteDelayMs?: number;
 };
 
 /** The routing driver: RedisDriver for listings, plus route leases and the live-host registry. */
@@ -175,6 +184,8 @@ export class RoutingDriver implements MatchMakerDriver {
   #heldUntil = 0;
   /** A heartbeat in flight: the next tick waits for it rather than stacking pipelines. */
   #beating: Promise<void> | undefined;
+  /** Routed rooms whose client count changed and is not written yet: roomId -> the write's timer. */
+  readonly #unwritten = new Map<string, NodeJS.Timeout>();
 
   constructor(options: RoutingOptions) {
     this.#options = options;
@@ -325,6 +336,7 @@ export class RoutingDriver implements MatchMakerDriver {
   async remove(roomId: string): Promise<boolean> {
     const owned = this.#owned.get(roomId);
     this.#owned.delete(roomId);
+    this.#cancelWrite(roomId);
     if (owned !== undefined) await this.#redis.parleyRelease(owned.route, handoverKey(owned.route), roomId, "", 0);
     await this.#redis.srem(roomsOfKey(this.#options.processId()), roomId);
     return this.#base.remove(roomId);
@@ -349,8 +361,29 @@ export class RoutingDriver implements MatchMakerDriver {
     return this.#base.findByIds(roomIds);
   }
 
+  /**
+   * A routed room's change of client count alone is written once {@link LISTING_WRITE_DELAY_MS}
+   * later with whatever else changed by then; any other change is written at once (as RedisDriver does).
+   */
   update(room: IRoomCache, operations: Partial<{ $set: Partial<IRoomCache>; $inc: Partial<IRoomCache> }>) {
-    return this.#base.update(room, operations);
+    if (!this.#owned.has(room.roomId) || !changesClientsOnly(room, operations)) {
+      this.#cancelWrite(room.roomId);
+      return this.#base.update(room, operations);
+    }
+    room.clients += operations.$inc?.clients ?? 0;
+    if (!this.#unwritten.has(room.roomId)) {
+      const write = setTimeout(() => {
+        this.#unwritten.delete(room.roomId);
+        if (this.#owned.has(room.roomId)) void this.#base.persist(room).catch(() => undefined);
+      }, this.#options.listingWriteDelayMs ?? LISTING_WRITE_DELAY_MS);
+      this.#unwritten.set(room.roomId, write.unref());
+    }
+    return Promise.resolve(true);
+  }
+
+  #cancelWrite(roomId: string): void {
+    clearTimeout(this.#unwritten.get(roomId));
+    this.#unwritten.delete(roomId);
   }
 
   persist(room: IRoomCache, create?: boolean) {
@@ -363,6 +396,7 @@ export class RoutingDriver implements MatchMakerDriver {
 
   async shutdown(): Promise<void> {
     clearInterval(this.#timer);
+    for (const roomId of [...this.#unwritten.keys()]) this.#cancelWrite(roomId);
     if (this.#hosting) await this.stopHosting().catch(() => undefined);
     // The connection is shared with presence, which quits it too.
     await this.#base.shutdown().catch(() => undefined);
@@ -473,4 +507,11 @@ export class RoutingDriver implements MatchMakerDriver {
       this.#options.events.onLeaseLost(roomId);
     });
   }
+}
+
+/** Whether an update only moves the client count (Colyseus sets `locked` along with it, usually unchanged). */
+function changesClientsOnly(room: IRoomCache, { $set, $inc }: Partial<{ $set: Partial<IRoomCache>; $inc: Partial<IRoomCache> }>): boolean {
+  if ($inc !== undefined && Object.keys($inc).some((field) => field !== "clients")) return false;
+  if ($set !== undefined && Object.entries($set).some(([field, value]) => field !== "locked" || value !== room.locked)) return false;
+  return $inc?.clients !== undefined;
 }
