@@ -186,6 +186,8 @@ export class RoutingDriver implements MatchMakerDriver {
   #beating: Promise<void> | undefined;
   /** Routed rooms whose client count changed and is not written yet: roomId -> the write's timer. */
   readonly #unwritten = new Map<string, NodeJS.Timeout>();
+  /** Rooms that gave their route up (a hand-off) and wait for their clients to leave: their counts are never written. */
+  readonly #released = new Set<string>();
 
   constructor(options: RoutingOptions) {
     this.#options = options;
@@ -239,6 +241,8 @@ export class RoutingDriver implements MatchMakerDriver {
     const owned = this.#owned.get(roomId);
     if (owned === undefined) return;
     this.#owned.delete(roomId);
+    this.#cancelWrite(roomId);
+    this.#released.add(roomId);
     await this.#redis.parleyRelease(owned.route, handoverKey(owned.route), roomId, note === undefined ? "" : JSON.stringify(note), HANDOVER_MS);
   }
 
@@ -337,6 +341,7 @@ export class RoutingDriver implements MatchMakerDriver {
     const owned = this.#owned.get(roomId);
     this.#owned.delete(roomId);
     this.#cancelWrite(roomId);
+    this.#released.delete(roomId);
     if (owned !== undefined) await this.#redis.parleyRelease(owned.route, handoverKey(owned.route), roomId, "", 0);
     await this.#redis.srem(roomsOfKey(this.#options.processId()), roomId);
     return this.#base.remove(roomId);
@@ -363,14 +368,17 @@ export class RoutingDriver implements MatchMakerDriver {
 
   /**
    * A routed room's change of client count alone is written once {@link LISTING_WRITE_DELAY_MS}
-   * later with whatever else changed by then; any other change is written at once (as RedisDriver does).
+   * later with whatever else changed by then, and a released room's (its clients leaving after a
+   * hand-off) not at all; any other change is written at once (as RedisDriver does).
    */
   update(room: IRoomCache, operations: Partial<{ $set: Partial<IRoomCache>; $inc: Partial<IRoomCache> }>) {
-    if (!this.#owned.has(room.roomId) || !changesClientsOnly(room, operations)) {
+    const routed = this.#owned.has(room.roomId);
+    if (!(routed || this.#released.has(room.roomId)) || !changesClientsOnly(room, operations)) {
       this.#cancelWrite(room.roomId);
       return this.#base.update(room, operations);
     }
     room.clients += operations.$inc?.clients ?? 0;
+    if (!routed) return Promise.resolve(true);
     if (!this.#unwritten.has(room.roomId)) {
       const write = setTimeout(() => {
         this.#unwritten.delete(room.roomId);

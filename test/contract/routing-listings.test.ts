@@ -109,4 +109,22 @@ describe("routing: a routed room's listing", function () {
     await waitFor(async () => (await stored(redis, other.roomId))?.clients === 1, { what: "the other room's count to reach Redis", timeoutMs: 5000 });
     assert.equal(await stored(redis, roomId), undefined, "the room that went has no listing");
   });
+
+  it("writes nothing for the clients leaving a room that handed its conversation over", async function () {
+    const redis = connection();
+    const node = await aNode(200);
+    const { driver } = node;
+    const { listing, roomId } = await roomOn(node);
+    await driver.update(listing, { $inc: { clients: 5 }, $set: { locked: true } });
+    await driver.release(roomId, { conversationId: `channel:${roomId}`, lastSeq: 7 });
+    const before = await readCounters(redis);
+    for (let i = 0; i < 5; i++) await driver.update(listing, { $inc: { clients: -1 }, $set: { locked: true } });
+    assert.equal(listing.clients, 0);
+    // Another room's count, changed after the leaves, is written after any delayed write of theirs.
+    const other = await roomOn(node);
+    await driver.update(other.listing, { $inc: { clients: 1 }, $set: { locked: false } });
+    await waitFor(async () => (await stored(redis, other.roomId))?.clients === 1, { what: "the other room's count to reach Redis", timeoutMs: 5000 });
+    const after = await readCounters(redis);
+    assert.equal((after.perCommand.hset ?? 0) - (before.perCommand.hset ?? 0), 2, "two HSETs: the other room's claim and its count, none for the leaves");
+  });
 });
