@@ -34,8 +34,9 @@ export interface Connector {
   join(endpoint: string, roomName: string, options: Record<string, unknown>, token: string | undefined, timeoutMs: number): Promise<RoomHandle>;
   /**
    * Take a seat held for this client (a `migrate`'s `seat`, protocol 1.2) without matchmaking: connect
-   * straight to the room. `endpoint` is the one the lost room was joined through (its scheme, and its
-   * host where the seat names none). Rejects like `join`. Optional: without it the kit always joins.
+   * straight to the room. `endpoint` is the seat's node (its public address, with the scheme of the
+   * lost room's endpoint; that endpoint where the seat names none). Rejects like `join`. Optional:
+   * without it the kit always joins.
    */
   consume?(seat: HandOffSeat, endpoint: string, timeoutMs: number): Promise<RoomHandle>;
 }

@@ -252,7 +252,7 @@ export class RoomSession {
       return;
     }
     this.#setState("reconnecting");
-    const rejoin = this.#run(reason, false, seat && { seat, endpoint: room.endpoint }).catch(() => undefined);
+    const rejoin = this.#run(reason, false, seat && { seat, endpoint: seatEndpoint(seat, room.endpoint) }).catch(() => undefined);
     if (leaveAfterRejoin) void rejoin.finally(() => room.abandon());
   }
 
@@ -305,5 +305,15 @@ export class RoomSession {
 
   #what(): string {
     return this.#options.conversationId ? `conversation ${this.#options.conversationId}` : `room ${this.#options.roomName}`;
+  }
+}
+
+/** Where a seat is taken: its node's public address, with the scheme of the endpoint the lost room came through. */
+function seatEndpoint(seat: HandOffSeat, lostEndpoint: string): string {
+  if (!seat.publicAddress) return lostEndpoint;
+  try {
+    return `${new URL(lostEndpoint).protocol}//${seat.publicAddress}`;
+  } catch {
+    return lostEndpoint;
   }
 }

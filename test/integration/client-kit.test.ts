@@ -334,6 +334,11 @@ describe("client kit across two nodes", function () {
       alice.trace.some((e) => e.type === "lost" && e.reason.startsWith("migrate")),
       "the node said migrate before closing",
     );
+    // Protocol 1.2: the migrate carried a seat in the room the survivor opened, and the kit took it.
+    assert.ok(
+      alice.trace.some((e) => e.type === "rejoin" && e.viaSeat === true && e.attempts === 1),
+      `the rejoin took the seat migrate carried, at the first attempt (trace: ${JSON.stringify(alice.trace.filter((e) => e.type === "rejoin" || e.type === "join-failed"))})`,
+    );
   });
 
   it("notices a node that stops answering (SIGSTOP) by its pings, and rejoins through the other node", async function () {
