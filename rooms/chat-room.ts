@@ -173,6 +173,13 @@ export function createChatRoom(deps: ChatRoomDeps) {
         this.roomLog?.warn({ err: errorText(error) }, "cannot release the conversation's route; it lapses with the lease");
         return this.#moveAway("node draining");
       }
+      // Nobody seated, no seat pending (a room kept for ROOM_IDLE_MS): nothing to move. The next
+      // join opens the conversation anywhere and starts from the note just left.
+      if (this.clients.length === 0 && !join.hasReservations(this)) {
+        metrics.handOff("empty");
+        this.roomLog.info({ lastSeq }, "conversation released on drain with nobody seated; the next join opens it elsewhere");
+        return void this.disconnect().catch(() => undefined);
+      }
       // A seat in the replacement for each client, held with the authorisation it joined with: its
       // migrate carries it, and the rejoin skips matchmaking (protocol 1.2).
       const seated = [...this.clients] as ChatClient[];

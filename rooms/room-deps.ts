@@ -52,6 +52,11 @@ export interface RoomMetrics {
   clientLeft(roomName: string, closeCode?: number): void;
   /** A room sent its clients `migrate`. */
   migrateSent(roomName: string): void;
+  /**
+   * A draining room's hand-off: `replaced` (a live room on another node before migrate),
+   * `fallback` (moved the old way) or `empty` (nobody seated: released and closed, nothing opened).
+   */
+  handOff(outcome: "replaced" | "fallback" | "empty"): void;
   /** A seat's first sync started above seq 0: the client resumed a conversation it had seen. */
   rejoined(roomName: string): void;
   pendingSends(delta: number): void;

@@ -33,8 +33,6 @@ export type Metrics = RoomMetrics & {
   drainElapsed(seconds: number): void;
   /** The drain hit DRAIN_TIMEOUT_MS and the node exits with rooms open. */
   drainTimedOut(): void;
-  /** A draining room's hand-off: `replaced` (a live room on another node before migrate) or `fallback`. */
-  handOff(outcome: "replaced" | "fallback"): void;
   /** Seats the replacement held for a handed-over room's clients (each `migrate` then carries one). */
   handOffSeats(seats: number): void;
   /** Another node asked a call this node does not know (a newer version). */
@@ -189,7 +187,7 @@ export function createMetrics(node: string): Metrics {
   const drainTimeouts = new Counter({ name: "parley_drain_timeouts_total", help: "Drains that hit DRAIN_TIMEOUT_MS (the node then exits with rooms open).", registers: [registry] });
   const handOffs = new Counter({
     name: "parley_handoffs_total",
-    help: "Draining rooms handed over: replaced (another node opened the conversation's room before migrate) or fallback (moved the old way).",
+    help: "Draining rooms handed over: replaced (another node opened the conversation's room before migrate), fallback (moved the old way) or empty (no one to move: the route released, the room closed).",
     labelNames: ["outcome"],
     registers: [registry],
   });
@@ -211,7 +209,7 @@ export function createMetrics(node: string): Metrics {
   for (const limit of ["connections", "joins"]) ipLimitRefusals.inc({ limit }, 0);
   for (const result of ["hit", "miss", "suspect"]) lookups.inc({ result }, 0);
   for (const connection of ["commands", "subscriber"]) redisCommands.inc({ connection }, 0);
-  for (const outcome of ["replaced", "fallback"]) handOffs.inc({ outcome }, 0);
+  for (const outcome of ["replaced", "fallback", "empty"]) handOffs.inc({ outcome }, 0);
 
   return {
     registry,

@@ -267,7 +267,7 @@ export async function runScenario(scenario: ScenarioName, options: ChaosOptions)
     );
     if (Number.isFinite(redisCommandsPerSec.fault))
       say(
-        `Redis commands/s: before ${redisCommandsPerSec.before.toFixed(0)}, fault ${redisCommandsPerSec.fault.toFixed(0)} (${(redisCommandsPerSec.fault / redisCommandsPerSec.before).toFixed(2)}x), after ${redisCommandsPerSec.after.toFixed(0)}; the fault's top commands/s ${JSON.stringify(redisTopCommandsPerSec)}`,
+        `Redis commands/s: before ${redisCommandsPerSec.before.toFixed(0)}, fault ${redisCommandsPerSec.fault.toFixed(0)} (${(redisCommandsPerSec.fault / redisCommandsPerSec.before).toFixed(2)}x), after ${redisCommandsPerSec.after.toFixed(0)}; the fault's ${(((redisCommandsPerSec.fault - redisCommandsPerSec.before) * (faultTo - faultFrom)) / 1000).toFixed(0)} commands above the steady rate, top commands/s ${JSON.stringify(redisTopCommandsPerSec)}`,
       );
     say(
       `store requests/s: before ${storeRequestsPerSec.before.toFixed(0)}, fault ${storeRequestsPerSec.fault.toFixed(0)} (${(storeRequestsPerSec.fault / storeRequestsPerSec.before).toFixed(2)}x), after ${storeRequestsPerSec.after.toFixed(0)}`,

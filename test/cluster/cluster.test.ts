@@ -321,6 +321,10 @@ describe("cluster", function () {
       const { conversationId, writer } = await conversationHostedBy(victim, survivor, "drain");
       const before = [];
       for (let index = 0; index < 3; index++) before.push(await send(writer, unique("before")));
+      // A second conversation on the same node, idle: its room stays after its last client left.
+      const idle = await conversationHostedBy(victim, survivor, "idle");
+      const idleSeq = (await send(idle.writer, unique("idle"))).seq;
+      await leave(idle.writer);
 
       // Read Redis the moment migrate arrives: the replacement must already be there.
       const atMigrate = new Promise<{ payload: unknown; listings: Listing[] }>((resolve) =>
@@ -361,6 +365,16 @@ describe("cluster", function () {
       await leave(writer);
       assert.equal(await victim.exited, 0, "the drained node exits cleanly");
       await Promise.all([byseat, rejoined].map(leave));
+
+      // The idle room was not opened anywhere (nobody to move); the next join opens it and goes on.
+      assert.deepEqual(await listingsOf(redis, idle.conversationId), [], "no room was opened for the idle conversation");
+      const back = await joinVia(survivor, idle.conversationId, "writer");
+      assert.deepEqual(
+        (await back.room.request("sync", { afterSeq: 0 })).messages.map((message: { seq: number }) => message.seq),
+        [idleSeq],
+      );
+      assert.equal((await send(back, unique("idle"))).seq, idleSeq + 1);
+      await leave(back);
     });
 
     it("after a room host is killed, its conversations are joinable elsewhere within the lease, history intact", async function () {
