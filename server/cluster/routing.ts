@@ -131,6 +131,9 @@ const ROUTE_CHECK_BATCH = 1000;
  */
 export const LISTING_WRITE_DELAY_MS = 1000;
 
+/** How long a room's removal is remembered, so Colyseus's repeated removals of one room cost nothing. */
+const REMOVAL_MEMORY_MS = 10_000;
+
 /** Share of the lease a node trusts itself to hold it after a renewal began (clock rates differ). */
 const SELF_TRUST = 0.9;
 
@@ -188,6 +191,8 @@ export class RoutingDriver implements MatchMakerDriver {
   readonly #unwritten = new Map<string, NodeJS.Timeout>();
   /** Rooms that gave their route up (a hand-off) and wait for their clients to leave: their counts are never written. */
   readonly #released = new Set<string>();
+  /** Removals of the last {@link REMOVAL_MEMORY_MS}: roomId -> the first removal's outcome. */
+  readonly #removals = new Map<string, Promise<boolean>>();
 
   constructor(options: RoutingOptions) {
     this.#options = options;
@@ -337,7 +342,21 @@ export class RoutingDriver implements MatchMakerDriver {
     return true;
   }
 
-  async remove(roomId: string): Promise<boolean> {
+  /**
+   * Colyseus removes a disposing room's listing three times (on disconnect, on dispose, and once
+   * more when the matchmaker lets the room go): the first removal is shared with the other two for a
+   * while, so a room's removal costs Redis three commands, not nine.
+   */
+  remove(roomId: string): Promise<boolean> {
+    const known = this.#removals.get(roomId);
+    if (known !== undefined) return known;
+    const removal = this.#remove(roomId);
+    this.#removals.set(roomId, removal);
+    setTimeout(() => this.#removals.delete(roomId), REMOVAL_MEMORY_MS).unref();
+    return removal;
+  }
+
+  async #remove(roomId: string): Promise<boolean> {
     const owned = this.#owned.get(roomId);
     this.#owned.delete(roomId);
     this.#cancelWrite(roomId);

@@ -127,4 +127,18 @@ describe("routing: a routed room's listing", function () {
     const after = await readCounters(redis);
     assert.equal((after.perCommand.hset ?? 0) - (before.perCommand.hset ?? 0), 2, "two HSETs: the other room's claim and its count, none for the leaves");
   });
+
+  it("removes a room once however many times Colyseus asks (it asks three times per disposal)", async function () {
+    const redis = connection();
+    const node = await aNode();
+    const { roomId } = await roomOn(node);
+    const before = await readCounters(redis);
+    assert.deepEqual(await Promise.all([node.driver.remove(roomId), node.driver.remove(roomId)]), [true, true]);
+    assert.equal(await node.driver.remove(roomId), true);
+    const after = await readCounters(redis);
+    const delta = (name: string) => (after.perCommand[name] ?? 0) - (before.perCommand[name] ?? 0);
+    assert.deepEqual({ srem: delta("srem"), hdel: delta("hdel") }, { srem: 1, hdel: 1 });
+    assert.equal(await stored(redis, roomId), undefined);
+    assert.equal(await redis.sismember(`parley:rooms:${node.processId}`, roomId), 0);
+  });
 });
