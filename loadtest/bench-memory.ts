@@ -19,6 +19,10 @@
  * collects garbage in the server through the V8 inspector before each reading and reports the heap
  * used beside RSS. Results go to --out (memory.json, memory.md); the median of the runs is
  * reported. Numbers are reported, never asserted.
+ *
+ * CPU at rest is solved the same way: after each RSS reading, the server's CPU time (/proc, 10 ms
+ * ticks) over --cpu-seconds with nothing sent, so a timer per room or per connection shows up as
+ * milliseconds of CPU a second per 1,000 rooms or connections.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -27,6 +31,7 @@ import { commandLine, failUsage, type Command, type Option } from "../deploy/cli
 import { waitFor } from "../deploy/wait-for.ts";
 import { hasTaskset, pinProcess, type ServerProcess } from "./server-process.ts";
 import { cell, machineLine, median, round } from "./report.ts";
+import { cpuMicros } from "./server-process.ts";
 import { closeMembers, seatMembers } from "./sweep.ts";
 import { startSystem, SYSTEM_NAMES, type SystemName } from "./systems.ts";
 import type { MemberEvents } from "./workload.ts";
@@ -46,6 +51,7 @@ const COMMAND = {
     "settle-seconds": { kind: "number", default: 10, min: 1, max: 600, help: "longest wait for RSS to settle before a reading" },
     "settle-mib": { kind: "number", default: 1, min: 0, help: "RSS has settled when two readings 1 s apart differ by at most this" },
     gc: { kind: "boolean", help: "collect garbage in the server (through the V8 inspector) before each reading, and report heap used too" },
+    "cpu-seconds": { kind: "number", default: 5, min: 1, max: 600, help: "window of each CPU-at-rest reading" },
     out: { kind: "string", default: join(import.meta.dirname, "results"), help: "folder for memory.json and memory.md" },
   },
   examples: ["npm run bench:memory -- --runs 1", "npm run bench:memory -- --systems colyseus-stock,parley-memory,socketio,ws-ceiling --clients 2000 --gc"],
@@ -130,19 +136,31 @@ async function openInspector(server: ServerProcess): Promise<Inspector> {
   };
 }
 
-/** One reading: RSS (and, with --gc, heap used after a full GC). */
-type Reading = { rssKiB: number; settled: boolean; waitedMs: number; heapUsedKiB?: number };
+/** One reading: RSS (and, with --gc, heap used after a full GC), then CPU at rest over --cpu-seconds (ms a second). */
+type Reading = { rssKiB: number; settled: boolean; waitedMs: number; heapUsedKiB?: number; cpuMsPerSec: number };
 
 async function read(pid: number, inspector: Inspector | undefined): Promise<Reading> {
   await inspector?.collectGarbage();
   const { kib, settled, waitedMs } = await settledRss(pid);
-  return { rssKiB: kib, settled, waitedMs, ...(inspector ? { heapUsedKiB: await inspector.heapUsedKiB() } : {}) };
+  const heap = inspector ? { heapUsedKiB: await inspector.heapUsedKiB() } : {};
+  const [cpuFrom, from] = [cpuMicros(pid), performance.now()];
+  await sleep(values["cpu-seconds"] * 1000);
+  const cpuMsPerSec = (cpuMicros(pid) - cpuFrom) / (performance.now() - from);
+  return { rssKiB: kib, settled, waitedMs, ...heap, cpuMsPerSec };
 }
 
 /** One phase of one run: a fresh server, its baseline, and the same server with the clients idle. */
 type PhaseResult = { phase: string; clients: number; rooms: number; baseline: Reading; loaded: Reading; seatMs: number };
 /** One run of one system: both phases, and the costs they solve for. */
-type MemoryRun = { phases: PhaseResult[]; perConnectionKiB: number; perRoomKiB: number; perConnectionHeapKiB?: number; perRoomHeapKiB?: number };
+type MemoryRun = {
+  phases: PhaseResult[];
+  perConnectionKiB: number;
+  perRoomKiB: number;
+  perConnectionHeapKiB?: number;
+  perRoomHeapKiB?: number;
+  cpuMsPerSecPer1000Connections: number;
+  cpuMsPerSecPer1000Rooms: number;
+};
 type SystemRuns = { name: SystemName; runs: MemoryRun[]; skipped?: string; failures?: string[] };
 
 /** The server of the phase under way, from the moment it is being started: Ctrl-C stops it too. */
@@ -197,7 +215,18 @@ function runOf(phases: PhaseResult[]): MemoryRun {
         { clients: b.clients, rooms: b.rooms, grown: b.loaded.heapUsedKiB! - b.baseline.heapUsedKiB! },
       )
     : undefined;
-  return { phases, perConnectionKiB: rss.perConnection, perRoomKiB: rss.perRoom, ...(heap ? { perConnectionHeapKiB: heap.perConnection, perRoomHeapKiB: heap.perRoom } : {}) };
+  const cpu = solve(
+    { clients: a.clients, rooms: a.rooms, grown: a.loaded.cpuMsPerSec - a.baseline.cpuMsPerSec },
+    { clients: b.clients, rooms: b.rooms, grown: b.loaded.cpuMsPerSec - b.baseline.cpuMsPerSec },
+  );
+  return {
+    phases,
+    perConnectionKiB: rss.perConnection,
+    perRoomKiB: rss.perRoom,
+    cpuMsPerSecPer1000Connections: cpu.perConnection * 1000,
+    cpuMsPerSecPer1000Rooms: cpu.perRoom * 1000,
+    ...(heap ? { perConnectionHeapKiB: heap.perConnection, perRoomHeapKiB: heap.perRoom } : {}),
+  };
 }
 
 const mib = (kib: number | null) => (kib === null ? null : kib / 1024);
@@ -217,6 +246,9 @@ function summariseRuns(system: SystemRuns) {
     perConnectionKiB: round(perConnectionKiB, 2),
     per1000ConnectionsMiB: round(mib(perConnectionKiB === null ? null : perConnectionKiB * 1000)),
     perRoomKiB: round(median(system.runs.map((run) => run.perRoomKiB)), 2),
+    cpuAtRestMsPerSec: round(median([...a, ...b].map((p) => p.baseline.cpuMsPerSec)), 2),
+    cpuMsPerSecPer1000Connections: round(median(system.runs.map((run) => run.cpuMsPerSecPer1000Connections)), 2),
+    cpuMsPerSecPer1000Rooms: round(median(system.runs.map((run) => run.cpuMsPerSecPer1000Rooms)), 2),
     baselineHeapMiB: round(mib(median([...a, ...b].map((p) => p.baseline.heapUsedKiB)))),
     perConnectionHeapKiB: round(median(system.runs.map((run) => run.perConnectionHeapKiB)), 2),
     perRoomHeapKiB: round(median(system.runs.map((run) => run.perRoomHeapKiB)), 2),
@@ -247,6 +279,7 @@ function ratios(summaries: Summary[]) {
           baseline: ratio(parley.baselineMiB, other.baselineMiB),
           perConnection: ratio(parley.perConnectionKiB, other.perConnectionKiB),
           perRoom: ratio(parley.perRoomKiB, other.perRoomKiB),
+          cpuPer1000Rooms: ratio(parley.cpuMsPerSecPer1000Rooms, other.cpuMsPerSecPer1000Rooms),
           ...(values.gc ? { perConnectionHeap: ratio(parley.perConnectionHeapKiB, other.perConnectionHeapKiB), perRoomHeap: ratio(parley.perRoomHeapKiB, other.perRoomHeapKiB) } : {}),
         })),
     );
@@ -283,18 +316,19 @@ function markdown(report: ReturnType<typeof buildReport>): string {
   const lines = [
     `Workload: ${report.workload.description}. Machine: ${report.machine}. CPU split: ${report.cpuSplit}. Median of ${report.runs} runs; the whole bench took ${Math.round(report.durationSec)} s.`,
     "",
-    `| system | RSS at rest MiB | RSS, A: ${count(clients)} clients in ${count(clients / roomSize)} rooms, MiB | RSS, B: ${count(clients)} clients in ${count(clients)} rooms, MiB | KiB / connection | MiB / 1,000 connections | KiB / room |${heapHeads} unsettled readings |`,
-    `|---|---|---|---|---|---|---|${gc ? "---|---|---|" : ""}---|`,
+    `| system | RSS at rest MiB | RSS, A: ${count(clients)} clients in ${count(clients / roomSize)} rooms, MiB | RSS, B: ${count(clients)} clients in ${count(clients)} rooms, MiB | KiB / connection | MiB / 1,000 connections | KiB / room |${heapHeads} CPU at rest ms/s | CPU ms/s / 1,000 idle connections | CPU ms/s / 1,000 idle rooms | unsettled readings |`,
+    `|---|---|---|---|---|---|---|${gc ? "---|---|---|" : ""}---|---|---|---|`,
     ...report.systems.map((s) =>
       isMeasured(s)
-        ? `| ${s.name} | ${cell(s.baselineMiB)} | ${cell(s.rssAMiB)} | ${cell(s.rssBMiB)} | ${cell(s.perConnectionKiB)} | ${cell(s.per1000ConnectionsMiB)} | ${cell(s.perRoomKiB)} |${gc ? ` ${cell(s.baselineHeapMiB)} | ${cell(s.perConnectionHeapKiB)} | ${cell(s.perRoomHeapKiB)} |` : ""} ${s.unsettledReadings} |`
-        : `| ${s.name} | ${"skipped" in s ? `skipped: ${s.skipped}` : "no run measured"} | | | | | |${gc ? " | | |" : ""} |`,
+        ? `| ${s.name} | ${cell(s.baselineMiB)} | ${cell(s.rssAMiB)} | ${cell(s.rssBMiB)} | ${cell(s.perConnectionKiB)} | ${cell(s.per1000ConnectionsMiB)} | ${cell(s.perRoomKiB)} |${gc ? ` ${cell(s.baselineHeapMiB)} | ${cell(s.perConnectionHeapKiB)} | ${cell(s.perRoomHeapKiB)} |` : ""} ${cell(s.cpuAtRestMsPerSec)} | ${cell(s.cpuMsPerSecPer1000Connections)} | ${cell(s.cpuMsPerSecPer1000Rooms)} | ${s.unsettledReadings} |`
+        : `| ${s.name} | ${"skipped" in s ? `skipped: ${s.skipped}` : "no run measured"} | | | | | |${gc ? " | | |" : ""} | | | |`,
     ),
     "",
-    `| Parley | versus | RSS at rest ratio | per connection ratio | per room ratio |${gc ? " heap per connection ratio | heap per room ratio |" : ""}`,
-    `|---|---|---|---|---|${gc ? "---|---|" : ""}`,
+    `| Parley | versus | RSS at rest ratio | per connection ratio | per room ratio |${gc ? " heap per connection ratio | heap per room ratio |" : ""} idle CPU per room ratio |`,
+    `|---|---|---|---|---|${gc ? "---|---|" : ""}---|`,
     ...report.ratios.map(
-      (r) => `| ${r.parley} | ${r.versus} | ${times(r.baseline)} | ${times(r.perConnection)} | ${times(r.perRoom)} |${gc ? ` ${times(r.perConnectionHeap)} | ${times(r.perRoomHeap)} |` : ""}`,
+      (r) =>
+        `| ${r.parley} | ${r.versus} | ${times(r.baseline)} | ${times(r.perConnection)} | ${times(r.perRoom)} |${gc ? ` ${times(r.perConnectionHeap)} | ${times(r.perRoomHeap)} |` : ""} ${times(r.cpuPer1000Rooms)} |`,
     ),
     ...report.systems.flatMap((s) => ("failedRuns" in s ? s.failedRuns.map((failure) => `\n${s.name} ${failure} (left out of the medians)`) : [])),
     "",
@@ -303,6 +337,8 @@ function markdown(report: ReturnType<typeof buildReport>): string {
       (gc
         ? "Before each reading a full garbage collection ran in the server through the V8 inspector (attached from start, so its own memory is in the baseline); heap used is V8's after that collection. "
         : "RSS is as it is, garbage not yet collected included (run with --gc to collect first and report heap used too). ") +
+      "CPU is the server's own CPU time (/proc, 10 ms ticks) over a window of " +
+      `${values["cpu-seconds"]} s after each RSS reading, nothing sent; its growth is solved the same way, per 1,000 connections and per 1,000 rooms (a timer per room shows up there). ` +
       "RSS at rest is the median baseline of both phases. A negative or odd cost is noise larger than the cost: raise --clients. Unsettled readings were taken when the wait ran out before RSS settled.",
   ];
   return lines.join("\n");
@@ -335,14 +371,14 @@ for (let run = 0; run < runs; run++) {
         phases.push(result);
         console.log(
           `run ${run + 1}/${runs} ${name.padEnd(14)} phase ${phase.name}: ${count(result.clients)} clients in ${count(result.rooms)} rooms  ` +
-            `RSS ${fmt(result.baseline.rssKiB)} → ${fmt(result.loaded.rssKiB)} MiB${result.loaded.heapUsedKiB !== undefined ? `  heap ${fmt(result.baseline.heapUsedKiB!)} → ${fmt(result.loaded.heapUsedKiB)} MiB` : ""}  ` +
+            `RSS ${fmt(result.baseline.rssKiB)} → ${fmt(result.loaded.rssKiB)} MiB  CPU at rest ${result.baseline.cpuMsPerSec.toFixed(1)} → ${result.loaded.cpuMsPerSec.toFixed(1)} ms/s${result.loaded.heapUsedKiB !== undefined ? `  heap ${fmt(result.baseline.heapUsedKiB!)} → ${fmt(result.loaded.heapUsedKiB)} MiB` : ""}  ` +
             `seated in ${(result.seatMs / 1000).toFixed(1)} s${result.baseline.settled && result.loaded.settled ? "" : "  (RSS not settled)"}`,
         );
       }
       const measured = runOf(phases);
       entry.runs.push(measured);
       console.log(
-        `run ${run + 1}/${runs} ${name.padEnd(14)} ${measured.perConnectionKiB.toFixed(2)} KiB per connection, ${measured.perRoomKiB.toFixed(2)} KiB per room` +
+        `run ${run + 1}/${runs} ${name.padEnd(14)} ${measured.perConnectionKiB.toFixed(2)} KiB per connection, ${measured.perRoomKiB.toFixed(2)} KiB per room; CPU at rest ${measured.cpuMsPerSecPer1000Connections.toFixed(1)} ms/s per 1,000 connections, ${measured.cpuMsPerSecPer1000Rooms.toFixed(1)} per 1,000 rooms` +
           (measured.perConnectionHeapKiB !== undefined ? `  (heap: ${measured.perConnectionHeapKiB.toFixed(2)} and ${measured.perRoomHeapKiB!.toFixed(2)} KiB)` : ""),
       );
     } catch (error) {
