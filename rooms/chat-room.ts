@@ -17,7 +17,7 @@ import { guardFrames } from "./plugins/frame-guard.ts";
 import { frameBroadcasts } from "./plugins/fanout.ts";
 import { fenceSeats } from "./plugins/seat-fence.ts";
 import { guardJoin, toJoinError, unusedRoomTimeoutMs } from "./join-guard.ts";
-import { announceMigrate, beyondLastSeq, errorText, isRefused, moveClientsAway, refused, refuseUnknownMessages, type Refused } from "./room-kit.ts";
+import { announceMigrate, beyondLastSeq, errorText, isRefused, moveClientsAway, refused, refuseUnknownMessages, RESTING_PATCH_RATE_MS, WallClock, type Refused } from "./room-kit.ts";
 import { withTimeout } from "./timeout.ts";
 import { seatTargetOf, type ChatRoomDeps, type RoomLog } from "./room-deps.ts";
 import { inSpan, inSyncSpan } from "./spans.ts";
@@ -48,6 +48,8 @@ export function createChatRoom(deps: ChatRoomDeps) {
 
   class ChatRoom extends Room {
     override maxMessagesPerSecond = limits.maxFramesPerSec;
+    override patchRate = RESTING_PATCH_RATE_MS;
+    override clock = new WallClock();
     conversationId = "";
     conversation!: Conversation;
     /** Who gets `notify` for each message: a dm's two users, a group's members; none for a channel. */

@@ -14,7 +14,7 @@ import { guardFrames } from "./plugins/frame-guard.ts";
 import { frameBroadcasts } from "./plugins/fanout.ts";
 import { fenceSeats } from "./plugins/seat-fence.ts";
 import { seatTargetOf, type ChatRoomDeps, type RoomLog } from "./room-deps.ts";
-import { errorText, moveClientsAway, refuseUnknownMessages } from "./room-kit.ts";
+import { errorText, moveClientsAway, refuseUnknownMessages, RESTING_PATCH_RATE_MS, WallClock } from "./room-kit.ts";
 import { withTimeout } from "./timeout.ts";
 
 type InboxClient = Client<{ auth: { identity: Identity } }>;
@@ -27,6 +27,8 @@ export function createInboxRoom(deps: ChatRoomDeps) {
 
   class InboxRoom extends Room {
     override maxMessagesPerSecond = limits.maxFramesPerSec;
+    override patchRate = RESTING_PATCH_RATE_MS;
+    override clock = new WallClock();
     userId = "";
     roomLog!: RoomLog;
 

@@ -378,3 +378,52 @@ describe("connection guards and text safety on one node", function () {
     }
   });
 });
+
+describe("the frame limit on one node (MAX_FRAMES_PER_SEC)", function () {
+  this.timeout(30_000);
+  const limit = 20;
+  let node: NodeProcess;
+  before(async () => {
+    node = await startNode({ ...generous, MAX_FRAMES_PER_SEC: String(limit) });
+  });
+  after(async () => node?.stop());
+
+  it("keeps a client that sends under the limit for seconds on end, with every send acknowledged in order", async function () {
+    // Rooms tick once a minute; the limit's one-second window must still roll over each second.
+    const seated = await joinVia(node, `channel:${unique("paced")}`, unique("u"));
+    let closedWith: number | undefined;
+    void seated.left.then((code) => (closedWith = code));
+    const sends = limit * 3;
+    const replies: Promise<Reply>[] = [];
+    await new Promise<void>((resolve) => {
+      const pace = setInterval(() => {
+        replies.push(send(seated, `paced ${replies.length}`));
+        if (replies.length === sends) resolve(clearInterval(pace));
+      }, 2000 / limit);
+    });
+    const seqs = (await Promise.all(replies)).map((reply) => reply.seq);
+    assert.deepEqual(
+      seqs,
+      seqs.map((_, i) => seqs[0]! + i),
+    );
+    assert.equal(closedWith, undefined, "the paced client was not closed");
+    await leave(seated);
+  });
+
+  it("closes a client that floods past the limit within a second, and keeps what it had acknowledged", async function () {
+    const conversationId = `channel:${unique("flood")}`;
+    const flooder = await joinVia(node, conversationId, unique("flooder"));
+    const witness = await joinVia(node, conversationId, unique("witness"));
+    const first = await send(flooder, "before the flood");
+    for (let i = 0; i < limit * 3; i++) flooder.room.send("typing", {});
+    assert.equal(await flooder.left, 4002, "closed with an error");
+    const next = await send(witness, "after the flood");
+    assert.equal(next.seq, first.seq + 1);
+    const page = (await witness.room.request("sync", { afterSeq: 0 })) as { messages: Array<{ text: string }> };
+    assert.deepEqual(
+      page.messages.map((message) => message.text),
+      ["before the flood", "after the flood"],
+    );
+    await leave(witness);
+  });
+});
