@@ -166,13 +166,25 @@ export function createChatRoom(deps: ChatRoomDeps) {
     }
 
     async #handOff(): Promise<void> {
+      // Sends are refused from here until migrate: each phase's milliseconds go to the log line.
+      const closedAt = performance.now();
+      const phases: Record<string, number> = {};
+      const phaseDone = (phase: string, since: number) => {
+        const now = performance.now();
+        phases[phase] = Math.round(now - since);
+        return now;
+      };
+      const paused = () => metrics.handOffPause((performance.now() - closedAt) / 1000);
       this.log?.close();
       await (this.log?.settled() ?? Promise.resolve());
+      let mark = phaseDone("settleMs", closedAt);
       const lastSeq = this.log?.settledLastSeq;
       try {
         await withTimeout(deps.releaseRoute(this.roomId, lastSeq === undefined ? undefined : { conversationId: this.conversationId, lastSeq }), limits.storeTimeoutMs);
+        mark = phaseDone("releaseMs", mark);
       } catch (error) {
         this.roomLog?.warn({ err: errorText(error) }, "cannot release the conversation's route; it lapses with the lease");
+        paused();
         return this.#moveAway("node draining");
       }
       // Nobody seated, no seat pending (a room kept for ROOM_IDLE_MS): nothing to move. The next
@@ -197,10 +209,15 @@ export function createChatRoom(deps: ChatRoomDeps) {
                 this.roomLog.warn({ err: errorText(error) }, "no node opened the conversation's room; moving the clients the old way");
                 return undefined;
               });
+      paused();
       if (!opened) return this.#moveAway("node draining");
+      phaseDone("openMs", mark);
       this.#handedOff = true;
       const seats = new Map(seated.map((client, i) => [client, opened.seats[i]]));
-      this.roomLog.info({ clients: this.clients.length, seats: opened.seats.filter(Boolean).length, lastSeq }, "conversation handed over to a live room on another node; clients told to migrate");
+      this.roomLog.info(
+        { clients: this.clients.length, seats: opened.seats.filter(Boolean).length, lastSeq, ...phases },
+        "conversation handed over to a live room on another node; clients told to migrate",
+      );
       announceMigrate(this, "node draining", metrics, 0, (client) => seats.get(client as ChatClient));
       if (this.clients.length === 0) return void this.disconnect().catch(() => undefined);
       setTimeout(() => void this.disconnect().catch(() => undefined), limits.handOffLingerMs).unref();

@@ -57,6 +57,8 @@ export interface RoomMetrics {
    * `fallback` (moved the old way) or `empty` (nobody seated: released and closed, nothing opened).
    */
   handOff(outcome: "replaced" | "fallback" | "empty"): void;
+  /** How long a draining room refused sends: from closing its log to `migrate` (or to moving its clients away). */
+  handOffPause(seconds: number): void;
   /** A seat's first sync started above seq 0: the client resumed a conversation it had seen. */
   rejoined(roomName: string): void;
   pendingSends(delta: number): void;

@@ -263,11 +263,21 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
           openRoom: async ({ conversationId, seats }) => {
             if (draining || config.role === "api") throw new Error("this node takes no rooms now");
             if (typeof conversationId !== "string") throw new Error("openRoom takes a conversationId");
+            const askedAt = performance.now();
             const room = await matchMaker.handleCreateRoom("chat", { conversationId });
+            const createMs = Math.round(performance.now() - askedAt);
             const opened = { roomId: room.roomId, processId: room.processId };
             // Seats only in a room of this node: one that another node won is reached the usual way.
-            if (!Array.isArray(seats) || seats.length === 0 || room.processId !== matchMaker.processId) return opened;
-            return { ...opened, seats: await holdSeats(room, conversationId, seats.slice(0, MAX_HANDOFF_SEATS)) };
+            if (!Array.isArray(seats) || seats.length === 0 || room.processId !== matchMaker.processId) {
+              logger.info({ conversationId, roomId: room.roomId, createMs }, "opened a conversation's room for another node's hand-off");
+              return opened;
+            }
+            const held = await holdSeats(room, conversationId, seats.slice(0, MAX_HANDOFF_SEATS));
+            logger.info(
+              { conversationId, roomId: room.roomId, createMs, seatsMs: Math.round(performance.now() - askedAt) - createMs, seats: held.length },
+              "opened a conversation's room for another node's hand-off",
+            );
+            return { ...opened, seats: held };
           },
         },
         (kind, version) => {

@@ -191,6 +191,12 @@ export function createMetrics(node: string): Metrics {
     labelNames: ["outcome"],
     registers: [registry],
   });
+  const handOffPause = new Histogram({
+    name: "parley_handoff_pause_seconds",
+    help: "How long a draining room refused sends before its clients were told to migrate: closing its log, settling its writes, releasing the route and opening the replacement.",
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
   const handOffSeats = new Counter({
     name: "parley_handoff_seats_total",
     help: "Seats a replacement room held for a handed-over room's clients: each such client's migrate carries its seat and it rejoins without matchmaking.",
@@ -244,6 +250,7 @@ export function createMetrics(node: string): Metrics {
     drainTimedOut: () => drainTimeouts.inc(),
     handOff: (outcome) => handOffs.inc({ outcome }),
     handOffSeats: (seats) => handOffSeats.inc(seats),
+    handOffPause: (seconds) => handOffPause.observe(seconds),
     nodeCallUnknown: () => unknownCalls.inc(),
     pendingSends: (delta) => pending.inc(delta),
     redisCommand: (connection) => redisCommands.inc({ connection }),

@@ -347,6 +347,9 @@ describe("cluster", function () {
         (error: { reason?: { code?: string } }) => error.reason?.code,
       );
       assert.equal(refused, "UNAVAILABLE");
+      // Operators see the hand-off, and how long the moved conversation refused sends.
+      assert.equal(await metricOf(victim, "parley_handoffs_total", 'outcome="replaced"'), 1);
+      assert.equal(await metricOf(victim, "parley_handoff_pause_seconds_count"), 1, "one pause measured: the conversation that had clients");
 
       // The seat seats the writer in that room without matchmaking, as the writer, once only.
       const byseat = await takeSeat(survivor, seat);
