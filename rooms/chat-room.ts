@@ -93,9 +93,13 @@ export function createChatRoom(deps: ChatRoomDeps) {
         },
       });
       try {
-        const handover = await deps.takeHandover(this.conversationId).catch(() => undefined);
-        await this.log.start(handover?.lastSeq);
-        this.epoch = await withTimeout(deps.history.epoch(this.conversationId), limits.storeTimeoutMs);
+        const [handover, epoch] = await Promise.all([deps.takeHandover(this.conversationId).catch(() => undefined), withTimeout(deps.history.epoch(this.conversationId), limits.storeTimeoutMs)]);
+        // A note from before a restore counts seqs the store no longer has: ask the store instead.
+        const stale = handover?.epoch !== undefined && handover.epoch !== epoch;
+        if (stale)
+          this.roomLog.warn({ noteEpoch: handover.epoch, epoch, noteLastSeq: handover.lastSeq }, "hand-over note from another history epoch (a restore since?): the last seq comes from the store");
+        await this.log.start(stale ? undefined : handover?.lastSeq);
+        this.epoch = epoch;
         await this.#loadMembers();
       } catch (error) {
         this.roomLog.warn({ err: errorText(error) }, "cannot restore conversation from the history store");
@@ -180,7 +184,7 @@ export function createChatRoom(deps: ChatRoomDeps) {
       let mark = phaseDone("settleMs", closedAt);
       const lastSeq = this.log?.settledLastSeq;
       try {
-        await withTimeout(deps.releaseRoute(this.roomId, lastSeq === undefined ? undefined : { conversationId: this.conversationId, lastSeq }), limits.storeTimeoutMs);
+        await withTimeout(deps.releaseRoute(this.roomId, lastSeq === undefined ? undefined : { conversationId: this.conversationId, lastSeq, epoch: this.epoch }), limits.storeTimeoutMs);
         mark = phaseDone("releaseMs", mark);
       } catch (error) {
         this.roomLog?.warn({ err: errorText(error) }, "cannot release the conversation's route; it lapses with the lease");

@@ -89,8 +89,12 @@ export function seatTargetOf(context: unknown): SeatTarget | undefined {
   return typeof target === "object" && target !== null ? (target as SeatTarget) : undefined;
 }
 
-/** What a draining room leaves for the room that continues its conversation. */
-export type Handover = { conversationId: string; lastSeq: number };
+/**
+ * What a draining room leaves for the room that continues its conversation: its last seq, and the
+ * history epoch that seq belongs to (absent in notes of 0.6 and earlier). A note of another epoch
+ * than the store's (a restore happened since) is not used.
+ */
+export type Handover = { conversationId: string; lastSeq: number; epoch?: string };
 
 export type ChatRoomDeps = {
   /** False on ROLE=api: rooms must not be created here, even by the matchmaker's local fallback. */

@@ -136,7 +136,8 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
     takeHandover: async (conversationId) => {
       if (config.routing !== "leases" || !cluster) return undefined;
       const note = (await withTimeout(cluster.routing.takeNote("chat", conversationId), config.storeTimeoutMs)) as Handover | undefined;
-      return note?.conversationId === conversationId && Number.isSafeInteger(note.lastSeq) ? note : undefined;
+      if (note?.conversationId !== conversationId || !Number.isSafeInteger(note.lastSeq)) return undefined;
+      return { conversationId, lastSeq: note.lastSeq, ...(typeof note.epoch === "string" && { epoch: note.epoch }) };
     },
     authenticator,
     history,
