@@ -11,6 +11,7 @@ import { Redis } from "ioredis";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { startCluster, type Cluster, type ClusterNode } from "../../deploy/cluster.ts";
 import { ParleyClient, type Conversation } from "../../client/index.ts";
 import type { TraceEvent } from "../../client/trace.ts";
@@ -72,8 +73,40 @@ export type ChaosResult = {
   redisTopCommandsPerSec: Record<string, number>;
   /** Requests the nodes sent the store (MongoDB wire messages through its proxy) per second. */
   storeRequestsPerSec: { before: number; fault: number; after: number };
+  /**
+   * The harness's own load before and during the fault: its event-loop delay (p99 and max, ms) and
+   * CPU (share of one core). The clients, their proxies and the checker's clock live in this
+   * process, so a delay here inflates every latency it measures.
+   */
+  harness: { before: HarnessLoad; fault: HarnessLoad };
   recovery?: Recovery;
 };
+
+export type HarnessLoad = { loopDelayP99Ms: number; loopDelayMaxMs: number; cpuShare: number };
+
+/** The harness process's event-loop delay and CPU since the last `take()`. */
+function harnessMeter(): { take(): HarnessLoad; stop(): void } {
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  let cpu = process.cpuUsage();
+  let at = performance.now();
+  return {
+    take() {
+      const used = process.cpuUsage(cpu);
+      const now = performance.now();
+      const load = {
+        loopDelayP99Ms: Math.round(delay.percentile(99) / 1e6),
+        loopDelayMaxMs: Math.round(delay.max / 1e6),
+        cpuShare: Number(((used.user + used.system) / 1000 / (now - at)).toFixed(2)),
+      };
+      delay.reset();
+      cpu = process.cpuUsage();
+      at = now;
+      return load;
+    },
+    stop: () => delay.disable(),
+  };
+}
 
 type Simulated = { id: string; userId: string; conversationId: string; client: ParleyClient; conversation?: Conversation; events: LogEvent[] };
 
@@ -116,6 +149,8 @@ export async function runScenario(scenario: ScenarioName, options: ChaosOptions)
         SEND_RATE_PER_SEC: "1000",
         SEND_BURST: "1000",
         REQUEST_RATE_PER_SEC: "1000",
+        // CHAOS_NODE_<NAME>=value sets a node setting for one run (compare settings under the same fault).
+        ...Object.fromEntries(Object.entries(process.env).flatMap(([name, value]) => (name.startsWith("CHAOS_NODE_") ? [[name.slice("CHAOS_NODE_".length), value]] : []))),
       },
       publicAddressFor: async (port, index) => {
         const slot = replacing ?? index;
@@ -196,8 +231,10 @@ export async function runScenario(scenario: ScenarioName, options: ChaosOptions)
     };
     const counts = [await countBoth()];
     const started = Date.now();
+    const meter = harnessMeter();
     await pause(options.beforeMs);
     counts.push(await countBoth());
+    const harnessBefore = meter.take();
     const faultFrom = Date.now();
     say(`fault ${scenario}: ${SCENARIOS[scenario]}`);
     let recovering: Promise<Recovery> | undefined;
@@ -240,7 +277,12 @@ export async function runScenario(scenario: ScenarioName, options: ChaosOptions)
     });
     counts.push(await countBoth());
     const faultTo = Date.now();
+    const harness = { before: harnessBefore, fault: meter.take() };
+    meter.stop();
     say(`fault healed after ${faultTo - faultFrom} ms`);
+    say(
+      `the harness itself (clients, proxies, clock): event-loop delay p99/max ${harness.before.loopDelayP99Ms}/${harness.before.loopDelayMaxMs} ms before, ${harness.fault.loopDelayP99Ms}/${harness.fault.loopDelayMaxMs} ms in the fault; CPU ${harness.before.cpuShare} then ${harness.fault.cpuShare} of a core`,
+    );
     await pause(options.afterMs);
     // Scenarios b, c and g look at the rooms 30 s after the fault, under load.
     const recovery = await recovering;
@@ -316,6 +358,7 @@ export async function runScenario(scenario: ScenarioName, options: ChaosOptions)
       redisCommandsPerSec,
       redisTopCommandsPerSec,
       storeRequestsPerSec,
+      harness,
       ...(recovery && { recovery }),
     };
   } finally {

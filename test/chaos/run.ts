@@ -10,7 +10,7 @@ import { FULL, runScenario, SCENARIOS, SHORT, type ScenarioName } from "./harnes
 const COMMAND = {
   usage: "npm run chaos --",
   summary:
-    "Run chaos scenarios on a real 3-node cluster with client-kit clients, and print the checker's table for each. Exits 1 if any scenario loses, duplicates or reorders a message, or a client is not back.",
+    "Run chaos scenarios on a real 3-node cluster with client-kit clients, and print the checker's table for each. Exits 1 if any scenario loses, duplicates or reorders a message, or a client is not back. Environment: CHAOS_LOG_LEVEL (the nodes' log level, default warn; info keeps each hand-off's phases in the node logs), CHAOS_NODE_<NAME>=value (a node setting for the run, e.g. CHAOS_NODE_HANDOFF_CONCURRENCY=2).",
   options: {
     scenario: {
       kind: "string",
