@@ -279,7 +279,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxPendingSendsPerRoom: integer(env, "MAX_PENDING_SENDS_PER_ROOM", 1000, 1, 1_000_000),
     storeTimeoutMs: integer(env, "STORE_TIMEOUT_MS", 5000, 10, 600_000),
     drainTimeoutMs: integer(env, "DRAIN_TIMEOUT_MS", 10_000, 0, 600_000),
-    handOffConcurrency: integer(env, "HANDOFF_CONCURRENCY", 8, 1, 10_000),
+    handOffConcurrency: integer(env, "HANDOFF_CONCURRENCY", 2, 1, 10_000),
     ipcTimeoutMs: integer(env, "IPC_TIMEOUT_MS", 1000, 100, 60_000),
     roomLeaseMs: integer(env, "ROOM_LEASE_MS", 1500, 300, 600_000),
     roomIdleMs: integer(env, "ROOM_IDLE_MS", 30_000, 0, 3_600_000),
