@@ -311,12 +311,16 @@ describe("client kit across two nodes", function () {
     const survivor = pair.find((node) => node !== host)!;
     const rejoinedVia: string[] = [];
     aliceRoom.on("rejoined", ({ endpoint }) => rejoinedVia.push(endpoint));
+    // Sent the moment the room moves: held in the outbox, flushed after the rejoin. (A poll of the
+    // state could miss the move: a seat's rejoin takes milliseconds.)
+    let during: ReturnType<typeof aliceRoom.send> | undefined;
+    aliceRoom.on("state", (state) => {
+      if (state !== "connected" && during === undefined) during = aliceRoom.send("three");
+    });
     const stopped = host.stop();
-    await waitFor(() => aliceRoom.state !== "connected", { what: "alice to leave the draining node" });
-    // Sent while the room moves: held in the outbox, flushed after the rejoin.
-    const during = aliceRoom.send("three");
+    await waitFor(() => during !== undefined, { what: "alice to leave the draining node" });
     await stopped;
-    const acks = [await during, await bobRoom.send("four"), await aliceRoom.send("five")];
+    const acks = [await during!, await bobRoom.send("four"), await aliceRoom.send("five")];
     assert.deepEqual(
       acks.map((ack) => ack.seq),
       [3, 4, 5],
