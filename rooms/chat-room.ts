@@ -170,27 +170,21 @@ export function createChatRoom(deps: ChatRoomDeps) {
     }
 
     async #handOff(): Promise<void> {
-      // Sends are refused from here until migrate: each phase's milliseconds go to the log line.
+      // Sends are refused from here until migrate: the pause is measured, and each phase goes to the log line.
       const closedAt = performance.now();
-      const phases: Record<string, number> = {};
-      const phaseDone = (phase: string, since: number) => {
-        const now = performance.now();
-        phases[phase] = Math.round(now - since);
-        return now;
-      };
       const paused = () => metrics.handOffPause((performance.now() - closedAt) / 1000);
       this.log?.close();
       await (this.log?.settled() ?? Promise.resolve());
-      let mark = phaseDone("settleMs", closedAt);
+      const settledAt = performance.now();
       const lastSeq = this.log?.settledLastSeq;
       try {
         await withTimeout(deps.releaseRoute(this.roomId, lastSeq === undefined ? undefined : { conversationId: this.conversationId, lastSeq, epoch: this.epoch }), limits.storeTimeoutMs);
-        mark = phaseDone("releaseMs", mark);
       } catch (error) {
         this.roomLog?.warn({ err: errorText(error) }, "cannot release the conversation's route; it lapses with the lease");
         paused();
         return this.#moveAway("node draining");
       }
+      const releasedAt = performance.now();
       // Nobody seated, no seat pending (a room kept for ROOM_IDLE_MS): nothing to move. The next
       // join opens the conversation anywhere and starts from the note just left.
       if (this.clients.length === 0 && !join.hasReservations(this)) {
@@ -215,7 +209,7 @@ export function createChatRoom(deps: ChatRoomDeps) {
               });
       paused();
       if (!opened) return this.#moveAway("node draining");
-      phaseDone("openMs", mark);
+      const phases = { settleMs: Math.round(settledAt - closedAt), releaseMs: Math.round(releasedAt - settledAt), openMs: Math.round(performance.now() - releasedAt) };
       this.#handedOff = true;
       const seats = new Map(seated.map((client, i) => [client, opened.seats[i]]));
       this.roomLog.info(

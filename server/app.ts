@@ -269,16 +269,10 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
             const createMs = Math.round(performance.now() - askedAt);
             const opened = { roomId: room.roomId, processId: room.processId };
             // Seats only in a room of this node: one that another node won is reached the usual way.
-            if (!Array.isArray(seats) || seats.length === 0 || room.processId !== matchMaker.processId) {
-              logger.info({ conversationId, roomId: room.roomId, createMs }, "opened a conversation's room for another node's hand-off");
-              return opened;
-            }
-            const held = await holdSeats(room, conversationId, seats.slice(0, MAX_HANDOFF_SEATS));
-            logger.info(
-              { conversationId, roomId: room.roomId, createMs, seatsMs: Math.round(performance.now() - askedAt) - createMs, seats: held.length },
-              "opened a conversation's room for another node's hand-off",
-            );
-            return { ...opened, seats: held };
+            const held = Array.isArray(seats) && seats.length > 0 && room.processId === matchMaker.processId ? await holdSeats(room, conversationId, seats.slice(0, MAX_HANDOFF_SEATS)) : undefined;
+            const seatsMs = Math.round(performance.now() - askedAt) - createMs;
+            logger.info({ conversationId, roomId: room.roomId, createMs, seatsMs, seats: held?.length ?? 0 }, "opened a conversation's room for another node's hand-off");
+            return held ? { ...opened, seats: held } : opened;
           },
         },
         (kind, version) => {
