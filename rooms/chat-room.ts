@@ -177,8 +177,12 @@ export function createChatRoom(deps: ChatRoomDeps) {
       await (this.log?.settled() ?? Promise.resolve());
       const settledAt = performance.now();
       const lastSeq = this.log?.settledLastSeq;
+      const note = lastSeq === undefined ? undefined : { conversationId: this.conversationId, lastSeq, epoch: this.epoch };
+      // The note goes where the next room looks first: to Redis when nobody is seated (whoever
+      // opens the conversation next takes it), else with the call to the node that opens it now.
+      const noteInRedis = this.clients.length === 0 && !join.hasReservations(this);
       try {
-        await withTimeout(deps.releaseRoute(this.roomId, lastSeq === undefined ? undefined : { conversationId: this.conversationId, lastSeq, epoch: this.epoch }), limits.storeTimeoutMs);
+        await withTimeout(deps.releaseRoute(this.roomId, noteInRedis ? note : undefined), limits.storeTimeoutMs);
       } catch (error) {
         this.roomLog?.warn({ err: errorText(error) }, "cannot release the conversation's route; it lapses with the lease");
         paused();
@@ -202,6 +206,7 @@ export function createChatRoom(deps: ChatRoomDeps) {
               .openReplacement(
                 this.conversationId,
                 seated.map((client) => client.auth),
+                noteInRedis ? undefined : note,
               )
               .catch((error) => {
                 this.roomLog.warn({ err: errorText(error) }, "no node opened the conversation's room; moving the clients the old way");

@@ -115,8 +115,9 @@ export type ChatRoomDeps = {
    * replacement when a room on another node holds the conversation, with a seat held there for
    * each of `seats` (the clients' authorisations, in order; undefined where none was held);
    * undefined when no node could (one node, no other host): the room then moves its clients the old way.
+   * `handover` goes with the call (the route was released without it): the replacement starts from it.
    */
-  openReplacement(conversationId: string, seats: readonly unknown[]): Promise<Replacement | undefined>;
+  openReplacement(conversationId: string, seats: readonly unknown[], handover?: Handover): Promise<Replacement | undefined>;
   /**
    * Drain pacing: run a room's hand-off when its turn comes, a few at a time, so a whole node's
    * rooms do not hit the other nodes and the store at once (see server/drain-pace.ts).

@@ -99,15 +99,32 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
    * not asked again, since thousands of rooms each waiting out a call would outlast the drain.
    */
   const unableHosts = new Set<string>();
+  /**
+   * Hand-over notes sent with openRoom calls to this node, for the room being opened (taken by its
+   * onCreate through takeHandover; removed when the call ends either way).
+   */
+  const handedOver = new Map<string, Handover>();
+  /**
+   * Hosts known to answer node calls: asked once per host rather than once per room. A "no" is not
+   * kept (a node may be in the host registry a moment before it serves its calls).
+   */
+  const answering = new Set<string>();
+  const listening = async (host: string): Promise<boolean> => {
+    if (answering.has(host)) return true;
+    const answers = await nodeCalls.listening(host);
+    if (answers) answering.add(host);
+    return answers;
+  };
   /** Have another live host open the conversation's room (this node stopped hosting when it began draining). */
-  const openElsewhere = async (conversationId: string, seats: readonly unknown[]): Promise<Replacement | undefined> => {
+  const openElsewhere = async (conversationId: string, seats: readonly unknown[], handover: Handover | undefined): Promise<Replacement | undefined> => {
     if (config.routing !== "leases" || !cluster) return undefined;
-    const target = await cluster.routing.selectHost().catch(() => undefined);
-    if (target === undefined || target === matchMaker.processId || unableHosts.has(target)) return undefined;
+    const target = await cluster.routing.selectHandOffHost(new Set([...unableHosts, matchMaker.processId])).catch(() => undefined);
+    if (target === undefined) return undefined;
     // An earlier release (a rolling upgrade) takes no node calls: move the clients the old way at once.
-    if (!(await nodeCalls.listening(target))) return undefined;
+    if (!(await listening(target))) return undefined;
     try {
-      const room = await nodeCalls.ask(target, "openRoom", { conversationId, ...(seats.length > 0 && { seats: seats.slice(0, MAX_HANDOFF_SEATS) }) }, config.storeTimeoutMs);
+      const call = { conversationId, ...(seats.length > 0 && { seats: seats.slice(0, MAX_HANDOFF_SEATS) }), ...(handover && { handover: { lastSeq: handover.lastSeq, epoch: handover.epoch } }) };
+      const room = await nodeCalls.ask(target, "openRoom", call, config.storeTimeoutMs);
       if (room.processId === matchMaker.processId) return undefined;
       // An earlier release answers no seats: every client then joins through matchmaking.
       return { seats: Array.isArray(room.seats) ? room.seats.map((seat) => (isHandOffSeat(seat) ? seat : undefined)) : [] };
@@ -119,10 +136,10 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
   };
   const roomDeps: ChatRoomDeps = {
     hostsRooms: config.role !== "api",
-    openReplacement: async (conversationId, seats) => {
+    openReplacement: async (conversationId, seats, handover) => {
       let replaced: Replacement | undefined;
       try {
-        replaced = await openElsewhere(conversationId, seats);
+        replaced = await openElsewhere(conversationId, seats, handover);
         return replaced;
       } finally {
         metrics.handOff(replaced ? "replaced" : "fallback");
@@ -134,6 +151,12 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
       if (config.routing === "leases") await cluster?.routing.release(roomId, handover);
     },
     takeHandover: async (conversationId) => {
+      // The note a draining node sent with its openRoom call (below) first: then Redis holds none.
+      const sent = handedOver.get(conversationId);
+      if (sent !== undefined) {
+        handedOver.delete(conversationId);
+        return sent;
+      }
       if (config.routing !== "leases" || !cluster) return undefined;
       const note = (await withTimeout(cluster.routing.takeNote("chat", conversationId), config.storeTimeoutMs)) as Handover | undefined;
       if (note?.conversationId !== conversationId || !Number.isSafeInteger(note.lastSeq)) return undefined;
@@ -261,11 +284,18 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
         {
           sessionsOf: ({ roomId }) => localRooms.sessionsOf(roomId) ?? null,
           sessionsOfUser: ({ userId }) => localRooms.sessionsOfUser(userId),
-          openRoom: async ({ conversationId, seats }) => {
+          openRoom: async ({ conversationId, seats, handover }) => {
             if (draining || config.role === "api") throw new Error("this node takes no rooms now");
             if (typeof conversationId !== "string") throw new Error("openRoom takes a conversationId");
             const askedAt = performance.now();
-            const room = await matchMaker.handleCreateRoom("chat", { conversationId });
+            const note = handoverOf(conversationId, handover);
+            if (note) handedOver.set(conversationId, note);
+            let room: IRoomCache;
+            try {
+              room = await matchMaker.handleCreateRoom("chat", { conversationId });
+            } finally {
+              if (note && handedOver.get(conversationId) === note) handedOver.delete(conversationId);
+            }
             const createMs = Math.round(performance.now() - askedAt);
             const opened = { roomId: room.roomId, processId: room.processId };
             // Seats only in a room of this node: one that another node won is reached the usual way.
@@ -363,6 +393,14 @@ async function openCluster(config: Config, redisUrl: string, metrics: Metrics, l
     },
   });
   return { redis, routing };
+}
+
+/** A hand-over note from an openRoom call, checked (undefined when absent or malformed). */
+function handoverOf(conversationId: string, raw: unknown): Handover | undefined {
+  if (typeof raw !== "object" || raw === null) return undefined;
+  const { lastSeq, epoch } = raw as { lastSeq?: unknown; epoch?: unknown };
+  if (typeof lastSeq !== "number" || !Number.isSafeInteger(lastSeq) || lastSeq < 0) return undefined;
+  return { conversationId, lastSeq, ...(typeof epoch === "string" && { epoch }) };
 }
 
 /**

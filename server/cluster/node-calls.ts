@@ -38,8 +38,10 @@ export type NodeCallMap = {
    * With `seats` (the old room's clients' authorisations, at most {@link MAX_HANDOFF_SEATS}), the
    * room opened here also holds a seat for each and answers them in order (null where it could
    * not), so each client's `migrate` can carry its own. A node of 0.5 or earlier ignores `seats`.
+   * With `handover` (the old room's last seq and history epoch, when its route was released without
+   * a note), the room starts from it; a node of 0.7 or earlier ignores it and asks the store.
    */
-  openRoom: { call: { conversationId: string; seats?: unknown[] }; answer: { roomId: string; processId: string; seats?: Array<HandOffSeat | null> } };
+  openRoom: { call: { conversationId: string; seats?: unknown[]; handover?: { lastSeq: number; epoch?: string } }; answer: { roomId: string; processId: string; seats?: Array<HandOffSeat | null> } };
 };
 export type NodeCallKind = keyof NodeCallMap;
 export type NodeCall = { [K in NodeCallKind]: { kind: K; v: number } & NodeCallMap[K]["call"] }[NodeCallKind];

@@ -327,11 +327,19 @@ describe("cluster", function () {
       await leave(idle.writer);
 
       // Read Redis the moment migrate arrives: the replacement must already be there.
-      const atMigrate = new Promise<{ payload: unknown; listings: Listing[] }>((resolve) =>
-        writer.room.onMessage("migrate", (payload) => void listingsOf(redis, conversationId).then((listings) => resolve({ payload, listings }))),
+      const notesTakenBefore = await commandCalls(redis, "getdel");
+      const atMigrate = new Promise<{ payload: unknown; listings: Listing[]; notesTaken: number }>((resolve) =>
+        writer.room.onMessage(
+          "migrate",
+          (payload) =>
+            void Promise.all([listingsOf(redis, conversationId), commandCalls(redis, "getdel")]).then(([listings, notesTaken]) =>
+              resolve({ payload, listings, notesTaken: notesTaken - notesTakenBefore }),
+            ),
+        ),
       );
       victim.signal("SIGTERM");
-      const { payload, listings } = await atMigrate;
+      const { payload, listings, notesTaken } = await atMigrate;
+      assert.equal(notesTaken, 0, "the replacement started from the hand-over note sent with the call, not one left in Redis");
       const { seat, ...rest } = payload as { seat?: HandOffSeat };
       assert.deepEqual(rest, { reason: "node draining", retryAfterMs: 0 });
       const replacement = listings.find((listing) => listing.publicAddress !== victim.publicAddress);

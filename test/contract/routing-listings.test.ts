@@ -128,6 +128,24 @@ describe("routing: a routed room's listing", function () {
     assert.equal((after.perCommand.hset ?? 0) - (before.perCommand.hset ?? 0), 2, "two HSETs: the other room's claim and its count, none for the leaves");
   });
 
+  it("keeps a draining node's lock of its rooms in memory: no write per room, and its count still goes out", async function () {
+    const redis = connection();
+    const node = await aNode(200);
+    const { driver } = node;
+    const { listing, roomId } = await roomOn(node);
+    await driver.stopHosting();
+    const before = await readCounters(redis);
+    // Colyseus's shutdown locks every room: on a draining node that costs Redis nothing.
+    await driver.update(listing, { $set: { locked: true } });
+    assert.equal(listing.locked, true, "the listing Colyseus keeps says locked");
+    const after = await readCounters(redis);
+    assert.equal((after.perCommand.hset ?? 0) - (before.perCommand.hset ?? 0), 0, "no HSET for the lock");
+    // A client leaving while the room waits its turn: the delayed count write carries the lock.
+    await driver.update(listing, { $inc: { clients: -1 }, $set: { locked: true } });
+    await waitFor(async () => (await stored(redis, roomId))?.clients === -1, { what: "the count to reach Redis", timeoutMs: 5000 });
+    assert.equal((await stored(redis, roomId))?.locked, true);
+  });
+
   it("removes a room once however many times Colyseus asks (it asks three times per disposal)", async function () {
     const redis = connection();
     const node = await aNode();
