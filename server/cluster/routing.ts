@@ -194,7 +194,7 @@ export class RoutingDriver implements MatchMakerDriver {
   readonly #unwritten = new Map<string, NodeJS.Timeout>();
   /** Rooms that gave their route up (a hand-off) and wait for their clients to leave: their counts are never written. */
   readonly #released = new Set<string>();
-  /** The last look at the hosts for hand-offs: when, and each host's rooms. */
+  /** The last look at the hosts for hand-offs: when, and each host's rooms (with those sent it since). */
   #handOffHosts: { at: number; loads: Promise<Map<string, number>> } | undefined;
   /** Removals of the last {@link REMOVAL_MEMORY_MS}: roomId -> the first removal's outcome. */
   readonly #removals = new Map<string, Promise<boolean>>();
@@ -275,10 +275,11 @@ export class RoutingDriver implements MatchMakerDriver {
   /**
    * The host for a draining node's next hand-off (never one in `exclude`): the least loaded by one
    * look at the hosts, shared by the hand-offs of {@link HAND_OFF_HOSTS_MS}, so a whole node's rooms
-   * cost a few looks, not three commands each. Rooms sent meanwhile are not counted: in a rolling
-   * restart the least loaded host is the node just started, and every room sent there moves once,
-   * where spreading them evenly would put some on nodes drained next, to move again (measured in
-   * chaos scenario a: 60-75 hand-offs for 60 conversations with counting, 60 without).
+   * cost a few looks, not three commands each. The rooms sent to each host since the look count as
+   * its own: without them every room of that second went to the one host that was least loaded at
+   * the look (`npm run bench:drain -- --rooms 3000`: 977 of 1,001 rooms to one of two hosts that
+   * held 1,000 each). In a rolling restart the node just started still takes rooms until it holds
+   * as many as the others.
    */
   async selectHandOffHost(exclude: ReadonlySet<string>): Promise<string | undefined> {
     const now = performance.now();
@@ -290,8 +291,12 @@ export class RoutingDriver implements MatchMakerDriver {
         if (this.#handOffHosts?.loads === loads) this.#handOffHosts = undefined;
       });
     }
-    const candidates = new Map([...(await this.#handOffHosts.loads)].filter(([processId]) => !exclude.has(processId)));
-    return candidates.size === 0 ? undefined : leastLoaded(candidates);
+    const loads = await this.#handOffHosts.loads;
+    const candidates = new Map([...loads].filter(([processId]) => !exclude.has(processId)));
+    if (candidates.size === 0) return undefined;
+    const host = leastLoaded(candidates);
+    loads.set(host, loads.get(host)! + 1);
+    return host;
   }
 
   /** Live room hosts and the rooms each holds (its host key, renewed with its lease). */
