@@ -15,7 +15,7 @@
  * Nodes run on CPU 0, Redis and the load generator on CPU 1 (taskset). Numbers are reported, never
  * asserted. Writes loadtest/results/cluster.json and cluster.md.
  */
-import { fork, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join } from "node:path";
@@ -26,7 +26,7 @@ import { Redis } from "ioredis";
 import { startCluster, type Cluster } from "../deploy/cluster.ts";
 import { startRedis } from "../deploy/services.ts";
 import { waitFor } from "../deploy/wait-for.ts";
-import type { FillerReply, FillerRequest } from "./cluster-protocol.ts";
+import { fillTo as fillWith, startFiller, stopFillers, type Filler } from "./fillers.ts";
 import { measureIdle, measureWindow, type MeasuredWindow, type WindowCost } from "./cluster-redis-window.ts";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -74,40 +74,6 @@ pin(process.pid, 1);
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-// --- fillers ---------------------------------------------------------------------------------------
-
-type Filler = { child: ChildProcess; replies: FillerReply[] };
-
-async function startFiller(): Promise<Filler> {
-  const child = fork(join(HERE, "cluster-filler.ts"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  const filler: Filler = { child, replies: [] };
-  child.on("message", (reply: FillerReply) => filler.replies.push(reply));
-  await waitFor(() => filler.replies.some((reply) => reply.kind === "ready"), { timeoutMs: 20_000, what: "a filler to start" });
-  return filler;
-}
-
-async function ask<K extends FillerReply["kind"]>(filler: Filler, request: FillerRequest, kind: K, timeoutMs: number): Promise<Extract<FillerReply, { kind: K }>> {
-  filler.replies = [];
-  filler.child.send(request);
-  return waitFor(() => filler.replies.find((reply): reply is Extract<FillerReply, { kind: K }> => reply.kind === kind), { timeoutMs, intervalMs: 100, what: `filler reply ${kind}` });
-}
-
-/** Background conversations [from, to): filler f holds indexes [f * roomsPerFiller, (f + 1) * roomsPerFiller). */
-async function fillTo(fillers: Filler[], nodeUrls: string[], from: number, to: number, roomIds: Map<number, string>) {
-  const started = performance.now();
-  const jobs = fillers.map((filler, f) => {
-    const low = Math.max(from, f * roomsPerFiller);
-    const high = Math.min(to, (f + 1) * roomsPerFiller);
-    if (low >= high) return undefined;
-    return ask(filler, { kind: "fill", from: low, to: high, nodeUrls, concurrency: fillConcurrency }, "filled", 30 * 60_000);
-  });
-  const replies = (await Promise.all(jobs)).filter((reply) => reply !== undefined);
-  for (const reply of replies) for (const [index, roomId] of reply.roomIds) roomIds.set(index, roomId);
-  const errors = replies.reduce((sum, reply) => sum + reply.errors, 0);
-  const firstError = replies.find((reply) => reply.firstError)?.firstError;
-  return { rooms: to - from - errors, errors, firstError, seconds: (performance.now() - started) / 1000 };
 }
 
 // --- probes ----------------------------------------------------------------------------------------
@@ -258,7 +224,7 @@ function steadyStateOf(window: WindowCost, listings: number, nodes: number): Ste
 
 type LevelResult = {
   liveConversations: number;
-  fill: Awaited<ReturnType<typeof fillTo>> & { totalRooms: number };
+  fill: Awaited<ReturnType<typeof fillWith>> & { totalRooms: number };
   steady: SteadyState;
   newJoins: Metric;
   existingJoins: Metric & { joinedTheExistingRoom: number };
@@ -304,7 +270,7 @@ async function runMode(redisUrl: string, redis: Redis, mode: "leases" | "stock")
     for (let f = 0; f < fillerCount; f++) fillers.push(await startFiller());
     for (const level of levels) {
       say(`${mode}: filling to ${level} live conversations`);
-      const fill = await fillTo(fillers, nodeUrls, filled, level, roomIds);
+      const fill = await fillWith(fillers, nodeUrls, filled, level, roomIds, { roomsPerFiller, concurrency: fillConcurrency });
       filled = level;
       const totalRooms = await redis.hlen("roomcaches");
       say(`${mode}: ${fill.rooms} rooms in ${fill.seconds.toFixed(1)} s (${fill.errors} errors${fill.firstError ? `, first: ${fill.firstError}` : ""}); ${totalRooms} listings in Redis`);
@@ -365,7 +331,7 @@ async function runMode(redisUrl: string, redis: Redis, mode: "leases" | "stock")
     }
   } finally {
     say(`${mode}: stopping`);
-    await Promise.all(fillers.map((filler) => ask(filler, { kind: "leave" }, "left", 120_000).catch(() => filler.child.kill("SIGKILL"))));
+    await stopFillers(fillers);
     await cluster.stop();
   }
   return { mode, levels: results, nodeWarnings: nodeWarnings(cluster) };
