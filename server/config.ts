@@ -96,7 +96,7 @@ export type Config = Readonly<{
    * checks), passed to it as COLYSEUS_PRESENCE_SHORT_TIMEOUT. @default 1000
    */
   ipcTimeoutMs: number;
-  /** Rooms a draining node hands over at once (make before break), until a third of DRAIN_TIMEOUT_MS has passed. @default 8 */
+  /** Rooms a draining node hands over at once (make before break) when it begins; raised while behind (server/drain-pace.ts). @default 2 */
   handOffConcurrency: number;
   /**
    * The node's lease (ROOM_LEASE_MS, named when leases were per room): renewed every quarter of it;

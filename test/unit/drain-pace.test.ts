@@ -52,6 +52,35 @@ describe("drain pace", function () {
     assert.equal(pace.waiting, 0);
   });
 
+  it("runs one more at once, at most every 50 ms, while the rooms still waiting would not be done by the deadline", async function () {
+    let clock = 0;
+    const pace = createDrainPace({ concurrency: 1, rushAfterMs: 5000, now: () => clock });
+    const work = handOffs(10);
+    const finished = Promise.all(work.all.map((handOff) => pace.run(handOff)));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual({ running: work.running, waiting: pace.waiting }, { running: 1, waiting: 9 }, "one at first");
+    // The first took 1 s: 9 left at that pace need 9 s, and 4 s are left: one more at once.
+    clock = 1000;
+    work.releaseAll();
+    await waitFor(() => work.done === 1 && work.running === 2, { what: "two hand-offs to run" });
+    assert.deepEqual({ concurrency: pace.concurrency, waiting: pace.waiting }, { concurrency: 2, waiting: 7 });
+    // Still behind 20 ms later, but the last raise was less than RAISE_EVERY_MS ago: still two.
+    clock = 1020;
+    work.releaseAll();
+    await waitFor(() => work.done === 3 && work.running === 2, { what: "the next two" });
+    assert.equal(pace.concurrency, 2);
+    // Slow again, a while later: one more.
+    clock = 2500;
+    work.releaseAll();
+    await waitFor(() => work.done === 5 && work.running === 3, { what: "three hand-offs to run" });
+    assert.equal(pace.concurrency, 3);
+    while (work.done < 10) {
+      work.releaseAll();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await finished;
+  });
+
   it("starts every waiting hand-off at once after the rush deadline", async function () {
     const pace = createDrainPace({ concurrency: 2, rushAfterMs: 50 });
     const work = handOffs(8);
