@@ -92,7 +92,7 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
   if (config.routing === "leases")
     cluster?.redis.onReconnect(() => void cluster.routing.recheck().catch((error) => logger.warn({ err: String(error) }, "cannot check the rooms' routes after Redis came back")));
   // Node-to-node calls (server/cluster/node-calls.ts): over Redis in a cluster, in process alone.
-  const nodeCalls = redisNodeCalls(presence, cluster?.redis.commands);
+  const nodeCalls = redisNodeCalls(presence, cluster?.redis.commands, cluster?.redis.subscriber);
   const drainPace = createDrainPace({ concurrency: config.handOffConcurrency, rushAfterMs: config.drainTimeoutMs / 3 });
   /**
    * Hosts that failed to open a room for this node's hand-offs (draining too, or not answering):

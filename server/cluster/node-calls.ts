@@ -10,6 +10,7 @@
  * cannot do), counting it and logging it through `onUnknown`, so a mixed-version fleet degrades to
  * "that node cannot help" instead of a crash or a silent hang.
  */
+import { randomUUID } from "node:crypto";
 import { requestFromIPC, subscribeIPC, type Presence } from "@colyseus/core";
 import type { LocalSession } from "../console/local-rooms.ts";
 import type { HandOffSeat } from "../../schema/chat.ts";
@@ -83,8 +84,63 @@ async function answer(handlers: NodeCallHandlers, raw: unknown, onUnknown?: (kin
   return handler(call as NodeCall);
 }
 
-/** Node calls over Redis presence: request/reply on the node's own channel. */
-export function redisNodeCalls(presence: Presence, redis?: { pubsub(subcommand: "NUMSUB", ...channels: string[]): Promise<unknown> }): NodeCalls {
+/** Colyseus's IPC reply codes (its `IpcProtocol`, which @colyseus/core does not export). */
+const IpcProtocol = { SUCCESS: 0, ERROR: 1 } as const;
+
+/** What the replies' pattern subscription needs of the presence's subscriber connection (ioredis). */
+type PatternSubscriber = {
+  psubscribe(pattern: string): Promise<unknown>;
+  on(event: "pmessage", listener: (pattern: string, channel: string, message: string) => void): unknown;
+};
+
+/**
+ * Node calls over Redis presence: request/reply on the node's own channel. Colyseus's
+ * requestFromIPC subscribes a channel for each request's reply and unsubscribes it after: two Redis
+ * commands per call, two per room a drain hands over. Given the presence's subscriber connection,
+ * this node instead subscribes once to a pattern its request ids fall under (`ipc:<prefix>.*`); the
+ * answering node, of any version, publishes to `ipc:<requestId>` as before.
+ */
+export function redisNodeCalls(presence: Presence, redis?: { pubsub(subcommand: "NUMSUB", ...channels: string[]): Promise<unknown> }, subscriber?: PatternSubscriber): NodeCalls {
+  const prefix = `nc-${randomUUID()}`;
+  const pending = new Map<string, { resolve(data: unknown): void; reject(error: Error): void }>();
+  let sequence = 0;
+  let subscribed: Promise<unknown> | undefined;
+  const replies = (sub: PatternSubscriber) => {
+    if (subscribed) return subscribed;
+    const pattern = `ipc:${prefix}.*`;
+    sub.on("pmessage", (matched, channel, message) => {
+      if (matched !== pattern) return;
+      const call = pending.get(channel.slice("ipc:".length));
+      if (!call) return;
+      try {
+        const [code, data] = JSON.parse(message) as [number, unknown];
+        if (code === IpcProtocol.SUCCESS) call.resolve(data);
+        else if (code === IpcProtocol.ERROR) call.reject(remoteError(data));
+      } catch (error) {
+        call.reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    });
+    subscribed = sub.psubscribe(pattern).catch((error: unknown) => {
+      subscribed = undefined;
+      throw error;
+    });
+    return subscribed;
+  };
+  /** One request and its reply on the pattern subscription, as requestFromIPC does on a channel of its own. */
+  const request = async (sub: PatternSubscriber, channel: string, method: string, args: unknown[], timeoutMs: number): Promise<unknown> => {
+    await replies(sub);
+    const requestId = `${prefix}.${++sequence}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => settle(() => reject(new Error("ipc_timeout"))), timeoutMs);
+      const settle = (end: () => void) => {
+        clearTimeout(timer);
+        pending.delete(requestId);
+        end();
+      };
+      pending.set(requestId, { resolve: (data) => settle(() => resolve(data)), reject: (error) => settle(() => reject(error)) });
+      void Promise.resolve(presence.publish(channel, [method, requestId, args])).catch((error: unknown) => settle(() => reject(error instanceof Error ? error : new Error(String(error)))));
+    });
+  };
   return {
     async listening(processId) {
       // Without a Redis connection (one node, LocalPresence) only this process can answer.
@@ -94,7 +150,8 @@ export function redisNodeCalls(presence: Presence, redis?: { pubsub(subcommand: 
     },
     async ask(processId, kind, call, timeoutMs) {
       try {
-        return await requestFromIPC(presence, channelOf(processId), kind, [{ ...call, kind, v: NODE_CALLS_VERSION }], timeoutMs);
+        const args = [{ ...call, kind, v: NODE_CALLS_VERSION }];
+        return (await (subscriber ? request(subscriber, channelOf(processId), kind, args, timeoutMs) : requestFromIPC(presence, channelOf(processId), kind, args, timeoutMs))) as never;
       } catch (error) {
         // The remote side's errors arrive as plain objects or strings: keep the unknown kind typed.
         const message = error instanceof Error ? error.message : String((error as { message?: unknown })?.message ?? error);
@@ -118,6 +175,19 @@ export function redisNodeCalls(presence: Presence, redis?: { pubsub(subcommand: 
       };
     },
   };
+}
+
+/** An answering node's error, as requestFromIPC turns it into one (a JSON `{code, message}`, or a message). */
+function remoteError(data: unknown): Error {
+  let error: unknown = data;
+  try {
+    error = JSON.parse(String(data));
+  } catch {
+    // a plain message
+  }
+  if (typeof error === "string") return new Error(error);
+  const message = (error as { message?: unknown } | null)?.message;
+  return Object.assign(new Error(typeof message === "string" ? message : String(data)), { code: (error as { code?: unknown } | null)?.code });
 }
 
 /** Node calls between nodes of one process (unit tests): same checks, no Redis. */

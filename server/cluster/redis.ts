@@ -10,6 +10,8 @@ import { withTimeout } from "../../rooms/timeout.ts";
 export type RedisConnections = {
   commands: Redis;
   presence: RedisPresence;
+  /** The presence's subscriber connection (node calls' replies subscribe a pattern on it). */
+  subscriber: Redis;
   /** Resolves while Redis answers; used by /readyz. */
   ping(): Promise<void>;
   /** Be told each time the subscriber connection is ready again after a loss (publishes may have been missed). */
@@ -37,6 +39,7 @@ export async function connectRedis(url: string, timeoutMs: number, onCommand: (c
   return {
     commands,
     presence,
+    subscriber,
     onReconnect(listener) {
       subscriber.on("ready", () => {
         if (!lost) return;

@@ -7,12 +7,15 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { RedisPresence } from "@colyseus/redis-presence";
-import { requestFromIPC, type Presence } from "@colyseus/core";
+import { requestFromIPC, subscribeIPC, type Presence } from "@colyseus/core";
 import { Redis } from "ioredis";
 import { waitFor } from "../../deploy/wait-for.ts";
 import { inProcessNodeCalls, NODE_CALLS_VERSION, redisNodeCalls, UnknownCallError, type NodeCallHandlers, type NodeCalls } from "../../server/cluster/node-calls.ts";
 
 type Fixture = { calls: NodeCalls; cleanup(): Promise<void> };
+
+/** The presence's subscriber connection, as server/cluster/redis.ts hands it to node calls. */
+const subscriberOf = (presence: RedisPresence) => (presence as unknown as { sub: Redis }).sub;
 
 function handlersOf(name: string): NodeCallHandlers {
   return {
@@ -94,6 +97,47 @@ describe("node calls over Redis on REDIS_URL", function () {
     const redis = new Redis(redisUrl!);
     const presence = new RedisPresence(redis);
     return { calls: redisNodeCalls(presence, redis), cleanup: async () => presence.shutdown() };
+  });
+  nodeCallsContract("Redis presence, replies on one pattern subscription", async () => {
+    const redis = new Redis(redisUrl!);
+    const presence = new RedisPresence(redis);
+    return { calls: redisNodeCalls(presence, redis, subscriberOf(presence)), cleanup: async () => presence.shutdown() };
+  });
+
+  it("answers calls on one pattern subscription: no SUBSCRIBE or UNSUBSCRIBE per call, and a node of any version answers", async function () {
+    const redis = new Redis(redisUrl!);
+    const presence = new RedisPresence(redis);
+    const calls = redisNodeCalls(presence, redis, subscriberOf(presence));
+    // The answering node asks nothing: Colyseus's own subscribeIPC, as every release serves calls.
+    const older = new RedisPresence(new Redis(redisUrl!));
+    const processId = `older-${randomUUID().slice(0, 8)}`;
+    await subscribeIPC(older, `parley:node-calls:${processId}`, (_method: string, args: unknown) => ({
+      roomId: `room-of-${(args as Array<{ conversationId: string }>)[0]!.conversationId}`,
+      processId,
+    }));
+    try {
+      assert.deepEqual(await calls.ask(processId, "openRoom", { conversationId: "warm" }, 2000), { roomId: "room-of-warm", processId });
+      const counts = async () => {
+        const info = await redis.info("commandstats");
+        const of = (name: string) => Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
+        return { subscribe: of("subscribe"), unsubscribe: of("unsubscribe"), publish: of("publish") };
+      };
+      const before = await counts();
+      const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => calls.ask(processId, "openRoom", { conversationId: `c${i}` }, 2000)));
+      assert.deepEqual(
+        answers.map((answer) => answer.roomId),
+        Array.from({ length: 20 }, (_, i) => `room-of-c${i}`),
+        "each call gets its own answer",
+      );
+      const after = await counts();
+      assert.deepEqual(
+        { subscribe: after.subscribe - before.subscribe, unsubscribe: after.unsubscribe - before.unsubscribe, publish: after.publish - before.publish },
+        { subscribe: 0, unsubscribe: 0, publish: 40 },
+      );
+    } finally {
+      presence.shutdown();
+      older.shutdown();
+    }
   });
 
   it("answers the 0.3 console's questions on their old channel (a 0.3 api node during a rolling upgrade)", async function () {
