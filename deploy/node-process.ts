@@ -14,7 +14,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
  * Every client of a node started here (tests, the local cluster, benchmarks) connects from this
  * machine, so the per-address bounds are lifted unless `env` sets them.
  */
-const LOCAL_CLIENTS = { MAX_CONNECTIONS_PER_IP: "1000000", JOINS_PER_SEC_PER_IP: "1000000" };
+export const LOCAL_CLIENTS = { MAX_CONNECTIONS_PER_IP: "1000000", JOINS_PER_SEC_PER_IP: "1000000" };
 
 export type NodeProcess = {
   port: number;
