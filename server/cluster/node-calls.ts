@@ -104,10 +104,21 @@ export function redisNodeCalls(presence: Presence, redis?: { pubsub(subcommand: 
   const prefix = `nc-${randomUUID()}`;
   const pending = new Map<string, { resolve(data: unknown): void; reject(error: Error): void }>();
   let sequence = 0;
+  const pattern = `ipc:${prefix}.*`;
   let subscribed: Promise<unknown> | undefined;
+  let heard = false;
   const replies = (sub: PatternSubscriber) => {
     if (subscribed) return subscribed;
-    const pattern = `ipc:${prefix}.*`;
+    // The listener once; the subscription again after a failure (ioredis renews it on reconnects).
+    if (!heard) listen(sub);
+    heard = true;
+    subscribed = sub.psubscribe(pattern).catch((error: unknown) => {
+      subscribed = undefined;
+      throw error;
+    });
+    return subscribed;
+  };
+  const listen = (sub: PatternSubscriber) =>
     sub.on("pmessage", (matched, channel, message) => {
       if (matched !== pattern) return;
       const call = pending.get(channel.slice("ipc:".length));
@@ -120,12 +131,6 @@ export function redisNodeCalls(presence: Presence, redis?: { pubsub(subcommand: 
         call.reject(error instanceof Error ? error : new Error(String(error)));
       }
     });
-    subscribed = sub.psubscribe(pattern).catch((error: unknown) => {
-      subscribed = undefined;
-      throw error;
-    });
-    return subscribed;
-  };
   /** One request and its reply on the pattern subscription, as requestFromIPC does on a channel of its own. */
   const request = async (sub: PatternSubscriber, channel: string, method: string, args: unknown[], timeoutMs: number): Promise<unknown> => {
     await replies(sub);
