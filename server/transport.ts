@@ -8,6 +8,7 @@ import { clientAddress, PEER_ADDRESS_HEADER } from "./client-address.ts";
 import type { Config } from "./config.ts";
 import { guardAddressConnections, guardHandshakes, guardWebSocketErrors, stampPeerAddress, type ConnectionGuardEvents, type WebSocketServerLike } from "./connection-guard.ts";
 import type { Logger } from "./logger.ts";
+import { startPacedPings, type PingedClient } from "./paced-pings.ts";
 
 export type TransportPick = {
   transport: Transport;
@@ -67,7 +68,13 @@ async function guardedWsTransport(config: TransportConfig, guard: ConnectionGuar
   stampPeerAddress(server);
   guardAddressConnections(server, config.ipLimits, guard);
   guardHandshakes(server, config.handshakeTimeoutMs, guard);
-  const transport = new WebSocketTransport({ server, pingInterval: 5000, pingMaxRetries: 3, maxPayload: 64 * 1024 });
+  // Keep-alive pings spread over the interval instead of all sockets at once (server/paced-pings.ts).
+  class PacedPingTransport extends WebSocketTransport {
+    protected override autoTerminateUnresponsiveClients(pingInterval: number, pingMaxRetries: number): void {
+      this.pingInterval = startPacedPings(this.wss.clients as unknown as Iterable<PingedClient>, pingInterval, pingMaxRetries);
+    }
+  }
+  const transport = new PacedPingTransport({ server, pingInterval: 5000, pingMaxRetries: 3, maxPayload: 64 * 1024 });
   guardWebSocketErrors((transport as unknown as { wss: WebSocketServerLike }).wss, guard);
   return transport;
 }
