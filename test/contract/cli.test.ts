@@ -16,6 +16,7 @@ const TOOLS = [
   { script: "bench:durable", file: "loadtest/bench-durable.ts", badValue: ["--seconds", "soon"], names: "--seconds" },
   { script: "bench:cluster", file: "loadtest/bench-cluster.ts", badValue: ["--levels", "100,lots"], names: "--levels" },
   { script: "bench:drain", file: "loadtest/bench-drain.ts", badValue: ["--env", "HANDOFF_CONCURRENCY"], names: "--env" },
+  { script: "bench:stall", file: "loadtest/bench-stall.ts", badValue: ["--clients", "0"], names: "--clients" },
   { script: "bench:scale", file: "loadtest/bench-scale.ts", badValue: ["--kind", "dm"], names: "--kind" },
   { script: "bench:memory", file: "loadtest/bench-memory.ts", badValue: ["--runs", "0"], names: "--runs" },
   { script: "bench:abuse", file: "loadtest/bench-abuse.ts", badValue: ["--rate", "-5"], names: "--rate" },
