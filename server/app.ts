@@ -41,7 +41,7 @@ import { LocalRooms } from "./console/local-rooms.ts";
 import { MAX_HANDOFF_SEATS, redisNodeCalls } from "./cluster/node-calls.ts";
 import { isHandOffSeat, type HandOffSeat } from "../schema/chat.ts";
 import { createDrainPace } from "./drain-pace.ts";
-import { startNodeStats } from "./console/node-stats.ts";
+import { NODE_STATS_KEY, startNodeStats } from "./console/node-stats.ts";
 import { createConsoleAuth } from "./http/console-auth.ts";
 import { mountConsole } from "./http/console-routes.ts";
 import { mountDemo } from "./http/demo-routes.ts";
@@ -115,10 +115,34 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
     if (answers) answering.add(host);
     return answers;
   };
+  /** When this node started: a draining node prefers nodes that started after it (see youngerHosts). */
+  const startedAt = Date.now();
+  /**
+   * The nodes that started after this one, by the console stats every node publishes (a node of 0.7
+   * or earlier names no start: not among them), by more than YOUNGER_BY_MS: nodes started together
+   * (a fleet's first start) are peers, not younger. In a rolling restart they are the new nodes,
+   * which the rollout will not drain, so a room handed to one moves once. Read once a second at most.
+   */
+  let younger: { at: number; hosts: Promise<Set<string>> } | undefined;
+  const youngerHosts = (): Promise<Set<string>> => {
+    if (younger && performance.now() - younger.at < 1000) return younger.hosts;
+    const hosts = Promise.resolve(presence.hgetall(NODE_STATS_KEY))
+      .then((all) => {
+        const found = new Set<string>();
+        for (const raw of Object.values(all ?? {})) {
+          const stats = JSON.parse(String(raw)) as { processId?: unknown; startedAt?: unknown };
+          if (typeof stats.processId === "string" && typeof stats.startedAt === "number" && stats.startedAt > startedAt + YOUNGER_BY_MS) found.add(stats.processId);
+        }
+        return found;
+      })
+      .catch(() => new Set<string>());
+    younger = { at: performance.now(), hosts };
+    return hosts;
+  };
   /** Have another live host open the conversation's room (this node stopped hosting when it began draining). */
   const openElsewhere = async (conversationId: string, seats: readonly unknown[], handover: Handover | undefined): Promise<Replacement | undefined> => {
     if (config.routing !== "leases" || !cluster) return undefined;
-    const target = await cluster.routing.selectHandOffHost(new Set([...unableHosts, matchMaker.processId])).catch(() => undefined);
+    const target = await cluster.routing.selectHandOffHost(new Set([...unableHosts, matchMaker.processId]), await youngerHosts()).catch(() => undefined);
     if (target === undefined) return undefined;
     // An earlier release (a rolling upgrade) takes no node calls: move the clients the old way at once.
     if (!(await listening(target))) return undefined;
@@ -275,6 +299,7 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
         role: config.role,
         address: config.publicAddress,
         isDraining: () => draining,
+        startedAt,
         // Redis down: one line a minute; the console shows the node as gone meanwhile.
         onError: (error) => consoleLog("console_stats", { err: String(error) }, "cannot publish this node's console stats"),
       });
@@ -394,6 +419,9 @@ async function openCluster(config: Config, redisUrl: string, metrics: Metrics, l
   });
   return { redis, routing };
 }
+
+/** How much later than a draining node another must have started to take its rooms first. */
+const YOUNGER_BY_MS = 5000;
 
 /** A hand-over note from an openRoom call, checked (undefined when absent or malformed). */
 function handoverOf(conversationId: string, raw: unknown): Handover | undefined {

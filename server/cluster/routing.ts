@@ -278,10 +278,11 @@ export class RoutingDriver implements MatchMakerDriver {
    * cost a few looks, not three commands each. The rooms sent to each host since the look count as
    * its own: without them every room of that second went to the one host that was least loaded at
    * the look (`npm run bench:drain -- --rooms 3000`: 977 of 1,001 rooms to one of two hosts that
-   * held 1,000 each). In a rolling restart the node just started still takes rooms until it holds
-   * as many as the others.
+   * held 1,000 each). Hosts in `preferred` (the nodes started after this one: in a rolling restart,
+   * the new ones, which this rollout will not drain) take every room while any of them is live, so
+   * that each room moves once; the others only when none is.
    */
-  async selectHandOffHost(exclude: ReadonlySet<string>): Promise<string | undefined> {
+  async selectHandOffHost(exclude: ReadonlySet<string>, preferred?: ReadonlySet<string>): Promise<string | undefined> {
     const now = performance.now();
     if (this.#handOffHosts === undefined || now - this.#handOffHosts.at > HAND_OFF_HOSTS_MS) {
       const loads = this.#liveHosts();
@@ -292,8 +293,10 @@ export class RoutingDriver implements MatchMakerDriver {
       });
     }
     const loads = await this.#handOffHosts.loads;
-    const candidates = new Map([...loads].filter(([processId]) => !exclude.has(processId)));
-    if (candidates.size === 0) return undefined;
+    const allowed = [...loads].filter(([processId]) => !exclude.has(processId));
+    if (allowed.length === 0) return undefined;
+    const first = allowed.filter(([processId]) => preferred?.has(processId));
+    const candidates = new Map(first.length > 0 ? first : allowed);
     const host = leastLoaded(candidates);
     loads.set(host, loads.get(host)! + 1);
     return host;

@@ -37,6 +37,8 @@ export type NodeStats = {
   /** Epoch ms of the snapshot; a reader drops entries older than a few intervals (a dead node). */
   at: number;
   intervalMs: number;
+  /** Epoch ms the node started (0.8 on; a draining node hands its rooms to younger nodes first). */
+  startedAt?: number;
 };
 
 export type NodeStatsOptions = {
@@ -48,6 +50,8 @@ export type NodeStatsOptions = {
   role: Role;
   address: string | undefined;
   isDraining: () => boolean;
+  /** Epoch ms the node started. */
+  startedAt: number;
   /** @default 2000 */
   intervalMs?: number;
   onError?: (error: unknown) => void;
@@ -103,6 +107,7 @@ export function startNodeStats(options: NodeStatsOptions): { stop(): Promise<voi
       busiest: options.localRooms.busiest("chat", 20).map(({ routeValue, roomId, clients }) => ({ conversationId: routeValue, roomId, clients })),
       at: Date.now(),
       intervalMs,
+      startedAt: options.startedAt,
     };
   }
 

@@ -91,6 +91,11 @@ describe("routing: where a new room goes", function () {
     assert.deepEqual(picked.slice(0, 4), Array(4).fill(fresh.processId), "the fresh host first, until it holds as many as the other");
     assert.deepEqual({ fresh: count(fresh.processId), busy: count(busy.processId), other: picked.length - count(fresh.processId) - count(busy.processId) }, { fresh: 8, busy: 4, other: 0 });
     assert.ok(looks <= 2, `12 hand-offs looked at the hosts ${looks} times (one look a second)`);
+    // Preferred hosts (the nodes started after the draining one) take every room while one is live.
+    const toPreferred = new Set<string>();
+    for (let i = 0; i < 6; i++) toPreferred.add((await draining.driver.selectHandOffHost(exclude, new Set([busy.processId, "gone-node"])))!);
+    assert.deepEqual([...toPreferred], [busy.processId], "the preferred host, although it holds more");
+    assert.equal(await draining.driver.selectHandOffHost(exclude, new Set([full.processId])), fresh.processId, "a preferred host that is excluded: the least loaded of the rest");
     assert.equal(await draining.driver.selectHandOffHost(new Set([draining.processId, fresh.processId, busy.processId, full.processId])), undefined, "no host left: none");
   });
 
