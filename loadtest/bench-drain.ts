@@ -21,6 +21,7 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { commandLine, failUsage, type Command, type Option } from "../deploy/cli.ts";
 import { startCluster } from "../deploy/cluster.ts";
+import { sampleSum, scrape } from "../deploy/metrics-text.ts";
 import { startRedis } from "../deploy/services.ts";
 import { readCounters, type RedisCounters } from "./cluster-redis-window.ts";
 import { fillTo, startFiller, stopFillers, type Filler } from "./fillers.ts";
@@ -55,24 +56,6 @@ const extraEnv = Object.fromEntries(
 const fill = { roomsPerFiller: Number(values["rooms-per-filler"]), concurrency: Number(values.concurrency) };
 const say = (line: string) => console.log(`[bench-drain ${new Date().toISOString().slice(11, 19)}] ${line}`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** The samples of a Prometheus text exposition: metric name with labels -> value. */
-function samplesOf(text: string): Map<string, number> {
-  const samples = new Map<string, number>();
-  for (const line of text.split("\n")) {
-    if (line === "" || line.startsWith("#")) continue;
-    const at = line.lastIndexOf(" ");
-    samples.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return samples;
-}
-
-/** A metric's value, summed over its label sets that include `labels` (every node adds its `node` label). */
-function sampleSum(samples: Map<string, number>, name: string, labels: string): number {
-  let sum = 0;
-  for (const [key, value] of samples) if (key.startsWith(`${name}{`) && key.includes(labels)) sum += value;
-  return sum;
-}
 
 /** The quantile `q` of a Prometheus histogram's cumulative buckets, as the bucket's upper bound (seconds). */
 function bucketQuantile(samples: Map<string, number>, name: string, q: number): number | undefined {
@@ -127,7 +110,7 @@ try {
   const steadyTo = await readCounters(redis);
   const steadyPerSec = ((steadyTo.commands - steadyFrom.commands) / (steadyTo.at - steadyFrom.at)) * 1000;
 
-  const before = samplesOf(await (await fetch(`${victim.httpUrl}/metrics`)).text());
+  const before = await scrape(victim.httpUrl);
   const victimRooms = sampleSum(before, "parley_node_rooms", 'room="chat"');
   say(`SIGTERM to ${victim.name}, which holds ${victimRooms} chat rooms`);
   let last = before;
@@ -136,10 +119,7 @@ try {
   const poll = (async () => {
     while (reading) {
       await sleep(250);
-      const text = await fetch(`${victim.httpUrl}/metrics`, { signal: AbortSignal.timeout(1000) })
-        .then((response) => response.text())
-        .catch(() => undefined);
-      if (text !== undefined) last = samplesOf(text);
+      last = (await scrape(victim.httpUrl, { signal: AbortSignal.timeout(1000) }).catch(() => undefined)) ?? last;
       counters.push(await readCounters(redis));
     }
   })();
@@ -158,7 +138,7 @@ try {
   const outcome = (name: string) => sampleSum(last, "parley_handoffs_total", `outcome="${name}"`) - sampleSum(before, "parley_handoffs_total", `outcome="${name}"`);
   const handOffs = { replaced: outcome("replaced"), fallback: outcome("fallback"), empty: outcome("empty") };
   const moved = handOffs.replaced + handOffs.fallback + handOffs.empty;
-  const others = await Promise.all(cluster.nodes.slice(1).map(async (node) => sampleSum(samplesOf(await (await fetch(`${node.httpUrl}/metrics`)).text()), "parley_node_rooms", 'room="chat"')));
+  const others = await Promise.all(cluster.nodes.slice(1).map(async (node) => sampleSum(await scrape(node.httpUrl), "parley_node_rooms", 'room="chat"')));
   const perCommand = Object.entries(end.perCommand)
     .map(([name, calls]) => [name, calls - (counters[0]!.perCommand[name] ?? 0)] as const)
     .filter(([name, calls]) => name !== "info" && calls > 0)

@@ -26,6 +26,7 @@ import { Client, type Room } from "@colyseus/sdk";
 import { Redis } from "ioredis";
 import { commandLine, type Command, type Option } from "../deploy/cli.ts";
 import { startCluster, type Cluster, type ClusterNode } from "../deploy/cluster.ts";
+import { sampleSum, scrape } from "../deploy/metrics-text.ts";
 import { startMongoWire, startRedis, withDatabase } from "../deploy/services.ts";
 import { colyseusConnector, parleyChatNamed, type ColyseusFlavour } from "./clients/colyseus.ts";
 import { readCounters, type RedisCounters } from "./cluster-redis-window.ts";
@@ -381,9 +382,8 @@ type MainResult = {
 async function placementOf(nodes: ClusterNode[]): Promise<Array<{ rooms: number; clients: number }>> {
   return Promise.all(
     nodes.map(async (node) => {
-      const text = await (await fetch(`${node.httpUrl}/metrics`)).text();
-      const gauge = (name: string) => Number(new RegExp(`^${name}\\{[^}]*room="chat"[^}]*\\} (\\S+)`, "m").exec(text)?.[1] ?? 0);
-      return { rooms: gauge("parley_node_rooms"), clients: gauge("parley_node_clients") };
+      const samples = await scrape(node.httpUrl);
+      return { rooms: sampleSum(samples, "parley_node_rooms", 'room="chat"'), clients: sampleSum(samples, "parley_node_clients", 'room="chat"') };
     }),
   );
 }

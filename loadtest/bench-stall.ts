@@ -12,6 +12,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { commandLine, type Command, type Option } from "../deploy/cli.ts";
+import { sampleSum, scrape } from "../deploy/metrics-text.ts";
 import { startNode } from "../deploy/node-process.ts";
 import { fillTo, startFiller, stopFillers } from "./fillers.ts";
 import { hasTaskset, pinProcess } from "./server-process.ts";
@@ -35,9 +36,8 @@ const say = (line: string) => console.log(`[bench-stall ${new Date().toISOString
 
 /** The node's event-loop delay since the previous scrape (prom-client resets it on each collect), in ms. */
 async function loopDelay(httpUrl: string): Promise<{ maxMs: number; p99Ms: number }> {
-  const text = await (await fetch(`${httpUrl}/metrics`)).text();
-  const get = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(text)?.[1]) * 1000;
-  return { maxMs: get("nodejs_eventloop_lag_max_seconds"), p99Ms: get("nodejs_eventloop_lag_p99_seconds") };
+  const samples = await scrape(httpUrl);
+  return { maxMs: sampleSum(samples, "nodejs_eventloop_lag_max_seconds") * 1000, p99Ms: sampleSum(samples, "nodejs_eventloop_lag_p99_seconds") * 1000 };
 }
 
 async function runOnce(root: string): Promise<Array<{ maxMs: number; p99Ms: number }>> {

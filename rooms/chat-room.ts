@@ -180,7 +180,8 @@ export function createChatRoom(deps: ChatRoomDeps) {
       const note = lastSeq === undefined ? undefined : { conversationId: this.conversationId, lastSeq, epoch: this.epoch };
       // The note goes where the next room looks first: to Redis when nobody is seated (whoever
       // opens the conversation next takes it), else with the call to the node that opens it now.
-      const noteInRedis = this.clients.length === 0 && !join.hasReservations(this);
+      const nobodyToMove = () => this.clients.length === 0 && !join.hasReservations(this);
+      const noteInRedis = nobodyToMove();
       try {
         await withTimeout(deps.releaseRoute(this.roomId, noteInRedis ? note : undefined), limits.storeTimeoutMs);
       } catch (error) {
@@ -191,7 +192,7 @@ export function createChatRoom(deps: ChatRoomDeps) {
       const releasedAt = performance.now();
       // Nobody seated, no seat pending (a room kept for ROOM_IDLE_MS): nothing to move. The next
       // join opens the conversation anywhere and starts from the note just left.
-      if (this.clients.length === 0 && !join.hasReservations(this)) {
+      if (nobodyToMove()) {
         metrics.handOff("empty");
         this.roomLog.info({ lastSeq }, "conversation released on drain with nobody seated; the next join opens it elsewhere");
         return void this.disconnect().catch(() => undefined);

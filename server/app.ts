@@ -182,9 +182,8 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
         return sent;
       }
       if (config.routing !== "leases" || !cluster) return undefined;
-      const note = (await withTimeout(cluster.routing.takeNote("chat", conversationId), config.storeTimeoutMs)) as Handover | undefined;
-      if (note?.conversationId !== conversationId || !Number.isSafeInteger(note.lastSeq)) return undefined;
-      return { conversationId, lastSeq: note.lastSeq, ...(typeof note.epoch === "string" && { epoch: note.epoch }) };
+      const note = await withTimeout(cluster.routing.takeNote("chat", conversationId), config.storeTimeoutMs);
+      return (note as Partial<Handover> | undefined)?.conversationId === conversationId ? handoverOf(conversationId, note) : undefined;
     },
     authenticator,
     history,
@@ -423,7 +422,7 @@ async function openCluster(config: Config, redisUrl: string, metrics: Metrics, l
 /** How much later than a draining node another must have started to take its rooms first. */
 const YOUNGER_BY_MS = 5000;
 
-/** A hand-over note from an openRoom call, checked (undefined when absent or malformed). */
+/** A hand-over note for `conversationId`, from an openRoom call or Redis, checked (undefined when absent or malformed). */
 function handoverOf(conversationId: string, raw: unknown): Handover | undefined {
   if (typeof raw !== "object" || raw === null) return undefined;
   const { lastSeq, epoch } = raw as { lastSeq?: unknown; epoch?: unknown };

@@ -6,6 +6,7 @@ import { Client, type Room } from "@colyseus/sdk";
 import type { HandOffSeat } from "../../schema/chat.ts";
 import { Redis } from "ioredis";
 import type { ClusterNode } from "../../deploy/cluster.ts";
+import { sampleSum, scrape } from "../../deploy/metrics-text.ts";
 import { withDatabase } from "../../deploy/services.ts";
 import { waitFor } from "../../deploy/wait-for.ts";
 
@@ -118,9 +119,5 @@ export async function storedMessages(node: Pick<ClusterNode, "httpUrl">, convers
 
 /** A sample of a node's Prometheus metric (summed over label sets matching `labels`). */
 export async function metricOf(node: Pick<ClusterNode, "httpUrl">, name: string, labels = ""): Promise<number> {
-  const text = await (await fetch(`${node.httpUrl}/metrics`)).text();
-  return text
-    .split("\n")
-    .filter((line) => line.startsWith(name) && (line[name.length] === " " || line[name.length] === "{") && line.includes(labels))
-    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(" ") + 1)), 0);
+  return sampleSum(await scrape(node.httpUrl), name, labels);
 }
