@@ -123,8 +123,11 @@ function createDataset(): DataSet<Metadata> {
   );
 }
 
-/** obscenity's recommended English transformers in their order, with look-alikes folded first and more leetspeak. */
-function blacklistTransformers(): TransformerContainer[] {
+/** obscenity's thresholds: a run of b, e, o, l, s or g keeps two ("boob", "ass"), any other run one. */
+const COLLAPSE = { defaultThreshold: 1, customThresholds: new Map(Array.from("beolsg", (letter): [string, number] => [letter, 2])) };
+
+/** obscenity's recommended English transformers in their order, with look-alikes folded first and more leetspeak; runs not yet collapsed. */
+function foldingTransformers(): TransformerContainer[] {
   return [
     createSimpleTransformer(createFolding()),
     resolveConfusablesTransformer(),
@@ -132,9 +135,12 @@ function blacklistTransformers(): TransformerContainer[] {
     toAsciiLowerCaseTransformer(),
     // Beyond obscenity's leetspeak: 9 for g, 8 for b, + for t, v for u, and # for a hidden letter like *.
     remapCharactersTransformer({ g: "9", b: "8", t: "+", u: "v", "*": "#" }),
-    // obscenity's thresholds: a run of b, e, o, l, s or g keeps two ("boob", "ass"), any other run one.
-    collapseDuplicatesTransformer({ defaultThreshold: 1, customThresholds: new Map(Array.from("beolsg", (letter): [string, number] => [letter, 2])) }),
   ];
+}
+
+/** What obscenity's matchers apply before matching: the folding, then runs collapsed. */
+function blacklistTransformers(): TransformerContainer[] {
+  return [...foldingTransformers(), collapseDuplicatesTransformer(COLLAPSE)];
 }
 
 /**
@@ -158,12 +164,31 @@ function createMatcher(): Matcher {
   const { blacklistedTerms, whitelistedTerms } = createDataset().build();
   const options = { whitelistedTerms, blacklistMatcherTransformers: blacklistTransformers(), whitelistMatcherTransformers: englishRecommendedWhitelistMatcherTransformers };
   const whole = new RegExpMatcher({ blacklistedTerms, ...options });
-  const transform = transformWith(options.blacklistMatcherTransformers);
+  const transform = transformWith(foldingTransformers(), COLLAPSE);
   // Sticky: a term is tested only where one of its openings stands, not scanned along the text.
   const terms = blacklistedTerms.map((term) => ({ at: sticky(regExpOf(term.pattern)), matcher: new RegExpMatcher({ blacklistedTerms: [term], ...options }) }));
-  const startingAt = indexOpenings(blacklistedTerms.map((term) => term.pattern));
+  const ats = terms.map((term) => term.at);
+  const { byPair, byFirst, always } = indexOpenings(blacklistedTerms.map((term) => term.pattern));
   /** Longest match a term can make, in transformed characters, plus one each side for \b and runs. */
   const reach = Math.max(...blacklistedTerms.map((term) => patternLength(term.pattern))) + 2;
+  // Reused by every call (matching is synchronous): which terms matched, and the positions near a view's changes.
+  const matched = new Uint8Array(terms.length);
+  let near = new Uint8Array(256);
+  /** Test the terms `openings` lists under `key` at `position`, each until it matches; how many matched now. */
+  const testEach = (openings: Openings, key: number, transformed: string, position: number): number => {
+    let found = 0;
+    for (let k = openings.start[key]!, end = openings.start[key + 1]!; k < end; k++) {
+      const index = openings.terms[k]!;
+      if (matched[index] === 1) continue;
+      const at = ats[index]!;
+      at.lastIndex = position;
+      if (at.test(transformed)) {
+        matched[index] = 1;
+        found++;
+      }
+    }
+    return found;
+  };
   /**
    * The matchers to ask: none when no term matches the transformed text. A term is tested at each
    * position where its first two characters (or its first, before a wildcard) stand, since a match
@@ -171,31 +196,32 @@ function createMatcher(): Matcher {
    */
   const matchersFor = (text: string, changed?: readonly number[]): RegExpMatcher[] => {
     const transformed = transform(text);
-    const near = changed && nearChanges(transformed.length, changed, reach);
-    const matched = new Uint8Array(terms.length);
-    let count = 0;
-    const testAt = (index: number, position: number) => {
-      if (matched[index] === 1) return;
-      const { at } = terms[index]!;
-      at.lastIndex = position;
-      if (at.test(transformed)) {
-        matched[index] = 1;
-        count++;
-      }
-    };
-    const tryAt = (indexes: readonly number[] | undefined, position: number) => {
-      if (indexes !== undefined) for (const index of indexes) testAt(index, position);
-    };
-    for (const index of startingAt.always) {
-      for (let position = 0; position < transformed.length && matched[index] === 0; position++) testAt(index, position);
+    const length = transformed.length;
+    const codes = transformedCodes;
+    if (changed !== undefined) {
+      if (near.length < length) near = new Uint8Array(2 * length);
+      markNearChanges(near, length, changed, reach);
     }
-    for (let i = 0; i + 1 < transformed.length && count <= TERMS_CHECKED_ONE_BY_ONE; i++) {
-      if (near !== undefined && near[i] === 0) continue;
-      const first = transformed.charCodeAt(i);
+    matched.fill(0);
+    let count = 0;
+    for (const index of always) {
+      const at = ats[index]!;
+      for (let position = 0; position < length; position++) {
+        at.lastIndex = position;
+        if (at.test(transformed)) {
+          matched[index] = 1;
+          count++;
+          break;
+        }
+      }
+    }
+    for (let i = 0; i + 1 < length && count <= TERMS_CHECKED_ONE_BY_ONE; i++) {
+      if (changed !== undefined && near[i] === 0) continue;
+      const first = codes[i]!;
       if (first >= 128) continue;
-      tryAt(startingAt.byFirst[first], i);
-      const second = transformed.charCodeAt(i + 1);
-      if (second < 128) tryAt(startingAt.byPair[first * 128 + second], i);
+      count += testEach(byFirst, first, transformed, i);
+      const second = codes[i + 1]!;
+      if (second < 128) count += testEach(byPair, first * 128 + second, transformed, i);
     }
     if (count === 0) return [];
     if (count > TERMS_CHECKED_ONE_BY_ONE) return [whole];
@@ -216,12 +242,12 @@ function patternLength(parsed: ParsedPattern): number {
 }
 
 /**
- * The transformed positions a match could start at and still cover a changed text position:
+ * Mark in `near` the transformed positions a match could start at and still cover a changed text position:
  * within `reach` before the transformed character standing for it, or two after. `transformOrigin`
  * maps transformed characters back to the text (the transform drops some, and folds pairs).
  */
-function nearChanges(length: number, changed: readonly number[], reach: number): Uint8Array {
-  const near = new Uint8Array(length);
+function markNearChanges(near: Uint8Array, length: number, changed: readonly number[], reach: number): void {
+  near.fill(0, 0, length);
   const mark = (at: number) => near.fill(1, Math.max(0, at - reach), Math.min(length, at + 3));
   let next = 0;
   for (let t = 0; t < length && next < changed.length; t++) {
@@ -234,7 +260,6 @@ function nearChanges(length: number, changed: readonly number[], reach: number):
     if (covers) mark(t);
   }
   if (next < changed.length) mark(length - 1);
-  return near;
 }
 
 /**
@@ -243,7 +268,7 @@ function nearChanges(length: number, changed: readonly number[], reach: number):
  * pattern that could start with a wildcard or a non-ASCII character, or be shorter than two, is
  * always tested.
  */
-function indexOpenings(patterns: readonly ParsedPattern[]): { byPair: Array<number[] | undefined>; byFirst: Array<number[] | undefined>; always: number[] } {
+function indexOpenings(patterns: readonly ParsedPattern[]): { byPair: Openings; byFirst: Openings; always: number[] } {
   const byPair: Array<number[] | undefined> = [];
   const byFirst: Array<number[] | undefined> = [];
   const always = new Set<number>();
@@ -269,52 +294,88 @@ function indexOpenings(patterns: readonly ParsedPattern[]): { byPair: Array<numb
       else add(byPair, first * 128 + second, index);
     }
   });
-  return { byPair, byFirst, always: [...always] };
+  return { byPair: flatten(byPair, 128 * 128), byFirst: flatten(byFirst, 128), always: [...always] };
 }
 
 /**
- * For the last transformed text: the index in the input of the last unit each of its units came
- * from. One buffer, reused: read right after transforming (matching is synchronous).
+ * Terms by key, flat: the terms under `key` are `terms[start[key]]` up to `terms[start[key + 1]]`.
+ * Dense typed arrays, since a sparse array of 16,384 pairs is a dictionary to V8 (a hash lookup per
+ * character of every message).
  */
+type Openings = { start: Uint32Array; terms: Uint16Array };
+
+function flatten(lists: ReadonlyArray<number[] | undefined>, keys: number): Openings {
+  const start = new Uint32Array(keys + 1);
+  for (let key = 0; key < keys; key++) start[key + 1] = start[key]! + (lists[key]?.length ?? 0);
+  const terms = new Uint16Array(start[keys]!);
+  for (let key = 0; key < keys; key++) terms.set(lists[key] ?? [], start[key]!);
+  return { start, terms };
+}
+
+/**
+ * For the last transformed text: its UTF-16 units, and the index in the input of the last unit
+ * each came from. Buffers reused by every call: read right after transforming (matching is
+ * synchronous).
+ */
+let transformedCodes = new Uint16Array(256);
 let transformOrigin = new Int32Array(256);
 
 /**
- * The transformed text as obscenity's matcher sees it (its TransformerSet, applied per code point).
- * The stateless steps before the first stateful one are composed, and tabulated for ASCII.
+ * The transformed text as obscenity's matcher sees it (its TransformerSet, applied per code point):
+ * the stateless `folding` composed and tabulated for ASCII, then runs collapsed as obscenity's
+ * collapseDuplicatesTransformer does with `collapse` (written out here, with its thresholds
+ * tabulated, since calling the transformer and its Map per character was a fifth of the cost).
+ * The units are collected in `transformedCodes` and made a string once.
  */
-function transformWith(containers: readonly TransformerContainer[]): (text: string) => string {
-  const stateful: Array<{ transform(char: number): number | undefined; reset(): void }> = [];
-  const steps = containers.map((container): ((char: number) => number | undefined) => {
-    if (!("factory" in container)) return container.transform;
-    const instance = container.factory();
-    stateful.push(instance);
-    return (char) => instance.transform(char);
+function transformWith(folding: readonly TransformerContainer[], collapse: typeof COLLAPSE): (text: string) => string {
+  const steps = folding.map((container) => {
+    if ("factory" in container) throw new Error("the folding transformers must be stateless");
+    return container.transform;
   });
-  const leading = containers.findIndex((container) => "factory" in container);
-  const composed = steps.slice(0, leading < 0 ? steps.length : leading);
-  const rest = steps.slice(composed.length);
-  const applyComposed = (char: number) => composed.reduce<number | undefined>((value, step) => (value === undefined ? undefined : step(value)), char);
-  const ascii = Int32Array.from({ length: 128 }, (_, char) => applyComposed(char) ?? -1);
+  const fold = (char: number) => steps.reduce<number | undefined>((value, step) => (value === undefined ? undefined : step(value)), char);
+  const ascii = Int32Array.from({ length: 128 }, (_, char) => fold(char) ?? -1);
+  const thresholds = new Map(Array.from(collapse.customThresholds, ([char, threshold]) => [char.codePointAt(0)!, threshold]));
+  const thresholdOf = (char: number) => thresholds.get(char) ?? collapse.defaultThreshold;
+  const asciiThreshold = Int32Array.from({ length: 128 }, (_, char) => thresholdOf(char));
   return (text) => {
-    let out = "";
-    if (transformOrigin.length < text.length + 1) transformOrigin = new Int32Array(2 * text.length + 16);
+    // A code point gives at most two units, and is at least one unit of the text.
+    if (transformOrigin.length < text.length + 1) {
+      transformOrigin = new Int32Array(2 * text.length + 16);
+      transformedCodes = new Uint16Array(2 * text.length + 16);
+    }
+    let length = 0;
+    let lastChar = -1;
+    let remaining = -1;
     for (let i = 0; i < text.length; i++) {
       const code = text.charCodeAt(i);
-      let char: number | undefined;
-      if (code < 0x80) char = ascii[code]! < 0 ? undefined : ascii[code];
+      let char: number;
+      if (code < 0x80) char = ascii[code]!;
       else {
         const point = text.codePointAt(i)!;
         if (point > 0xffff) i++;
-        char = applyComposed(point);
+        char = fold(point) ?? -1;
       }
-      for (let s = 0; s < rest.length && char !== undefined; s++) char = rest[s]!(char);
-      if (char === undefined) continue;
-      const made = String.fromCodePoint(char);
-      for (let unit = 0; unit < made.length; unit++) transformOrigin[out.length + unit] = i;
-      out += made;
+      if (char < 0) continue;
+      // Collapse runs: a character like the last one is kept while its run's threshold lasts.
+      if (char === lastChar) {
+        if (remaining-- <= 0) continue;
+      } else {
+        const threshold = char < 0x80 ? asciiThreshold[char]! : thresholdOf(char);
+        remaining = threshold - 1;
+        lastChar = char;
+        if (threshold <= 0) continue;
+      }
+      if (char > 0xffff) {
+        transformOrigin[length] = i;
+        transformedCodes[length++] = 0xd800 + ((char - 0x10000) >> 10);
+        transformOrigin[length] = i;
+        transformedCodes[length++] = 0xdc00 + ((char - 0x10000) & 0x3ff);
+      } else {
+        transformOrigin[length] = i;
+        transformedCodes[length++] = char;
+      }
     }
-    for (const instance of stateful) instance.reset();
-    return out;
+    return String.fromCharCode.apply(null, transformedCodes.subarray(0, length) as unknown as number[]);
   };
 }
 
@@ -379,7 +440,7 @@ function createFolding(): (char: number) => number | undefined {
  * for, and where it differs from the original (ascending view positions: a replaced character, a
  * cut run, and both sides of removed separators).
  */
-type View = { text: string; from: number[]; to: number[]; changed: number[] };
+type View = { text: string; from: Int32Array; to: Int32Array; changed: number[] };
 
 const WORD = 0;
 const SPACE = 1;
@@ -502,10 +563,15 @@ function derivedViews(text: string): View[] {
   if (!changed && !hasOnes) return [];
 
   const build = (onesAsL: boolean): View => {
-    const view: View = { text: "", from: [], to: [], changed: [] };
+    // A view is never longer than the text: it keeps or replaces units one for one, or drops them.
+    const units = new Uint16Array(text.length);
+    const from = new Int32Array(text.length);
+    const to = new Int32Array(text.length);
+    let length = 0;
+    const changedAt: number[] = [];
     /** The last unit kept so far changed neighbours (separators removed after it). */
     const lastKeptChanged = () => {
-      if (view.text.length > 0 && view.changed.at(-1) !== view.text.length - 1) view.changed.push(view.text.length - 1);
+      if (length > 0 && changedAt.at(-1) !== length - 1) changedAt.push(length - 1);
     };
     let afterDrop = false;
     for (let i = 0; i < count; i++) {
@@ -516,17 +582,18 @@ function derivedViews(text: string): View[] {
         continue;
       }
       const replaced = onesAsL && isOne(i);
-      if (afterDrop || replaced || last[i] !== i) view.changed.push(view.text.length);
+      if (afterDrop || replaced || last[i] !== i) changedAt.push(length);
       afterDrop = false;
-      const char = replaced ? "l" : String.fromCodePoint(codes[i]!);
-      for (let unit = 0; unit < char.length; unit++) {
-        view.from.push(starts[i]!);
-        view.to.push(starts[last[i]! + 1]! - 1);
+      const end = replaced ? starts[i]! + 1 : starts[i + 1]!;
+      const stands = starts[last[i]! + 1]! - 1;
+      for (let unit = starts[i]!; unit < end; unit++) {
+        units[length] = replaced ? 0x6c : text.charCodeAt(unit);
+        from[length] = starts[i]!;
+        to[length++] = stands;
       }
-      view.text += char;
     }
     if (afterDrop) lastKeptChanged();
-    return view;
+    return { text: String.fromCharCode.apply(null, units.subarray(0, length) as unknown as number[]), from, to, changed: changedAt };
   };
   return [...(changed ? [build(false)] : []), ...(hasOnes ? [build(true)] : [])];
 }
