@@ -30,7 +30,7 @@ const COMMAND = {
     systems: {
       kind: "string",
       default: SYSTEM_NAMES.filter((name) => name !== "parley-memory-unfiltered").join(","),
-      help: `comma-separated systems: ${SYSTEM_NAMES.join(", ")}; a Parley system may carry settings to compare side by side, e.g. parley-durable@GROUP_COMMIT_WINDOW_MS=10+GROUP_COMMIT_MAX_MESSAGES=1000`,
+      help: `comma-separated systems: ${SYSTEM_NAMES.join(", ")}; a Parley system may carry settings to compare side by side, e.g. parley-durable@GROUP_COMMIT_WINDOW_MS=10+GROUP_COMMIT_MAX_MESSAGES=1000; PARLEY_ROOT=<checkout> runs that checkout's server (a git worktree of an earlier commit, its node_modules linked), side by side with this one`,
     },
     runs: { kind: "integer", min: 1, help: "runs per system (default 3, 1 with --quick)" },
     rates: { kind: "string", help: "comma-separated send rates per second to step through (default 1000 to 20000)" },

@@ -80,7 +80,9 @@ export async function startSystem(name: SystemName, options: StartOptions): Prom
       if (durable && !options.mongoUrl) throw new Error(`${name} needs a MongoDB-wire URL`);
       // parley-memory-unfiltered: the content filter off, to measure what it costs per delivery.
       const env = { ...PARLEY_BENCH_ENV, ...(durable ? { MONGO_URL: options.mongoUrl! } : {}), ...(name === "parley-memory-unfiltered" ? { TEXT_FILTER: "off" } : {}), ...options.parleyEnv };
-      const server = await startServer(join(ROOT, "server", "main.ts"), env, cpu, options.nodeArgs);
+      // PARLEY_ROOT=<checkout> runs another checkout's server (a git worktree of an earlier commit), so
+      // a change is measured side by side with what it replaced: "parley-memory@PARLEY_ROOT=/tmp/before".
+      const server = await startServer(join(options.parleyEnv?.PARLEY_ROOT ?? ROOT, "server", "main.ts"), env, cpu, options.nodeArgs);
       return { server, storePids: durable ? (options.storePids ?? NO_STORE) : NO_STORE, connector: colyseusConnector([server.endpoint], parleyChat) };
     }
   }
