@@ -211,6 +211,43 @@ describe("conversation log", function () {
       }
     });
 
+    it("stays exact as messages keep coming: sync, history, tombstones and lookups after the tail has turned over several times", async function () {
+      const { log, store } = await startLog({ tailCap: 5 });
+      for (let index = 1; index <= 23; index++) {
+        replyOf(await log.submit(draft(`m${index}`)));
+        for (const afterSeq of [index - 5, index - 3, index - 1]) {
+          if (afterSeq >= 0) assert.deepEqual(log.readAfter(afterSeq, 3), await store.listAfter(CONVERSATION, afterSeq, 3), `after ${index} sends: readAfter(${afterSeq}, 3)`);
+        }
+        assert.deepEqual(log.readBefore(undefined, 5), await store.listBefore(CONVERSATION, undefined, 5), `after ${index} sends: the newest 5`);
+      }
+      assert.equal(log.readAfter(17, 10), undefined, "seq 18 has left memory");
+      assert.equal(log.messageAt(18), undefined, "seq 18 has left memory");
+      assert.equal(log.tombstone(18), undefined, "memory cannot tombstone what it no longer holds");
+      assert.equal(log.messageAt(19)?.clientMsgId, "m19");
+      assert.equal(log.tombstone(21)?.clientMsgId, "m21");
+      assert.deepEqual(
+        log.readAfter(18, 10)?.messages.map((message) => [message.seq, message.deleted ?? false]),
+        [
+          [19, false],
+          [20, false],
+          [21, true],
+          [22, false],
+          [23, false],
+        ],
+      );
+    });
+
+    it("stamps each message with an ISO 8601 time of the write, to the millisecond", async function () {
+      const { log, delivered } = await startLog();
+      const before = Date.now();
+      for (let index = 1; index <= 3; index++) replyOf(await log.submit(draft(`m${index}`)));
+      const after = Date.now();
+      for (const { sentAt } of delivered) {
+        assert.equal(new Date(sentAt).toISOString(), sentAt, `${sentAt} is ISO 8601 as toISOString writes it`);
+        assert.ok(Date.parse(sentAt) >= before && Date.parse(sentAt) <= after, `${sentAt} is the time of the write`);
+      }
+    });
+
     it("leaves to the store what memory does not hold: older messages, and everything after a restart", async function () {
       const { log, store } = await startLog({ tailCap: 5 });
       for (let index = 1; index <= 8; index++) replyOf(await log.submit(draft(`m${index}`)));
