@@ -6,27 +6,30 @@
  *   npm run bench:drain --                          # 20,000 conversations, DRAIN_TIMEOUT_MS 10 s
  *   npm run bench:drain -- --rooms 3000             # a short trial
  *   npm run bench:drain -- --env HANDOFF_CONCURRENCY=8
+ *   npm run bench:drain -- --store ferretdb-pg      # history in FerretDB on the machine's PostgreSQL
  *
  * Filler children (loadtest/fillers.ts) create the conversations through the nodes round-robin and
  * hold their clients; those clients ignore `migrate` (a stock client that does not move), so each
  * old room stays until `handOffLingerMs` (a third of DRAIN_TIMEOUT_MS) and the drain's end includes
- * that linger. History is in memory (no MONGO_URL): the benchmark measures the hand-off machinery,
- * not the store. While the node drains, its /metrics is read every 250 ms (hand-offs by outcome and
+ * that linger. History is in memory by default (no MONGO_URL): the hand-off machinery alone; with
+ * `--store ferretdb-pg` each new room also reads its conversation's epoch from the store, as in
+ * production (FerretDB runs on CPU 1, PostgreSQL where the machine runs it). While the node drains, its /metrics is read every 250 ms (hand-offs by outcome and
  * the pause histogram); Redis's INFO gives the commands during the drain against a steady window
  * of the same length before it. Nodes run on CPU 0, Redis and the load generator on CPU 1
  * (taskset). Numbers are reported, never asserted. Writes drain.json and drain.md to --out.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { createWriteStream, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { commandLine, failUsage, type Command, type Option } from "../deploy/cli.ts";
 import { startCluster } from "../deploy/cluster.ts";
 import { sampleSum, scrape } from "../deploy/metrics-text.ts";
-import { startRedis } from "../deploy/services.ts";
+import { startFerretdbOnPostgres, startRedis } from "../deploy/services.ts";
 import { readCounters, type RedisCounters } from "./cluster-redis-window.ts";
 import { fillTo, startFiller, stopFillers, type Filler } from "./fillers.ts";
 import { machineLine } from "./report.ts";
 import { hasTaskset, pinProcess } from "./server-process.ts";
+import { pidListeningOn } from "./systems.ts";
 
 const COMMAND = {
   usage: "npm run bench:drain --",
@@ -37,6 +40,9 @@ const COMMAND = {
     env: { kind: "string", default: "", help: "extra node settings, NAME=value[,NAME=value]" },
     "rooms-per-filler": { kind: "integer", default: 5000, min: 1, help: "idle rooms each filler process holds" },
     concurrency: { kind: "integer", default: 16, min: 1, help: "joins in flight per filler while filling" },
+    root: { kind: "string", default: "", help: "run the nodes from this checkout (a git worktree of an earlier commit, its node_modules linked), to compare side by side" },
+    "node-logs": { kind: "string", default: "", help: "write every node's log lines to this file (with --env LOG_LEVEL=info, each hand-off's phases)" },
+    store: { kind: "string", default: "memory", help: "history store of the nodes: memory, or ferretdb-pg (FerretDB on PostgreSQL at PARLEY_POSTGRES_URL)" },
     out: { kind: "string", default: join(import.meta.dirname, "results"), help: "results folder (drain.json, drain.md)" },
   },
 } as const satisfies Command<Record<string, Option>>;
@@ -53,6 +59,7 @@ const extraEnv = Object.fromEntries(
       return [pair.slice(0, at), pair.slice(at + 1)];
     }),
 );
+if (values.store !== "memory" && values.store !== "ferretdb-pg") failUsage(COMMAND, `--store: "${values.store}" is not memory or ferretdb-pg`);
 const fill = { roomsPerFiller: Number(values["rooms-per-filler"]), concurrency: Number(values.concurrency) };
 const say = (line: string) => console.log(`[bench-drain ${new Date().toISOString().slice(11, 19)}] ${line}`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -72,10 +79,23 @@ const started = new Date();
 // Before anything starts, so Redis and the fillers inherit CPU 1.
 pinProcess(process.pid, 1);
 const redisService = await startRedis();
+const store = values.store === "ferretdb-pg" ? await startFerretdbOnPostgres(undefined, say) : undefined;
+if (store && !store.service) {
+  await redisService.stop();
+  console.error(`bench:drain: --store ferretdb-pg: ${store.reason}`);
+  process.exit(2);
+}
+const storeService = store?.service;
+const storePid = storeService ? pidListeningOn(storeService.port) : undefined;
+if (storePid !== undefined) pinProcess(storePid, 1);
 const redis = new Redis(redisService.url);
+const nodeLogs = values["node-logs"] ? createWriteStream(values["node-logs"]) : undefined;
 const cluster = await startCluster({
   nodes: 3,
+  onNodeLine: nodeLogs ? (name, line) => void nodeLogs.write(`[${name}] ${line}\n`) : undefined,
   redisUrl: redisService.url,
+  mongoUrl: storeService?.url,
+  root: values.root || undefined,
   env: {
     DRAIN_TIMEOUT_MS: String(drainTimeoutMs),
     SEND_RATE_PER_SEC: "100000",
@@ -146,6 +166,7 @@ try {
     .slice(0, 10);
   result = {
     rooms,
+    store: values.store,
     filled,
     victimRooms,
     drainTimeoutMs,
@@ -172,6 +193,7 @@ try {
   await cluster.stop();
   redis.disconnect();
   await redisService.stop();
+  await storeService?.stop();
 }
 
 const r = result as {
@@ -187,10 +209,10 @@ const r = result as {
 const report = [
   "# Drain at scale (issue #15)",
   "",
-  `Run ${started.toISOString()} by \`npm run bench:drain -- --rooms ${rooms}${values.env ? ` --env ${values.env}` : ""}\` (loadtest/bench-drain.ts). Numbers are reported, never asserted.`,
+  `Run ${started.toISOString()} by \`npm run bench:drain -- --rooms ${rooms}${values.store === "memory" ? "" : ` --store ${values.store}`}${values.root ? ` --root ${values.root}` : ""}${values.env ? ` --env ${values.env}` : ""}\` (loadtest/bench-drain.ts). Numbers are reported, never asserted.`,
   "",
-  `- Machine: ${machineLine()}; ${hasTaskset ? "3 nodes on CPU 0; Redis, the bench and its fillers on CPU 1 (taskset)" : "no taskset: unpinned"}.`,
-  `- Workload: ${rooms} \`channel:\` conversations over 3 nodes (ROLE=all, history in memory), one seated client each (stock SDK clients that ignore \`migrate\`); node 1 of 3 gets SIGTERM with DRAIN_TIMEOUT_MS=${drainTimeoutMs}${Object.keys(extraEnv).length > 0 ? ` and ${JSON.stringify(extraEnv)}` : ""}.`,
+  `- Machine: ${machineLine()}; ${hasTaskset ? `3 nodes on CPU 0; Redis, ${storeService ? "FerretDB, " : ""}the bench and its fillers on CPU 1 (taskset)${storeService ? "; PostgreSQL unpinned" : ""}` : "no taskset: unpinned"}.`,
+  `- Workload: ${rooms} \`channel:\` conversations over 3 nodes (ROLE=all, history ${values.store === "memory" ? "in memory" : "in FerretDB on PostgreSQL"}), one seated client each (stock SDK clients that ignore \`migrate\`); node 1 of 3 gets SIGTERM with DRAIN_TIMEOUT_MS=${drainTimeoutMs}${Object.keys(extraEnv).length > 0 ? ` and ${JSON.stringify(extraEnv)}` : ""}.`,
   "",
   "| figure | value |",
   "|---|---|",

@@ -2,6 +2,7 @@
  * Runs the HistoryStore contract against every implementation: in memory, and on the MongoDB-wire
  * server of MONGO_URL (a database of its own per run, dropped afterwards).
  */
+import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import mongoose from "mongoose";
 import { MemoryHistoryStore } from "../../rooms/memory-history-store.ts";
@@ -35,6 +36,41 @@ describe("MongoHistoryStore on MONGO_URL", function () {
         await dropDatabase(url);
       },
     };
+  });
+});
+
+describe("MongoHistoryStore's batched epoch reads, on MONGO_URL", function () {
+  const mongoUrl = process.env.MONGO_URL;
+  let url: string;
+  let store: MongoHistoryStore;
+
+  before(async function () {
+    if (mongoUrl === undefined || mongoUrl === "") {
+      console.log("    skipping the batched epoch reads: MONGO_URL is not set (npm test provides one)");
+      this.skip();
+    }
+    url = withDatabase(mongoUrl!, `parley_epochs_${randomUUID().replaceAll("-", "").slice(0, 12)}`);
+    store = await MongoHistoryStore.connect(url, { logger: createLogger({ logLevel: "silent" }), timeoutMs: 5000 });
+  });
+
+  after(async function () {
+    await store?.close();
+    if (url) await dropDatabase(url);
+  });
+
+  it("gives each of 1,200 rooms opening at once its own conversation's epoch (reads batched 500 at a time)", async function () {
+    const ids = Array.from({ length: 1200 }, (_, i) => `channel:epochs-${i}`);
+    // As a restore leaves them: some conversations with an epoch of their own, the rest without one.
+    const restored = new Map(ids.filter((_, i) => i % 7 === 3).map((id, i) => [id, `restored-${i}`]));
+    await store.connection.collection("conversations").insertMany([...restored].map(([id, epoch]) => ({ _id: id, epoch }) as never));
+    const first = await Promise.all(ids.map((id) => store.epoch(id)));
+    assert.deepEqual(
+      first,
+      ids.map((id) => restored.get(id) ?? "1"),
+    );
+    // Reads are not cached: a new epoch shows at the next read.
+    await store.connection.collection("conversations").updateOne({ _id: ids[0] as never }, { $set: { epoch: "later" } }, { upsert: true });
+    assert.equal(await store.epoch(ids[0]!), "later");
   });
 });
 
