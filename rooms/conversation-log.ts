@@ -78,8 +78,9 @@ export class ConversationLog {
   #closed = false;
   /**
    * The newest durable messages, contiguous in seq, the first (seq #tailFrom) at #tail[#tailSkip]:
-   * the entries before it left the tail and are cut off in one go once there are tailCap of them,
-   * not one by one (a splice of the whole tail for every message).
+   * the entries before it left the tail and are cut off in one go once there are a quarter of
+   * tailCap of them (memory holds at most 1.25 tailCap), not one by one (a splice of the whole tail
+   * for every message).
    */
   #tail: Message[] = [];
   #tailSkip = 0;
@@ -328,7 +329,7 @@ export class ConversationLog {
     if (excess > 0) {
       this.#tailSkip += excess;
       this.#tailFrom += excess;
-      if (this.#tailSkip >= cap) {
+      if (this.#tailSkip * 4 >= cap) {
         this.#tail.splice(0, this.#tailSkip);
         this.#tailSkip = 0;
       }
