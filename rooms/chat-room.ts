@@ -34,6 +34,8 @@ type ChatClient = Client<{ auth: ChatAuth }>;
 const SERVED_REQUESTS = ["send", "history", "sync", "read", "delete", "report"] as const satisfies readonly ChatRequestType[];
 type ServedRequest = (typeof SERVED_REQUESTS)[number];
 /** Each request's span name, made once. */
+/** A handed-over room closes at least this long before its node's drain must end (closing takes a moment). */
+const CLOSE_BEFORE_DRAIN_ENDS_MS = 1000;
 const spanName = Object.fromEntries(SERVED_REQUESTS.map((type) => [type, `parley.${type}`])) as Record<ServedRequest, string>;
 
 /** A send made over HTTP by a `service` (POST /v1/conversations/:id/messages). */
@@ -224,7 +226,10 @@ export function createChatRoom(deps: ChatRoomDeps) {
       );
       announceMigrate(this, "node draining", metrics, 0, (client) => seats.get(client as ChatClient));
       if (this.clients.length === 0) return void this.disconnect().catch(() => undefined);
-      setTimeout(() => void this.disconnect().catch(() => undefined), limits.handOffLingerMs).unref();
+      // The old connections stay for clients that do not move by themselves, but the room closes
+      // before the drain's deadline, so a slow drain still ends with every room closed (exit 0).
+      const lingerMs = Math.max(0, Math.min(limits.handOffLingerMs, deps.drainTimeLeftMs() - CLOSE_BEFORE_DRAIN_ENDS_MS));
+      setTimeout(() => void this.disconnect().catch(() => undefined), lingerMs).unref();
     }
 
     /** Handed over (make before break): the room only waits for its clients to leave. */

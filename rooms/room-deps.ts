@@ -123,6 +123,8 @@ export type ChatRoomDeps = {
    * rooms do not hit the other nodes and the store at once (see server/drain-pace.ts).
    */
   paceHandOff(handOff: () => Promise<void>): Promise<void>;
+  /** Time left until this node's drain must be over (DRAIN_TIMEOUT_MS); infinite while not draining. */
+  drainTimeLeftMs(): number;
   authenticator: Authenticator;
   history: HistoryStore;
   /** Where durable writes go: the store, or a group commit in front of it. */
@@ -141,7 +143,10 @@ export type ChatRoomDeps = {
     maxFramesPerSec: number;
     /** How long a room with no clients stays before it is disposed. */
     roomIdleMs: number;
-    /** After a make-before-break `migrate`, the old connections stay at most this long (then close). */
+    /**
+     * After a make-before-break `migrate`, the old connections stay at most this long (then close),
+     * and never past the drain's end less a second (a room handed over late in a slow drain).
+     */
     handOffLingerMs: number;
   };
   log: RoomLog;

@@ -71,6 +71,8 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
   };
   const { transport, name: transportName, clientAddressOf } = await createTransport(config, logger, guardEvents);
   let draining = false;
+  /** When a drain must be over (DRAIN_TIMEOUT_MS after it began), on performance.now()'s clock. */
+  let drainDeadline: number | undefined;
   let readinessTimer: NodeJS.Timeout | undefined;
 
   const cluster = config.redisUrl ? await openCluster(config, config.redisUrl, metrics, logger) : undefined;
@@ -171,6 +173,7 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
       }
     },
     paceHandOff: (handOff) => drainPace.run(handOff),
+    drainTimeLeftMs: () => (drainDeadline === undefined ? Number.POSITIVE_INFINITY : drainDeadline - performance.now()),
     releaseRoute: async (roomId, handover) => {
       if (config.routing === "leases") await cluster?.routing.release(roomId, handover);
     },
@@ -337,10 +340,12 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
     },
     startDraining() {
       draining = true;
+      drainDeadline ??= performance.now() + config.drainTimeoutMs;
       void cluster?.routing.stopHosting().catch((error) => logger.warn({ err: String(error) }, "cannot leave the room-host registry"));
     },
     async close() {
       draining = true;
+      drainDeadline ??= performance.now() + config.drainTimeoutMs;
       const { roomCount, ccu } = matchMaker.stats.local;
       logger.info({ rooms: roomCount, clients: ccu }, "closing rooms: each finishes its writes, sends migrate and closes its clients");
       clearInterval(readinessTimer);

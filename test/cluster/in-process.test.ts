@@ -56,4 +56,24 @@ describe("two nodes in one process (worker threads)", function () {
     await Promise.all([alice, bob].map(leave));
     assert.equal(await host.exited, 0, "the drained node's thread ends cleanly");
   });
+
+  it("closes a moved room before a short drain's deadline even when its client never leaves, so the node exits cleanly", async function () {
+    // DRAIN_TIMEOUT_MS 1 s: the old connections would linger a second (the least), past the deadline.
+    const isolated = await isolatedRedis();
+    const short = await startThreadCluster({ count: 2, redisUrl: isolated.url, mongoUrl: process.env.MONGO_URL, env: { DRAIN_TIMEOUT_MS: "1000" } });
+    try {
+      // A stock client that ignores migrate and stays: only the room can end its connection.
+      const stays = await joinVia(short.nodes[0]!, `channel:short-drain-${randomUUID().slice(0, 8)}`, "stays");
+      const closed = new Promise<number>((resolve) => stays.room.onLeave(resolve));
+      const migrated = new Promise<unknown>((resolve) => stays.room.onMessage("migrate", resolve));
+      const host = await hostOf(isolated.redis, short.nodes, stays.room.roomId);
+      host.drain();
+      await migrated;
+      assert.notEqual(await closed, 1006, "the room closed the connection, not the node's exit under it");
+      assert.equal(await host.exited, 0, "the drain ended with every room closed, within DRAIN_TIMEOUT_MS");
+    } finally {
+      await short.stop();
+      isolated.redis.disconnect();
+    }
+  });
 });
