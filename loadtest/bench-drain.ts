@@ -217,7 +217,7 @@ const report = [
   "| figure | value |",
   "|---|---|",
   `| chat rooms on the drained node | ${r.victimRooms} |`,
-  `| exit code, SIGTERM to exit | ${r.exitCode}, ${(r.drainMs / 1000).toFixed(1)} s (DRAIN_TIMEOUT_MS ${drainTimeoutMs / 1000} s; the last rooms linger ${Math.max(1, drainTimeoutMs / 3000).toFixed(1)} s for clients that do not move) |`,
+  `| exit code, SIGTERM to exit | ${r.exitCode}, ${(r.drainMs / 1000).toFixed(1)} s (DRAIN_TIMEOUT_MS ${drainTimeoutMs / 1000} s; rooms linger up to ${Math.max(1, drainTimeoutMs / 3000).toFixed(1)} s for clients that do not move, ending a second before the deadline) |`,
   `| hand-offs: replaced / fallback / empty | ${r.handOffs.replaced} / ${r.handOffs.fallback} / ${r.handOffs.empty} |`,
   `| pause (sends refused), p50 / p99 (histogram bucket bounds) | ${r.pauseP50Ms} / ${r.pauseP99Ms} ms |`,
   `| chat rooms on the other nodes after | ${r.roomsOnOtherNodesAfter.join(", ")} |`,
