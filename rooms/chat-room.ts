@@ -33,9 +33,9 @@ type ChatClient = Client<{ auth: ChatAuth }>;
 /** The catalogue's requests this room serves; any other request type is refused INVALID by the frame guard. */
 const SERVED_REQUESTS = ["send", "history", "sync", "read", "delete", "report"] as const satisfies readonly ChatRequestType[];
 type ServedRequest = (typeof SERVED_REQUESTS)[number];
-/** Each request's span name, made once. */
 /** A handed-over room closes at least this long before its node's drain must end (closing takes a moment). */
 const CLOSE_BEFORE_DRAIN_ENDS_MS = 1000;
+/** Each request's span name, made once. */
 const spanName = Object.fromEntries(SERVED_REQUESTS.map((type) => [type, `parley.${type}`])) as Record<ServedRequest, string>;
 
 /** A send made over HTTP by a `service` (POST /v1/conversations/:id/messages). */

@@ -21,6 +21,8 @@ type MessageDoc = Omit<Message, "sentAt"> & { sentAt: Date };
 const DUPLICATE_KEY = 11000;
 /** Most conversations in one batched epoch read. */
 const EPOCHS_PER_READ = 500;
+/** The longest a batch of epoch reads waits for the read before it (one that hangs, say). */
+const EPOCH_READ_WAIT_MS = 1000;
 const PROJECTION = { _id: 0, conversationId: 1, seq: 1, senderId: 1, senderName: 1, text: 1, sentAt: 1, clientMsgId: 1, deleted: 1, filtered: 1, shadow: 1 } as const;
 
 export class MongoHistoryStore implements HistoryStore {
@@ -44,8 +46,17 @@ export class MongoHistoryStore implements HistoryStore {
       cache: false,
       maxBatchSize: EPOCHS_PER_READ,
       batchScheduleFn: (dispatch) => {
-        if (this.#epochRead === undefined) process.nextTick(dispatch);
-        else void this.#epochRead.then(dispatch, dispatch);
+        if (this.#epochRead === undefined) return process.nextTick(dispatch);
+        // After the read that is out, or after a while if it hangs (each caller has its own timeout).
+        let dispatched = false;
+        const once = () => {
+          if (dispatched) return;
+          dispatched = true;
+          clearTimeout(fallback);
+          dispatch();
+        };
+        const fallback = setTimeout(once, EPOCH_READ_WAIT_MS);
+        void this.#epochRead.then(once, once);
       },
     });
   }
