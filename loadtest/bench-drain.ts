@@ -10,11 +10,12 @@
  *
  * Filler children (loadtest/fillers.ts) create the conversations through the nodes round-robin and
  * hold their clients; those clients ignore `migrate` (a stock client that does not move), so each
- * old room stays until `handOffLingerMs` (a third of DRAIN_TIMEOUT_MS) and the drain's end includes
- * that linger. History is in memory by default (no MONGO_URL): the hand-off machinery alone; with
- * `--store ferretdb-pg` each new room also reads its conversation's epoch from the store, as in
- * production (FerretDB runs on CPU 1, PostgreSQL where the machine runs it). While the node drains, its /metrics is read every 250 ms (hand-offs by outcome and
- * the pause histogram); Redis's INFO gives the commands during the drain against a steady window
+ * old room stays until `handOffLingerMs` (a third of DRAIN_TIMEOUT_MS, ending a second before the
+ * deadline) and the drain's end includes that linger. History is in memory by default (no
+ * MONGO_URL): the hand-off machinery alone; with `--store ferretdb-pg` each new room also reads its
+ * conversation's epoch from the store, as in production (FerretDB runs on CPU 1, PostgreSQL where
+ * the machine runs it). While the node drains, its /metrics is read every 250 ms (hand-offs by
+ * outcome and the pause histogram); Redis's INFO gives the commands during the drain against a steady window
  * of the same length before it. Nodes run on CPU 0, Redis and the load generator on CPU 1
  * (taskset). Numbers are reported, never asserted. Writes drain.json and drain.md to --out.
  */
@@ -194,6 +195,7 @@ try {
   redis.disconnect();
   await redisService.stop();
   await storeService?.stop();
+  nodeLogs?.end();
 }
 
 const r = result as {
