@@ -73,6 +73,10 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
   let draining = false;
   /** When a drain must be over (DRAIN_TIMEOUT_MS after it began), on performance.now()'s clock. */
   let drainDeadline: number | undefined;
+  const beginDrain = () => {
+    draining = true;
+    drainDeadline ??= performance.now() + config.drainTimeoutMs;
+  };
   let readinessTimer: NodeJS.Timeout | undefined;
 
   const cluster = config.redisUrl ? await openCluster(config, config.redisUrl, metrics, logger) : undefined;
@@ -339,13 +343,11 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
       );
     },
     startDraining() {
-      draining = true;
-      drainDeadline ??= performance.now() + config.drainTimeoutMs;
+      beginDrain();
       void cluster?.routing.stopHosting().catch((error) => logger.warn({ err: String(error) }, "cannot leave the room-host registry"));
     },
     async close() {
-      draining = true;
-      drainDeadline ??= performance.now() + config.drainTimeoutMs;
+      beginDrain();
       const { roomCount, ccu } = matchMaker.stats.local;
       logger.info({ rooms: roomCount, clients: ccu }, "closing rooms: each finishes its writes, sends migrate and closes its clients");
       clearInterval(readinessTimer);

@@ -139,11 +139,6 @@ function foldingTransformers(): TransformerContainer[] {
   ];
 }
 
-/** What obscenity's matchers apply before matching: the folding, then runs collapsed. */
-function blacklistTransformers(): TransformerContainer[] {
-  return [...foldingTransformers(), collapseDuplicatesTransformer(COLLAPSE)];
-}
-
 /**
  * Matches of the dataset in a text, and whether there is one. With `changed` (a derived view's
  * rewritten positions, ascending), only terms that could cover one of them are looked for: a match
@@ -163,9 +158,15 @@ const TERMS_CHECKED_ONE_BY_ONE = 3;
  */
 function createMatcher(): Matcher {
   const { blacklistedTerms, whitelistedTerms } = createDataset().build();
-  const options = { whitelistedTerms, blacklistMatcherTransformers: blacklistTransformers(), whitelistMatcherTransformers: englishRecommendedWhitelistMatcherTransformers };
+  // The folding (its look-alike table made once), then runs collapsed: what obscenity's matchers apply, and our own transform.
+  const folding = foldingTransformers();
+  const options = {
+    whitelistedTerms,
+    blacklistMatcherTransformers: [...folding, collapseDuplicatesTransformer(COLLAPSE)],
+    whitelistMatcherTransformers: englishRecommendedWhitelistMatcherTransformers,
+  };
   const whole = new RegExpMatcher({ blacklistedTerms, ...options });
-  const transform = transformWith(foldingTransformers(), COLLAPSE);
+  const transform = transformWith(folding, COLLAPSE);
   // Sticky: a term is tested only where one of its openings stands, not scanned along the text.
   const terms = blacklistedTerms.map((term) => ({ at: sticky(regExpOf(term.pattern)), matcher: new RegExpMatcher({ blacklistedTerms: [term], ...options }) }));
   const ats = terms.map((term) => term.at);

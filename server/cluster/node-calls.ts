@@ -105,32 +105,26 @@ export function redisNodeCalls(presence: Presence, redis?: { pubsub(subcommand: 
   const pending = new Map<string, { resolve(data: unknown): void; reject(error: Error): void }>();
   let sequence = 0;
   const pattern = `ipc:${prefix}.*`;
+  // One listener for every reply to this node, and the pattern subscribed before the first request
+  // (again after a failure; ioredis renews it on reconnects).
+  subscriber?.on("pmessage", (matched, channel, message) => {
+    if (matched !== pattern) return;
+    const call = pending.get(channel.slice("ipc:".length));
+    if (!call) return;
+    try {
+      const [code, data] = JSON.parse(message) as [number, unknown];
+      if (code === IpcProtocol.SUCCESS) call.resolve(data);
+      else if (code === IpcProtocol.ERROR) call.reject(remoteError(data));
+    } catch (error) {
+      call.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  });
   let subscribed: Promise<unknown> | undefined;
-  let heard = false;
-  const replies = (sub: PatternSubscriber) => {
-    if (subscribed) return subscribed;
-    // The listener once; the subscription again after a failure (ioredis renews it on reconnects).
-    if (!heard) listen(sub);
-    heard = true;
-    subscribed = sub.psubscribe(pattern).catch((error: unknown) => {
+  const replies = (sub: PatternSubscriber) =>
+    (subscribed ??= sub.psubscribe(pattern).catch((error: unknown) => {
       subscribed = undefined;
       throw error;
-    });
-    return subscribed;
-  };
-  const listen = (sub: PatternSubscriber) =>
-    sub.on("pmessage", (matched, channel, message) => {
-      if (matched !== pattern) return;
-      const call = pending.get(channel.slice("ipc:".length));
-      if (!call) return;
-      try {
-        const [code, data] = JSON.parse(message) as [number, unknown];
-        if (code === IpcProtocol.SUCCESS) call.resolve(data);
-        else if (code === IpcProtocol.ERROR) call.reject(remoteError(data));
-      } catch (error) {
-        call.reject(error instanceof Error ? error : new Error(String(error)));
-      }
-    });
+    }));
   /** One request and its reply on the pattern subscription, as requestFromIPC does on a channel of its own. */
   const request = async (sub: PatternSubscriber, channel: string, method: string, args: unknown[], timeoutMs: number): Promise<unknown> => {
     await replies(sub);

@@ -26,36 +26,24 @@ describe("MongoHistoryStore on MONGO_URL", function () {
     }
   });
 
-  historyStoreContract("MongoHistoryStore", async () => {
-    const url = withDatabase(mongoUrl!, `parley_contract_${randomUUID().replaceAll("-", "").slice(0, 12)}`);
-    const store = await MongoHistoryStore.connect(url, { logger: createLogger({ logLevel: "silent" }), timeoutMs: 5000 });
-    return {
-      store,
-      cleanup: async () => {
-        await store.close();
-        await dropDatabase(url);
-      },
-    };
-  });
+  historyStoreContract("MongoHistoryStore", () => mongoStoreOnNewDatabase(mongoUrl!, "parley_contract"));
 });
 
 describe("MongoHistoryStore's batched epoch reads, on MONGO_URL", function () {
   const mongoUrl = process.env.MONGO_URL;
-  let url: string;
   let store: MongoHistoryStore;
+  let cleanup: (() => Promise<void>) | undefined;
 
   before(async function () {
     if (mongoUrl === undefined || mongoUrl === "") {
       console.log("    skipping the batched epoch reads: MONGO_URL is not set (npm test provides one)");
       this.skip();
     }
-    url = withDatabase(mongoUrl!, `parley_epochs_${randomUUID().replaceAll("-", "").slice(0, 12)}`);
-    store = await MongoHistoryStore.connect(url, { logger: createLogger({ logLevel: "silent" }), timeoutMs: 5000 });
+    ({ store, cleanup } = await mongoStoreOnNewDatabase(mongoUrl!, "parley_epochs"));
   });
 
   after(async function () {
-    await store?.close();
-    if (url) await dropDatabase(url);
+    await cleanup?.();
   });
 
   it("gives each of 1,200 rooms opening at once its own conversation's epoch (reads batched 500 at a time)", async function () {
@@ -73,6 +61,19 @@ describe("MongoHistoryStore's batched epoch reads, on MONGO_URL", function () {
     assert.equal(await store.epoch(ids[0]!), "later");
   });
 });
+
+/** A MongoHistoryStore on a database of its own on `mongoUrl`'s server, and how to close it and drop that database. */
+async function mongoStoreOnNewDatabase(mongoUrl: string, prefix: string): Promise<{ store: MongoHistoryStore; cleanup(): Promise<void> }> {
+  const url = withDatabase(mongoUrl, `${prefix}_${randomUUID().replaceAll("-", "").slice(0, 12)}`);
+  const store = await MongoHistoryStore.connect(url, { logger: createLogger({ logLevel: "silent" }), timeoutMs: 5000 });
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      await dropDatabase(url);
+    },
+  };
+}
 
 /** Drop a per-run database through a connection of its own (the store does not expose one). */
 async function dropDatabase(url: string): Promise<void> {
