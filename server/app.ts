@@ -45,6 +45,10 @@ import { NODE_STATS_KEY, startNodeStats } from "./console/node-stats.ts";
 import { createConsoleAuth } from "./http/console-auth.ts";
 import { mountConsole } from "./http/console-routes.ts";
 import { mountDemo } from "./http/demo-routes.ts";
+import { keepPm2AgentOut } from "./pm2-agent.ts";
+
+// Before Colyseus's matchmaker starts (it imports PM2's agent then); see pm2-agent.ts.
+keepPm2AgentOut();
 
 export type App = {
   transportName: "uws" | "ws";
