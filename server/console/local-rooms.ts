@@ -32,12 +32,25 @@ export class LocalRooms {
     return [...this.#rooms.entries()].map(([roomId, { room, roomName }]) => ({ roomId, roomName, routeValue: routeValueOf(room), clients: room.clients.length }));
   }
 
-  /** The `limit` rooms of `roomName` with the most clients, busiest first. */
-  busiest(roomName: string, limit: number): LocalRoom[] {
-    return this.list()
-      .filter((room) => room.roomName === roomName)
-      .sort((a, b) => b.clients - a.clients)
-      .slice(0, limit);
+  /**
+   * How many rooms and seated clients this node has, and the `limit` rooms of `roomName` with the
+   * most clients, busiest first: one pass without an entry per room, because it runs every few
+   * seconds on nodes holding thousands of rooms.
+   */
+  census(roomName: string, limit: number): { rooms: number; clients: number; busiest: LocalRoom[] } {
+    let clients = 0;
+    const top: Array<{ roomId: string; room: Room; clients: number }> = [];
+    for (const [roomId, { room, roomName: name }] of this.#rooms) {
+      const seated = room.clients.length;
+      clients += seated;
+      if (name !== roomName || limit <= 0 || (top.length === limit && seated <= top[limit - 1]!.clients)) continue;
+      let at = top.length;
+      while (at > 0 && top[at - 1]!.clients < seated) at--;
+      top.splice(at, 0, { roomId, room, clients: seated });
+      if (top.length > limit) top.pop();
+    }
+    const busiest = top.map(({ roomId, room, clients }) => ({ roomId, roomName, routeValue: routeValueOf(room), clients }));
+    return { rooms: this.#rooms.size, clients, busiest };
   }
 
   /** The sessions seated in one room here; undefined when this node does not host it. */

@@ -83,7 +83,7 @@ export function startNodeStats(options: NodeStatsOptions): { stop(): Promise<voi
     const writes = totals.writes - last.writes;
     const lagMs = Number.isFinite(lag.percentile(99)) ? lag.percentile(99) / 1e6 : 0;
     lag.reset();
-    const rooms = options.localRooms.list();
+    const census = options.localRooms.census("chat", 20);
     return {
       processId: options.processId(),
       name: options.name,
@@ -92,8 +92,8 @@ export function startNodeStats(options: NodeStatsOptions): { stop(): Promise<voi
       version: VERSION,
       ready: (await gaugeValue(options.registry, "parley_node_ready")) === 1 && !options.isDraining(),
       draining: options.isDraining(),
-      rooms: rooms.length,
-      connections: rooms.reduce((sum, room) => sum + room.clients, 0),
+      rooms: census.rooms,
+      connections: census.clients,
       eventLoopLagMs: round(lagMs),
       cpuPercent: round(((totals.cpuMicros - last.cpuMicros) / 1000 / (seconds * 1000)) * 100),
       rssBytes: process.memoryUsage.rss(),
@@ -104,7 +104,7 @@ export function startNodeStats(options: NodeStatsOptions): { stop(): Promise<voi
         refusalsPerSec,
         storeWriteMs: writes > 0 ? round(((totals.writeSeconds - last.writeSeconds) / writes) * 1000) : null,
       },
-      busiest: options.localRooms.busiest("chat", 20).map(({ routeValue, roomId, clients }) => ({ conversationId: routeValue, roomId, clients })),
+      busiest: census.busiest.map(({ routeValue, roomId, clients }) => ({ conversationId: routeValue, roomId, clients })),
       at: Date.now(),
       intervalMs,
       startedAt: options.startedAt,

@@ -59,6 +59,19 @@ describe("node metrics and log identity", function () {
     for (const sample of samples) assert.ok(sample.includes(`node="${address}"`), `${sample.slice(0, 80)} carries node`);
   });
 
+  it("counts open file descriptors, one more for every connection, and lists no socket per scrape", async function () {
+    const before = await metricOf(node, "process_open_fds");
+    assert.ok(before > 0, "process_open_fds is reported");
+    const conversationId = `channel:${unique("fd")}`;
+    const rooms = await Promise.all(Array.from({ length: 20 }, (_, i) => sdkClient(node).joinOrCreate("chat", { conversationId, userId: unique(`f${i}`) })));
+    for (const room of rooms) room.onMessage("*", () => undefined);
+    assert.ok((await metricOf(node, "process_open_fds")) >= before + 20, "20 connections, 20 more descriptors");
+    const text = await (await fetch(`${node.httpUrl}/metrics`)).text();
+    assert.doesNotMatch(text, /^nodejs_active_(handles|resources)/m, "no series that lists every socket of the node");
+    assert.match(text, /^nodejs_eventloop_lag_p99_seconds/m, "the other defaults stay");
+    await Promise.all(rooms.map((room) => room.leave()));
+  });
+
   it("writes an HTTP access log line with the caller's X-Request-Id, echoed back, and none for health checks", async function () {
     const response = await fetch(`${node.httpUrl}/v1/conversations/channel:x/messages?userId=u1`, { headers: { "x-request-id": "req-trace-42" } });
     assert.equal(response.headers.get("x-request-id"), "req-trace-42");
