@@ -3,7 +3,7 @@
  * live conversations grows, for Parley's routing (ROUTING=leases) and Colyseus's stock RedisDriver
  * (ROUTING=stock, which reads every listing per lookup), side by side in one run.
  *
- *   npm run bench:cluster -- [--levels 100,20000] [--probes 200] [--stock-probes 100] [--messages 300]
+ *   npm run bench:cluster -- [--levels 100,20000] [--probes 200] [--stock-probes 100] [--messages 300] [--root <checkout>]
  *
  * For each routing and each level: fill the cluster with background conversations (one room and one
  * seated client each, created through the nodes round-robin by filler children), measure the
@@ -44,6 +44,7 @@ const COMMAND = {
     "rooms-per-filler": { kind: "integer", default: 5000, min: 1, help: "idle rooms each filler process holds" },
     concurrency: { kind: "integer", default: 16, min: 1, help: "joins in flight while filling" },
     out: { kind: "string", default: join(HERE, "results"), help: "results folder (cluster.json, cluster.md)" },
+    root: { kind: "string", default: "", help: "run the nodes from this checkout (a git worktree of an earlier commit, its node_modules linked), to compare side by side" },
   },
 } as const satisfies Command<Record<string, Option>>;
 const values = commandLine(COMMAND);
@@ -247,6 +248,7 @@ function nodeWarnings(cluster: Cluster): Record<string, number> {
 async function runMode(redisUrl: string, redis: Redis, mode: "leases" | "stock") {
   await redis.flushall();
   const cluster = await startCluster({
+    root: values.root || undefined,
     nodes: 3,
     redisUrl,
     env: {
@@ -432,7 +434,7 @@ function markdown(all: ModeResult[], meta: ReturnType<typeof machine>, started: 
   const lines = [
     "# Cluster routing benchmark (issue #4)",
     "",
-    `Run ${started.toISOString()} by \`npm run bench:cluster\` (loadtest/bench-cluster.ts). Numbers are reported, never asserted.`,
+    `Run ${started.toISOString()} by \`npm run bench:cluster${values.root ? ` -- --root ${values.root}` : ""}\` (loadtest/bench-cluster.ts). Numbers are reported, never asserted.`,
     "",
     "## Machine",
     "",
