@@ -55,7 +55,7 @@ const KNOWN_CLOSE_CODES = new Set([1000, 1001, 1005, 1006, 1009, 1011, 4000, 400
  */
 const PER_SOCKET_DEFAULTS = ["process_open_fds", "nodejs_active_handles", "nodejs_active_handles_total", "nodejs_active_resources", "nodejs_active_resources_total"];
 
-/** Open file descriptors, listed by libuv's thread pool; undefined where /proc is missing. */
+/** Open file descriptors, listed by libuv's thread pool; undefined if /proc cannot be read. Linux only, as prom-client's. */
 async function countOpenFds(): Promise<number | undefined> {
   // The listing's own descriptor is open while it reads.
   return readdir("/proc/self/fd").then(
@@ -74,15 +74,16 @@ export function createMetrics(node: string): Metrics {
   registry.setDefaultLabels({ node });
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
   for (const name of PER_SOCKET_DEFAULTS) registry.removeSingleMetric(name);
-  new Gauge({
-    name: "process_open_fds",
-    help: "Number of open file descriptors.",
-    registers: [registry],
-    async collect() {
-      const open = await countOpenFds();
-      if (open !== undefined) this.set(open);
-    },
-  });
+  if (process.platform === "linux")
+    new Gauge({
+      name: "process_open_fds",
+      help: "Number of open file descriptors.",
+      registers: [registry],
+      async collect() {
+        const open = await countOpenFds();
+        if (open !== undefined) this.set(open);
+      },
+    });
 
   const accepted = new Counter({ name: "parley_chat_messages_accepted_total", help: "Messages made durable and acknowledged (duplicates excluded).", registers: [registry] });
   const refused = new Counter({ name: "parley_chat_requests_refused_total", help: "Requests refused, by request type and code.", labelNames: ["request", "code"], registers: [registry] });
