@@ -33,7 +33,7 @@ import { hasTaskset, pinProcess, type ServerProcess } from "./server-process.ts"
 import { cell, machineLine, median, round } from "./report.ts";
 import { cpuMicros } from "./server-process.ts";
 import { closeMembers, seatMembers } from "./sweep.ts";
-import { startSystem, SYSTEM_NAMES, type SystemName } from "./systems.ts";
+import { parseSystemEntry, startSystem, SYSTEM_NAMES, type SystemEntry } from "./systems.ts";
 import type { MemberEvents } from "./workload.ts";
 
 /** parley-durable keeps its history in FerretDB, another process: its memory is not one server's RSS. */
@@ -44,7 +44,11 @@ const COMMAND = {
   summary:
     "Memory at rest: server RSS per 1,000 idle connections and per idle room, Parley against stock Colyseus, in one run. Each system is measured with N clients in rooms of --room-size and in rooms of 1, each in a fresh server on CPU 0; the two phases separate connections from rooms. Results go to --out.",
   options: {
-    systems: { kind: "string", default: "colyseus-stock,parley-memory", help: `comma-separated systems: ${MEASURABLE.join(", ")}` },
+    systems: {
+      kind: "string",
+      default: "colyseus-stock,parley-memory",
+      help: `comma-separated systems: ${MEASURABLE.join(", ")}; a Parley system may carry settings, e.g. parley-memory@PARLEY_ROOT=<checkout> runs that checkout's server side by side with this one`,
+    },
     runs: { kind: "integer", default: 3, min: 1, help: "runs per system (the median is reported)" },
     clients: { kind: "integer", default: 1000, min: 2, help: "idle clients seated in each phase" },
     "room-size": { kind: "integer", default: 10, min: 2, help: "members per conversation in phase A (phase B: 1)" },
@@ -58,8 +62,10 @@ const COMMAND = {
 } as const satisfies Command<Record<string, Option>>;
 const values = commandLine(COMMAND);
 
-const systems = values.systems.split(",").map((name) => name.trim()) as SystemName[];
-for (const name of systems) if (!(MEASURABLE as readonly string[]).includes(name)) failUsage(COMMAND, `--systems: unknown or unmeasurable system "${name}"; one of ${MEASURABLE.join(", ")}`);
+const systems: SystemEntry[] = values.systems.split(",").map((text) => {
+  const entry = parseSystemEntry(text, MEASURABLE);
+  return "problem" in entry ? failUsage(COMMAND, `--systems: ${entry.problem}`) : entry;
+});
 const runs = values.runs;
 const clients = values.clients;
 const roomSize = values["room-size"];
@@ -161,7 +167,8 @@ type MemoryRun = {
   cpuMsPerSecPer1000Connections: number;
   cpuMsPerSecPer1000Rooms: number;
 };
-type SystemRuns = { name: SystemName; runs: MemoryRun[]; skipped?: string; failures?: string[] };
+/** `name` is the system's label (`parley-memory@PARLEY_ROOT=...`, say). */
+type SystemRuns = { name: string; runs: MemoryRun[]; skipped?: string; failures?: string[] };
 
 /** The server of the phase under way, from the moment it is being started: Ctrl-C stops it too. */
 let running: Promise<ServerProcess | undefined> | undefined;
@@ -170,8 +177,8 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 }
 
 /** Start a fresh server, read its baseline, seat the phase's clients, read again, close, stop. */
-async function measurePhase(name: SystemName, phase: (typeof PHASES)[number]): Promise<PhaseResult> {
-  const starting = startSystem(name, { serverCpu: SERVER_CPU, nodeArgs: values.gc ? ["--inspect=127.0.0.1:0"] : [] });
+async function measurePhase({ name, env }: SystemEntry, phase: (typeof PHASES)[number]): Promise<PhaseResult> {
+  const starting = startSystem(name, { serverCpu: SERVER_CPU, parleyEnv: env, nodeArgs: values.gc ? ["--inspect=127.0.0.1:0"] : [] });
   running = starting.then(
     (system) => system.server,
     () => undefined,
@@ -260,7 +267,7 @@ function summariseRuns(system: SystemRuns) {
 }
 
 type Measured = ReturnType<typeof summariseRuns>;
-type Summary = Measured | { name: SystemName; skipped: string };
+type Summary = Measured | { name: string; skipped: string };
 const summarise = (system: SystemRuns): Summary => (system.skipped ? { name: system.name, skipped: system.skipped } : summariseRuns(system));
 const isMeasured = (s: Summary): s is Measured => "runs" in s && s.measuredRuns > 0;
 
@@ -355,19 +362,20 @@ function writeResults(dir: string, results: SystemRuns[], durationSec: number): 
   return { markdown: md, paths };
 }
 
-const results = new Map<SystemName, SystemRuns>(systems.map((name) => [name, { name, runs: [] }]));
+const results = new Map<string, SystemRuns>(systems.map(({ label }) => [label, { name: label, runs: [] }]));
 const benchStarted = Date.now();
 const saveResults = () => writeResults(values.out, [...results.values()], (Date.now() - benchStarted) / 1000);
 const fmt = (kib: number) => (kib / 1024).toFixed(1);
 
 for (let run = 0; run < runs; run++) {
-  for (const name of systems) {
+  for (const system of systems) {
+    const name = system.label;
     const entry = results.get(name)!;
     if (entry.skipped) continue;
     const phases: PhaseResult[] = [];
     try {
       for (const phase of PHASES) {
-        const result = await measurePhase(name, phase);
+        const result = await measurePhase(system, phase);
         phases.push(result);
         console.log(
           `run ${run + 1}/${runs} ${name.padEnd(14)} phase ${phase.name}: ${count(result.clients)} clients in ${count(result.rooms)} rooms  ` +

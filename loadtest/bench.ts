@@ -19,7 +19,7 @@ import { summariseProfile, newestProfile } from "./profile-summary.ts";
 import { PERF_NODE_ARGS, perfUnavailable, recordPerf, summarisePerf, type PerfRecording } from "./perf-profile.ts";
 import { appendHistory, writeResults, type BenchRun, type SystemRuns } from "./report.ts";
 import { hasTaskset, pinProcess } from "./server-process.ts";
-import { pidListeningOn, startSystem, SYSTEM_NAMES, type SystemName } from "./systems.ts";
+import { parseSystemEntry, pidListeningOn, startSystem, SYSTEM_NAMES, type SystemEntry, type SystemName } from "./systems.ts";
 import { sweep, type SweepOptions } from "./sweep.ts";
 
 const COMMAND = {
@@ -53,20 +53,9 @@ const COMMAND = {
 const values = commandLine(COMMAND);
 
 const quick = values.quick;
-/** A system as named on the command line: its label, the system, and the Parley settings it carries. */
-type Entry = { label: string; name: SystemName; env: Record<string, string> };
-const systems: Entry[] = values.systems.split(",").map((text) => {
-  const label = text.trim();
-  const [name, settings] = label.split("@") as [SystemName, string | undefined];
-  if (!SYSTEM_NAMES.includes(name)) failUsage(COMMAND, `--systems: unknown system "${name}"; one of ${SYSTEM_NAMES.join(", ")}`);
-  if (settings !== undefined && !name.startsWith("parley")) failUsage(COMMAND, `--systems: only a Parley system takes settings ("${label}")`);
-  const env: Record<string, string> = {};
-  for (const pair of settings?.split("+") ?? []) {
-    const match = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(pair);
-    if (!match) failUsage(COMMAND, `--systems: "${pair}" in "${label}" is not NAME=value`);
-    env[match[1]!] = match[2]!;
-  }
-  return { label, name, env };
+const systems: SystemEntry[] = values.systems.split(",").map((text) => {
+  const entry = parseSystemEntry(text);
+  return "problem" in entry ? failUsage(COMMAND, `--systems: ${entry.problem}`) : entry;
 });
 const usesSystem = (name: SystemName) => systems.some((entry) => entry.name === name);
 const runs = Number(values.runs ?? (quick ? 1 : 3));

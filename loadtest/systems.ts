@@ -13,6 +13,27 @@ import type { Connector } from "./workload.ts";
 export const SYSTEM_NAMES = ["ws-ceiling", "uws-ceiling", "socketio", "colyseus-stock", "parley-memory", "parley-durable", "parley-durable-pg", "parley-memory-unfiltered"] as const;
 export type SystemName = (typeof SYSTEM_NAMES)[number];
 
+/** A system as named on a command line: its label, the system, and the Parley settings it carries. */
+export type SystemEntry = { label: string; name: SystemName; env: Record<string, string> };
+
+/**
+ * Read `name` or `name@NAME=value+NAME=value` (settings for a Parley server, PARLEY_ROOT=<checkout>
+ * among them); answers what is wrong with it instead when it is not one of `allowed`.
+ */
+export function parseSystemEntry(text: string, allowed: readonly SystemName[] = SYSTEM_NAMES): SystemEntry | { problem: string } {
+  const label = text.trim();
+  const [name, settings] = label.split("@") as [SystemName, string | undefined];
+  if (!allowed.includes(name)) return { problem: `unknown system "${name}"; one of ${allowed.join(", ")}` };
+  if (settings !== undefined && !name.startsWith("parley")) return { problem: `only a Parley system takes settings ("${label}")` };
+  const env: Record<string, string> = {};
+  for (const pair of settings?.split("+") ?? []) {
+    const match = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(pair);
+    if (!match) return { problem: `"${pair}" in "${label}" is not NAME=value` };
+    env[match[1]!] = match[2]!;
+  }
+  return { label, name, env };
+}
+
 /**
  * A started system: its server process, the processes of its store for durable Parley (listed
  * again at each step: PostgreSQL starts a backend per connection), and how to connect.
