@@ -23,7 +23,7 @@ export type SystemEntry = { label: string; name: SystemName; env: Record<string,
 export function parseSystemEntry(text: string, allowed: readonly SystemName[] = SYSTEM_NAMES): SystemEntry | { problem: string } {
   const label = text.trim();
   const [name, settings] = label.split("@") as [SystemName, string | undefined];
-  if (!allowed.includes(name)) return { problem: `unknown system "${name}"; one of ${allowed.join(", ")}` };
+  if (!allowed.includes(name)) return { problem: `"${name}" is not one of ${allowed.join(", ")}` };
   if (settings !== undefined && !name.startsWith("parley")) return { problem: `only a Parley system takes settings ("${label}")` };
   const env: Record<string, string> = {};
   for (const pair of settings?.split("+") ?? []) {
