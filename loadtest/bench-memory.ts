@@ -33,7 +33,7 @@ import { hasTaskset, pinProcess, type ServerProcess } from "./server-process.ts"
 import { cell, machineLine, median, round } from "./report.ts";
 import { cpuMicros } from "./server-process.ts";
 import { closeMembers, seatMembers } from "./sweep.ts";
-import { parseSystemEntry, startSystem, SYSTEM_NAMES, type SystemEntry } from "./systems.ts";
+import { startSystem, SYSTEM_NAMES, systemsOption, type SystemEntry } from "./systems.ts";
 import type { MemberEvents } from "./workload.ts";
 
 /** parley-durable keeps its history in FerretDB, another process: its memory is not one server's RSS. */
@@ -62,10 +62,7 @@ const COMMAND = {
 } as const satisfies Command<Record<string, Option>>;
 const values = commandLine(COMMAND);
 
-const systems: SystemEntry[] = values.systems.split(",").map((text) => {
-  const entry = parseSystemEntry(text, MEASURABLE);
-  return "problem" in entry ? failUsage(COMMAND, `--systems: ${entry.problem}`) : entry;
-});
+const systems = systemsOption(COMMAND, values.systems, MEASURABLE);
 const runs = values.runs;
 const clients = values.clients;
 const roomSize = values["room-size"];

@@ -12,14 +12,14 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { commandLine, failUsage, positiveList, type Command, type Option } from "../deploy/cli.ts";
+import { commandLine, positiveList, type Command, type Option } from "../deploy/cli.ts";
 import { spawnSync } from "node:child_process";
 import { DEFAULT_POSTGRES_URL, startFerretdbOnPostgres, startMongoWire, withDatabase } from "../deploy/services.ts";
 import { summariseProfile, newestProfile } from "./profile-summary.ts";
 import { PERF_NODE_ARGS, perfUnavailable, recordPerf, summarisePerf, type PerfRecording } from "./perf-profile.ts";
 import { appendHistory, writeResults, type BenchRun, type SystemRuns } from "./report.ts";
 import { hasTaskset, pinProcess } from "./server-process.ts";
-import { parseSystemEntry, pidListeningOn, startSystem, SYSTEM_NAMES, type SystemEntry, type SystemName } from "./systems.ts";
+import { pidListeningOn, startSystem, SYSTEM_NAMES, systemsOption, type SystemName } from "./systems.ts";
 import { sweep, type SweepOptions } from "./sweep.ts";
 
 const COMMAND = {
@@ -53,10 +53,7 @@ const COMMAND = {
 const values = commandLine(COMMAND);
 
 const quick = values.quick;
-const systems: SystemEntry[] = values.systems.split(",").map((text) => {
-  const entry = parseSystemEntry(text);
-  return "problem" in entry ? failUsage(COMMAND, `--systems: ${entry.problem}`) : entry;
-});
+const systems = systemsOption(COMMAND, values.systems);
 const usesSystem = (name: SystemName) => systems.some((entry) => entry.name === name);
 const runs = Number(values.runs ?? (quick ? 1 : 3));
 const roomSize = Number(values["room-size"]);

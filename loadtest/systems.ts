@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { colyseusConnector, parleyChat, stockBroadcast } from "./clients/colyseus.ts";
 import { socketioConnector } from "./clients/socketio.ts";
 import { wsConnector } from "./clients/ws.ts";
+import { failUsage, type Command, type Option } from "../deploy/cli.ts";
 import { startServer, type ServerProcess } from "./server-process.ts";
 import type { Connector } from "./workload.ts";
 
@@ -17,10 +18,21 @@ export type SystemName = (typeof SYSTEM_NAMES)[number];
 export type SystemEntry = { label: string; name: SystemName; env: Record<string, string> };
 
 /**
+ * A benchmark's `--systems`: comma-separated entries of `allowed`; a usage error (exit 2) names the
+ * first that is not one.
+ */
+export function systemsOption(command: Pick<Command<Record<string, Option>>, "usage">, text: string, allowed: readonly SystemName[] = SYSTEM_NAMES): SystemEntry[] {
+  return text.split(",").map((item) => {
+    const entry = parseSystemEntry(item, allowed);
+    return "problem" in entry ? failUsage(command, `--systems: ${entry.problem}`) : entry;
+  });
+}
+
+/**
  * Read `name` or `name@NAME=value+NAME=value` (settings for a Parley server, PARLEY_ROOT=<checkout>
  * among them); answers what is wrong with it instead when it is not one of `allowed`.
  */
-export function parseSystemEntry(text: string, allowed: readonly SystemName[] = SYSTEM_NAMES): SystemEntry | { problem: string } {
+function parseSystemEntry(text: string, allowed: readonly SystemName[]): SystemEntry | { problem: string } {
   const label = text.trim();
   const [name, settings] = label.split("@") as [SystemName, string | undefined];
   if (!allowed.includes(name)) return { problem: `"${name}" is not one of ${allowed.join(", ")}` };

@@ -27,11 +27,6 @@ export class LocalRooms {
     handler.on("join", (_room: Room, client: Client) => this.#joinedAt.set(client, Date.now()));
   }
 
-  /** Every room here, with its routing value (conversation id or user id) and client count. */
-  list(): LocalRoom[] {
-    return [...this.#rooms.entries()].map(([roomId, { room, roomName }]) => ({ roomId, roomName, routeValue: routeValueOf(room), clients: room.clients.length }));
-  }
-
   /**
    * How many rooms and seated clients this node has, and the `limit` rooms of `roomName` with the
    * most clients, busiest first: one pass without an entry per room, because it runs every few
