@@ -69,6 +69,8 @@ export class Conversation {
   #startAfterNewest: boolean;
   #pumpGeneration = 0;
   #pumpRunning = false;
+  /** The room whose seat was taken last (caught up or not); the outbox sends there while it is current. */
+  #seated: { room: RoomHandle; isCurrent: () => boolean } | undefined;
   #gapFill: Promise<void> | undefined;
   #closed = false;
   /** The history epoch of the last welcome; undefined until one (a v1 server sends none). */
@@ -91,7 +93,7 @@ export class Conversation {
         this.events.emit("rejoined", { endpoint: room.endpoint, reason, lastSeq: this.#tracker.lastSeq });
       },
       onState: (state) => {
-        if (state === "connected") this.#restartPump();
+        if (state === "connected") this.#pump();
         this.events.emit("state", state);
         deps.onState();
       },
@@ -171,6 +173,11 @@ export class Conversation {
   }
 
   #bind(room: RoomHandle, isCurrent: () => boolean): void {
+    // Sends go out as soon as the seat is taken, while the catch-up runs: a send waiting through a
+    // migrate or a reconnect does not also wait for the sync (the room dedups by clientMsgId, and
+    // the tracker orders what arrives live and by sync alike).
+    this.#seated = { room, isCurrent };
+    this.#restartPump();
     room.onMessage("message", (payload) => {
       if (!isCurrent() || !isMessage(payload)) return;
       this.#offer(payload, "live");
@@ -288,14 +295,14 @@ export class Conversation {
   /** Start the outbox loop if it is idle and the room is ready. */
   #pump(): void {
     if (this.#pumpRunning || this.#closed) return;
-    const room = this.#session.room;
-    if (!room || !this.#outbox.head) return;
+    const seated = this.#seated;
+    if (!seated?.isCurrent() || !this.#outbox.head) return;
     this.#pumpRunning = true;
     const generation = ++this.#pumpGeneration;
-    void this.#pumpLoop(room, generation);
+    void this.#pumpLoop(seated.room, seated.isCurrent, generation);
   }
 
-  /** After a rejoin: drop the old loop (it may be waiting on a dead socket) and flush on the new room. */
+  /** After a (re)join: drop the old loop (it may be waiting on a dead socket) and flush on the new room. */
   #restartPump(): void {
     this.#pumpGeneration++;
     this.#pumpRunning = false;
@@ -303,8 +310,8 @@ export class Conversation {
   }
 
   /** Send the head of the outbox until acked or given up, then the next; stop when the room changes. */
-  async #pumpLoop(room: RoomHandle, generation: number): Promise<void> {
-    const live = () => this.#pumpGeneration === generation && this.#session.room === room;
+  async #pumpLoop(room: RoomHandle, isCurrent: () => boolean, generation: number): Promise<void> {
+    const live = () => this.#pumpGeneration === generation && isCurrent();
     let failures = 0;
     try {
       while (live()) {

@@ -3,7 +3,7 @@
  * once and in order, every send acknowledged once, through drops, migrates and a node going away.
  */
 import assert from "node:assert/strict";
-import { ParleyClient, ParleyError, createSdkConnector, RequestFailure, type Connector, type Message, type TraceEvent } from "../../client/index.ts";
+import { ParleyClient, ParleyError, createSdkConnector, RequestFailure, type Connector, type Message, type RoomHandle, type SendAck, type TraceEvent } from "../../client/index.ts";
 import { startNode, unique, type NodeProcess } from "../support/node-process.ts";
 import { freePort, withDatabase } from "../../deploy/services.ts";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.ts";
@@ -26,6 +26,18 @@ function kit(endpoints: string[], userId: string, extra: Partial<ConstructorPara
 const seqsOf = (messages: Message[]) => messages.map((m) => m.seq);
 const textsOf = (messages: Message[]) => messages.map((m) => m.text);
 const oneToN = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+
+/** The SDK connector, with each joined room's requests going through `wrap` (given the join's number, from 1). */
+function wrappingRequests(wrap: (handle: RoomHandle, join: number) => RoomHandle["request"]): Connector {
+  const real = createSdkConnector();
+  let joins = 0;
+  return {
+    async join(...args) {
+      const handle = await real.join(...args);
+      return { ...handle, endpoint: handle.endpoint, request: wrap(handle, ++joins) };
+    },
+  };
+}
 
 async function refusalOf(promise: Promise<unknown>): Promise<ParleyError> {
   try {
@@ -177,6 +189,48 @@ describe("client kit against one node", function () {
     assert.ok(alice.states.includes("reconnecting") && alice.states.at(-1) === "connected", `states ${alice.states.join(",")}`);
   });
 
+  it("sends what waited through a reconnect as soon as the new seat is taken, without waiting for the catch-up", async () => {
+    const conversationId = `channel:${unique()}`;
+    const cutter = await proxy();
+    // Every sync after the first join waits at a gate the test opens: the catch-up is held.
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      openGate = resolve;
+    });
+    let joins = 0;
+    const held = wrappingRequests((handle, join) => {
+      joins = join;
+      return async <T>(type: string, payload: unknown, timeoutMs: number) => {
+        if (type === "sync" && join > 1) await gate;
+        return handle.request<T>(type, payload, timeoutMs);
+      };
+    });
+    const alice = user("alice", [cutter.url(node.httpUrl)], { connector: held });
+    const bob = user("bob");
+    const aliceRoom = await alice.client.join(conversationId);
+    const bobRoom = await bob.client.join(conversationId);
+    cutter.cut();
+    await waitFor(() => aliceRoom.state === "reconnecting", { what: "the kit to notice the cut" });
+    await bobRoom.send("while cut off");
+    let ack: SendAck | undefined;
+    void aliceRoom.send("from alice").then((acked) => {
+      ack = acked;
+    });
+    cutter.restore();
+
+    // Acknowledged while the catch-up is still held: the send did not wait for it.
+    await waitFor(() => ack, { what: "alice's send acknowledged while her catch-up is held" });
+    assert.equal(ack?.seq, 2);
+    assert.equal(aliceRoom.state, "reconnecting", "the catch-up is still held, so the room is not reported connected yet");
+    assert.ok(joins >= 2);
+
+    openGate();
+    await waitFor(() => aliceRoom.state === "connected", { what: "the catch-up to finish" });
+    await waitFor(() => alice.messages.length === 2, { what: "both messages delivered to alice" });
+    assert.deepEqual(textsOf(alice.messages), ["while cut off", "from alice"]);
+    assert.deepEqual(seqsOf(alice.messages), [1, 2]);
+  });
+
   it("fills a gap with sync: messages sent while a member was cut off arrive once, in order, after it rejoins", async () => {
     const conversationId = `channel:${unique()}`;
     const cutter = await proxy();
@@ -209,27 +263,17 @@ describe("client kit against one node", function () {
     const cutter = await proxy();
     // Fault at the seam: the first send reaches the node and is stored, then the socket drops
     // before its ack is handed to the kit, as when a connection dies with the reply in flight.
-    const real = createSdkConnector();
     let acksToLose = 1;
-    const losingFirstAck: Connector = {
-      async join(...args) {
-        const handle = await real.join(...args);
-        return {
-          ...handle,
-          endpoint: handle.endpoint,
-          async request<T>(type: string, payload: unknown, timeoutMs: number): Promise<T> {
-            const reply = await handle.request<T>(type, payload, timeoutMs);
-            if (type === "send" && acksToLose > 0) {
-              acksToLose--;
-              cutter.cut();
-              cutter.restore();
-              throw new RequestFailure({ kind: "closed" }, "connection closed before a response was received.");
-            }
-            return reply;
-          },
-        };
-      },
-    };
+    const losingFirstAck = wrappingRequests((handle) => async <T>(type: string, payload: unknown, timeoutMs: number): Promise<T> => {
+      const reply = await handle.request<T>(type, payload, timeoutMs);
+      if (type === "send" && acksToLose > 0) {
+        acksToLose--;
+        cutter.cut();
+        cutter.restore();
+        throw new RequestFailure({ kind: "closed" }, "connection closed before a response was received.");
+      }
+      return reply;
+    });
     const alice = user("alice", [cutter.url(node.httpUrl)], { connector: losingFirstAck });
     const bob = user("bob");
     const room = await alice.client.join(conversationId);
@@ -361,7 +405,7 @@ describe("client kit across two nodes", function () {
     try {
       await waitFor(() => alice.trace.some((e) => e.type === "lost" && e.reason.startsWith("dead node")), { what: "a dead-node verdict" });
       const ack = await room.send("after");
-      assert.equal(ack.seq, 2);
+      assert.equal(ack?.seq, 2);
       await waitFor(() => alice.messages.length === 2, { what: "both messages" });
       assert.deepEqual(textsOf(alice.messages), ["before", "after"]);
       assert.ok(alice.trace.some((e) => e.type === "rejoin" && e.endpoint === survivor.httpUrl));
