@@ -1,5 +1,5 @@
 /**
- * Parley nodes in worker threads of this process: each runs `createApp` as server/main.ts wires it
+ * Parley nodes in worker threads of this process: each runs `createApp` as server/start.ts wires it
  * (deploy/node-thread-entry.ts), with an environment of its own, for tests where several nodes
  * matter but separate processes do not. Colyseus keeps its matchmaker in module state, one per
  * module graph; a worker thread has a module graph of its own, so two or three nodes share a process

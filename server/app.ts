@@ -1,5 +1,5 @@
 /**
- * createApp: builds one Parley node from a Config. Used by main.ts and by tests; owns no process
+ * createApp: builds one Parley node from a Config. Used by start.ts and by tests; owns no process
  * signals (shutdown.ts does).
  */
 import { hostname } from "node:os";

@@ -4,7 +4,7 @@
  * OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG, OTEL_SERVICE_NAME,
  * OTEL_RESOURCE_ATTRIBUTES, OTEL_BSP_*); `tracingWanted` only decides whether to start it at all.
  *
- * Must start before the modules it instruments load: server/main.ts starts it, then imports the
+ * Must start before the modules it instruments load: server/start.ts starts it, then imports the
  * app.
  * Spans: HTTP routes (http, express), Redis (ioredis), MongoDB (mongodb, under mongoose), and the
  * rooms' own (rooms/spans.ts): a join, each request, each store write, each fan-out.

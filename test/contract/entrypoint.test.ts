@@ -3,6 +3,10 @@
  * without what it needs, and the transport choice.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { runNodeToExit, sdkClient, startNode, unique } from "../support/node-process.ts";
 import { waitFor } from "../../deploy/wait-for.ts";
 
@@ -31,6 +35,32 @@ describe("entrypoint", function () {
       assert.ok(transport && typeof transport.reason === "string" && ["ws", "uws"].includes(String(transport.transport)), "logs which transport and why");
     } finally {
       await node.stop();
+    }
+  });
+
+  it("starts with Node's compile cache on, and one filled by the image's build step holds every module a node loads", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "parley-compile-cache-"));
+    try {
+      const warm = spawnSync(process.execPath, ["server/warm-compile-cache.ts"], {
+        cwd: join(import.meta.dirname, "..", ".."),
+        env: { PATH: process.env.PATH, NODE_COMPILE_CACHE: dir },
+        encoding: "utf8",
+      });
+      assert.equal(warm.status, 0, warm.stderr);
+      const cacheDir = warm.stdout.trim();
+      const warmed = readdirSync(cacheDir).length;
+      assert.ok(warmed > 500, `the warm-up cached ${warmed} modules`);
+
+      const node = await startNode({ NODE_COMPILE_CACHE: dir });
+      const listening = logLines(node.output()).find((line) => line.msg === "parley node listening");
+      assert.equal(listening?.compileCache, cacheDir, "the node names the cache it uses");
+      await node.stop();
+      // The cache is written when the process exits: only the entrypoint and the wiring it imports
+      // first are new (each a stripped TypeScript text and a code cache entry).
+      const added = readdirSync(cacheDir).length - warmed;
+      assert.ok(added <= 4, `the node compiled ${added} modules the warm-up had not cached`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
