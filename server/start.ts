@@ -1,6 +1,7 @@
 /**
- * One Parley node's wiring (server/main.ts, the entrypoint, loads it). Tracing (when the OTEL_* variables ask for it) starts
- * before the app is imported, so its instrumentations see http, express, ioredis and mongodb load.
+ * One Parley node's wiring (server/main.ts, the entrypoint, loads it). Tracing (when the OTEL_*
+ * variables ask for it) starts before the app is imported, so its instrumentations see http,
+ * express, ioredis and mongodb load.
  */
 import { getCompileCacheDir } from "node:module";
 import { ConfigError, loadConfig, type Config } from "./config.ts";
