@@ -194,6 +194,8 @@ export class RoutingDriver implements MatchMakerDriver {
   readonly #unwritten = new Map<string, NodeJS.Timeout>();
   /** Rooms that gave their route up (a hand-off) and wait for their clients to leave: their counts are never written. */
   readonly #released = new Set<string>();
+  /** New rooms this node placed lately, per host: in the renewal period that began at `since`, and in the one before. */
+  readonly #placed = { since: Number.NEGATIVE_INFINITY, current: new Map<string, number>(), previous: new Map<string, number>() };
   /** The last look at the hosts for hand-offs: when, and each host's rooms (with those sent it since). */
   #handOffHosts: { at: number; loads: Promise<Map<string, number>> } | undefined;
   /** Removals of the last {@link REMOVAL_MEMORY_MS}: roomId -> the first removal's outcome. */
@@ -269,7 +271,32 @@ export class RoutingDriver implements MatchMakerDriver {
    * however many rooms exist.
    */
   async selectHost(): Promise<string> {
-    return leastLoaded(await this.#liveHosts());
+    const loads = await this.#liveHosts();
+    // A host's key counts its rooms as of its last renewal (every quarter of a lease), so the rooms
+    // this node placed since count too: without them a burst of new conversations all went to the
+    // host least loaded at the last renewal (chaos scenario a: 60 conversations over 3 hosts, 45, 9
+    // and 6).
+    const placed = this.#recentPlacements();
+    for (const counts of [placed.current, placed.previous]) for (const [host, rooms] of counts) if (loads.has(host)) loads.set(host, loads.get(host)! + rooms);
+    const host = leastLoaded(loads);
+    placed.current.set(host, (placed.current.get(host) ?? 0) + 1);
+    return host;
+  }
+
+  /**
+   * The rooms this node placed on each host in this quarter of a lease and the one before: each
+   * placement counts for one to two renewal periods, by when the host's own key counts its room.
+   */
+  #recentPlacements(): { current: Map<string, number>; previous: Map<string, number> } {
+    const period = this.#options.leaseMs / 4;
+    const now = performance.now();
+    const placed = this.#placed;
+    if (now - placed.since >= period) {
+      placed.previous = now - placed.since >= 2 * period ? new Map() : placed.current;
+      placed.current = new Map();
+      placed.since = now;
+    }
+    return placed;
   }
 
   /**

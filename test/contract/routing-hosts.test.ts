@@ -71,6 +71,28 @@ describe("routing: where a new room goes", function () {
     assert.deepEqual([...afterDeath], [live.processId], "only the live host is picked");
   });
 
+  it("spreads a burst of new rooms over the hosts, counting the rooms it placed since their host keys were written", async function () {
+    const isolated = new Redis(`${redisUrl}`);
+    connections.push(isolated);
+    await isolated.del("parley:hosts");
+    // A long lease: no renewal rewrites the host keys during the test, as in the quarter of a lease
+    // between two renewals, when a burst of new conversations arrives.
+    const placing = await node(60_000);
+    const empty = await node(60_000);
+    const some = await node(60_000);
+    const many = await node(60_000);
+    await isolated.set(`parley:host:${placing.processId}`, "15", "PX", 60_000);
+    await isolated.set(`parley:host:${some.processId}`, "5", "PX", 60_000);
+    await isolated.set(`parley:host:${many.processId}`, "10", "PX", 60_000);
+    const picked = await Promise.all(Array.from({ length: 30 }, () => placing.driver.selectHost()));
+    const count = (processId: string) => picked.filter((one) => one === processId).length;
+    assert.deepEqual(
+      { empty: count(empty.processId), some: count(some.processId), many: count(many.processId), placing: count(placing.processId) },
+      { empty: 15, some: 10, many: 5, placing: 0 },
+      "each host ends with 15 rooms",
+    );
+  });
+
   it("spreads a draining node's hand-offs over the hosts by one look a second, counting the rooms it sent, never onto an excluded host", async function () {
     const isolated = new Redis(`${redisUrl}`);
     connections.push(isolated);
