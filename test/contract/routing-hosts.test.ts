@@ -11,6 +11,8 @@ import { ROUTES } from "../../server/cluster/route-key.ts";
 import { aliveChannel, RoutingDriver } from "../../server/cluster/routing.ts";
 import { waitFor } from "../../deploy/wait-for.ts";
 
+type TestNode = { processId: string; driver: RoutingDriver; subscriber: Redis };
+
 const quiet = { onLeaseLost() {}, onLookup() {}, onClaimLost() {}, onNodeLeaseLapsed() {}, onRenewFailed() {}, onRenewed() {} };
 
 describe("routing: where a new room goes", function () {
@@ -31,7 +33,7 @@ describe("routing: where a new room goes", function () {
   });
 
   /** A node's routing driver on its own two connections (commands, subscriber), like a real node. */
-  async function node(leaseMs: number): Promise<{ processId: string; driver: RoutingDriver; subscriber: Redis }> {
+  async function node(leaseMs: number): Promise<TestNode> {
     const processId = `host-${randomUUID().slice(0, 8)}`;
     const commands = new Redis(`${redisUrl}`);
     const subscriber = new Redis(`${redisUrl}`);
@@ -50,13 +52,22 @@ describe("routing: where a new room goes", function () {
     return { processId, driver, subscriber };
   }
 
-  it("never picks a host whose process stopped listening, while its host key still lives", async function () {
+  /**
+   * A connection of the test's own and the host registry emptied, then a node on a long lease for
+   * each name: no renewal rewrites a host key during the test.
+   */
+  async function hosts<const Name extends string>(...names: Name[]): Promise<{ isolated: Redis } & Record<Name, TestNode>> {
     const isolated = new Redis(`${redisUrl}`);
     connections.push(isolated);
     await isolated.del("parley:hosts");
-    // A long lease: the dead node's host key stays for the whole test.
-    const live = await node(60_000);
-    const dead = await node(60_000);
+    const nodes: Partial<Record<Name, TestNode>> = {};
+    for (const name of names) nodes[name] = await node(60_000);
+    return { isolated, ...(nodes as Record<Name, TestNode>) };
+  }
+
+  it("never picks a host whose process stopped listening, while its host key still lives", async function () {
+    // Long leases: the dead node's host key stays for the whole test.
+    const { isolated, live, dead } = await hosts("live", "dead");
     const picked = new Set<string>();
     for (let i = 0; i < 40; i++) picked.add(await live.driver.selectHost());
     assert.deepEqual([...picked].sort(), [live.processId, dead.processId].sort(), "both hosts are picked while both live");
@@ -72,15 +83,8 @@ describe("routing: where a new room goes", function () {
   });
 
   it("spreads a burst of new rooms over the hosts, counting the rooms it placed since their host keys were written", async function () {
-    const isolated = new Redis(`${redisUrl}`);
-    connections.push(isolated);
-    await isolated.del("parley:hosts");
-    // A long lease: no renewal rewrites the host keys during the test, as in the quarter of a lease
-    // between two renewals, when a burst of new conversations arrives.
-    const placing = await node(60_000);
-    const empty = await node(60_000);
-    const some = await node(60_000);
-    const many = await node(60_000);
+    // As in the quarter of a lease between two renewals, when a burst of new conversations arrives.
+    const { isolated, placing, empty, some, many } = await hosts("placing", "empty", "some", "many");
     await isolated.set(`parley:host:${placing.processId}`, "15", "PX", 60_000);
     await isolated.set(`parley:host:${some.processId}`, "5", "PX", 60_000);
     await isolated.set(`parley:host:${many.processId}`, "10", "PX", 60_000);
@@ -94,13 +98,7 @@ describe("routing: where a new room goes", function () {
   });
 
   it("spreads a draining node's hand-offs over the hosts by one look a second, counting the rooms it sent, never onto an excluded host", async function () {
-    const isolated = new Redis(`${redisUrl}`);
-    connections.push(isolated);
-    await isolated.del("parley:hosts");
-    const draining = await node(60_000);
-    const fresh = await node(60_000);
-    const busy = await node(60_000);
-    const full = await node(60_000);
+    const { isolated, draining, fresh, busy, full } = await hosts("draining", "fresh", "busy", "full");
     // The busy host already holds 4 rooms (its host key, as its heartbeat writes it); the fresh one none.
     await isolated.set(`parley:host:${busy.processId}`, "4", "PX", 60_000);
     const smembers = async () => Number(/cmdstat_smembers:calls=(\d+)/.exec(await isolated.info("commandstats"))?.[1] ?? 0);
