@@ -12,11 +12,12 @@ if (directory === undefined) {
   console.error(`compile cache not enabled: ${message ?? "unknown reason"}`);
   process.exit(1);
 }
-// What server/start.ts imports, then what the app imports on demand: the MongoDB stores, the
-// transports (uWebSockets.js loads only where its glibc is new enough, as in the image), and the
-// PM2 agent package Colyseus's stats import (its agent kept out, as in a node).
+// The wiring (importing it starts nothing) with all it imports, then what the app imports on
+// demand: the MongoDB stores, the transports (uWebSockets.js loads only where its glibc is new
+// enough, as in the image), and the PM2 agent package Colyseus's stats import (its agent kept out,
+// as in a node).
 keepPm2AgentOut();
-const modules = ["./config.ts", "./logger.ts", "./shutdown.ts", "./tracing.ts", "./app.ts", "./history/mongo-history-store.ts", "./history/mongo-moderation-store.ts", "@colyseus/ws-transport"];
+const modules = ["./start.ts", "./app.ts", "./history/mongo-history-store.ts", "./history/mongo-moderation-store.ts", "@colyseus/ws-transport"];
 for (const name of modules) await import(name);
 for (const optional of ["@colyseus/uwebsockets-transport", "@pm2/io"]) await import(optional).catch(() => undefined);
 flushCompileCache();
