@@ -70,7 +70,10 @@ export class ConversationLog {
   #queue: Pending[] = [];
   /** Sends queued or in flight, by sender and clientMsgId. */
   readonly #inFlight = new Map<string, Pending>();
-  /** Recent replies by sender and clientMsgId, oldest first (Map keeps insertion order). */
+  /**
+   * Recent replies by sender and clientMsgId, oldest first (Map keeps insertion order): the very
+   * reply its sender got (never changed once made), not a copy.
+   */
   readonly #recent = new Map<string, SendReply>();
   #writing = false;
   #mustReconcile = false;
@@ -334,19 +337,19 @@ export class ConversationLog {
         this.#tailSkip = 0;
       }
     }
-    for (const message of stored) {
-      this.#remember(replyKey(message.senderId, message.clientMsgId), { seq: message.seq, sentAt: message.sentAt, duplicate: false });
-    }
+    // One reply object per message: remembered for duplicates and sent to its sender as is.
+    const replies = stored.map((message, index) => {
+      const reply: SendReply = { seq: message.seq, sentAt: message.sentAt, duplicate: false };
+      this.#remember(answered[index]?.key ?? replyKey(message.senderId, message.clientMsgId), reply);
+      return reply;
+    });
     try {
       this.#options.onDurable(stored);
     } catch (error) {
       // Delivery is at most once; the messages are stored and the senders still get their acks.
       this.#options.onWriteFailed(error);
     }
-    answered.forEach((pending, index) => {
-      const message = stored[index]!;
-      this.#answer(pending, { ok: true, reply: { seq: message.seq, sentAt: message.sentAt, duplicate: false } });
-    });
+    answered.forEach((pending, index) => this.#answer(pending, { ok: true, reply: replies[index]! }));
   }
 
   async #answerFromStore(pending: Pending): Promise<void> {
@@ -418,19 +421,28 @@ export class ConversationLog {
 
 /** One sender's clientMsgId within this conversation. */
 function replyKey(senderId: string, clientMsgId: string): string {
-  return `${senderId}\u0000${clientMsgId}`;
+  // join makes a flat string; `+` or a template would make a rope, which the Map's hashing then
+  // flattens into a copy that the rope keeps: two strings held per remembered reply instead of one.
+  return [senderId, clientMsgId].join("\u0000");
 }
 
-/** The second of the last isoNow, and its ISO text up to the milliseconds ("2026-12-02T07:42:38."). */
+/** The millisecond of the last isoNow and its text; the second's text up to the milliseconds ("2026-12-02T07:42:38."). */
+let isoMs = Number.NaN;
+let isoText = "";
 let isoSecond = Number.NaN;
 let isoPrefix = "";
+/** "000Z" to "999Z". */
+const MILLIS = Array.from({ length: 1000 }, (_, ms) => `${String(ms).padStart(3, "0")}Z`);
 
 /**
- * `new Date().toISOString()`, with the date and time up to the second made once a second: it was a
- * fifth of the log's own time per message.
+ * `new Date().toISOString()`, with the date and time up to the second made once a second (it was a
+ * fifth of the log's own time per message), and one string for all the writes of a millisecond.
+ * Joined, not concatenated: a concatenation is a rope of three strings, flattened into a fourth
+ * when first encoded, and every message held in memory would keep all of them.
  */
 function isoNow(): string {
   const ms = Date.now();
+  if (ms === isoMs) return isoText;
   const second = Math.floor(ms / 1000);
   if (second !== isoSecond) {
     const iso = new Date(second * 1000).toISOString();
@@ -439,8 +451,9 @@ function isoNow(): string {
     isoSecond = second;
     isoPrefix = iso.slice(0, 20);
   }
-  const millis = ms - second * 1000;
-  return `${isoPrefix}${millis < 10 ? "00" : millis < 100 ? "0" : ""}${millis}Z`;
+  isoMs = ms;
+  isoText = [isoPrefix, MILLIS[ms - second * 1000]].join("");
+  return isoText;
 }
 
 function isTimeout(error: unknown): boolean {
