@@ -8,7 +8,12 @@ import type { AppendOutcome, HistoryStore, Message, MessagePage } from "./histor
 export class MemoryHistoryStore implements HistoryStore {
   /** Per conversation, messages in ascending seq order. */
   readonly #bySeq = new Map<string, Message[]>();
-  readonly #byClientMsgId = new Map<string, Message>();
+  /**
+   * Per conversation, per sender, by clientMsgId. Nested rather than one map under a joined key: the
+   * maps reuse the strings each message already holds, where a key would be one more string kept
+   * for every message ever stored (a third of what the store holds per message).
+   */
+  readonly #byClientMsgId = new Map<string, Map<string, Map<string, Message>>>();
   readonly #cursors = new Map<string, number>();
   readonly #members = new Map<string, Set<string>>();
   #down = false;
@@ -29,19 +34,22 @@ export class MemoryHistoryStore implements HistoryStore {
       const conversation = this.#bySeq.get(message.conversationId) ?? [];
       const at = firstIndexAbove(conversation, message.seq - 1);
       if (conversation[at]?.seq === message.seq) return { stored: index, conflict: { index, kind: "seq-taken" } };
-      const idKey = clientKey(message.conversationId, message.senderId, message.clientMsgId);
-      if (this.#byClientMsgId.has(idKey)) return { stored: index, conflict: { index, kind: "duplicate-client-msg" } };
+      const senders = this.#byClientMsgId.get(message.conversationId) ?? new Map<string, Map<string, Message>>();
+      const sent = senders.get(message.senderId) ?? new Map<string, Message>();
+      if (sent.has(message.clientMsgId)) return { stored: index, conflict: { index, kind: "duplicate-client-msg" } };
       const copy = { ...message };
       conversation.splice(at, 0, copy);
       this.#bySeq.set(message.conversationId, conversation);
-      this.#byClientMsgId.set(idKey, copy);
+      sent.set(message.clientMsgId, copy);
+      senders.set(message.senderId, sent);
+      this.#byClientMsgId.set(message.conversationId, senders);
     }
     return { stored: messages.length };
   }
 
   async findByClientMsgId(conversationId: string, senderId: string, clientMsgId: string): Promise<Message | undefined> {
     this.#check();
-    const found = this.#byClientMsgId.get(clientKey(conversationId, senderId, clientMsgId));
+    const found = this.#byClientMsgId.get(conversationId)?.get(senderId)?.get(clientMsgId);
     return found && copyOf(found);
   }
 
@@ -125,12 +133,6 @@ export class MemoryHistoryStore implements HistoryStore {
   }
 
   async close(): Promise<void> {}
-}
-
-function clientKey(conversationId: string, senderId: string, clientMsgId: string): string {
-  // Joined, a flat string: a template is a rope that hashing flattens into a copy the rope keeps,
-  // three strings held for every message ever stored instead of one.
-  return [conversationId, senderId, clientMsgId].join("\u0000");
 }
 
 function copyOf(message: Message): Message {
