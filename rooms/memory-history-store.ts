@@ -4,16 +4,26 @@ import type { AppendOutcome, HistoryStore, Message, MessagePage } from "./histor
  * History in process memory, for development and unit tests. Behaves exactly as the durable store:
  * it refuses a second (conversationId, seq) and a second (conversationId, senderId, clientMsgId).
  * Lost on exit.
+ *
+ * It keeps every message for the life of the process, so it holds each one as a single JSON string
+ * (`JSON.stringify` makes a flat copy) beside a list of seqs, and finds a clientMsgId through a
+ * number: a hash of sender and id, checked against the stored message. A stored message is then one
+ * object to the garbage collector where a copied message object with its strings was four or five
+ * (the text and clientMsgId a client sent are slices of its whole frame, which a slice keeps alive),
+ * so a node on embedded defaults does not slow its major collections with every message it has
+ * stored. Reads parse what they return, which also makes them copies.
  */
+type Conversation = {
+  /** Stored seqs, ascending. */
+  seqs: number[];
+  /** Each message as JSON, at its seq's index. */
+  entries: string[];
+  /** hash(senderId, clientMsgId) → the seq, or the seqs when two share a hash. */
+  byClientMsgId: Map<number, number | number[]>;
+};
+
 export class MemoryHistoryStore implements HistoryStore {
-  /** Per conversation, messages in ascending seq order. */
-  readonly #bySeq = new Map<string, Message[]>();
-  /**
-   * Per conversation, per sender, by clientMsgId. Nested rather than one map under a joined key: the
-   * maps reuse the strings each message already holds, where a key would be one more string kept
-   * for every message ever stored (a third of what the store holds per message).
-   */
-  readonly #byClientMsgId = new Map<string, Map<string, Map<string, Message>>>();
+  readonly #conversations = new Map<string, Conversation>();
   readonly #cursors = new Map<string, number>();
   readonly #members = new Map<string, Set<string>>();
   #down = false;
@@ -31,46 +41,47 @@ export class MemoryHistoryStore implements HistoryStore {
     this.#check();
     for (let index = 0; index < messages.length; index++) {
       const message = messages[index]!;
-      const conversation = this.#bySeq.get(message.conversationId) ?? [];
-      const at = firstIndexAbove(conversation, message.seq - 1);
-      if (conversation[at]?.seq === message.seq) return { stored: index, conflict: { index, kind: "seq-taken" } };
-      const senders = this.#byClientMsgId.get(message.conversationId) ?? new Map<string, Map<string, Message>>();
-      const sent = senders.get(message.senderId) ?? new Map<string, Message>();
-      if (sent.has(message.clientMsgId)) return { stored: index, conflict: { index, kind: "duplicate-client-msg" } };
-      const copy = { ...message };
-      conversation.splice(at, 0, copy);
-      this.#bySeq.set(message.conversationId, conversation);
-      sent.set(message.clientMsgId, copy);
-      senders.set(message.senderId, sent);
-      this.#byClientMsgId.set(message.conversationId, senders);
+      let conversation = this.#conversations.get(message.conversationId);
+      if (conversation === undefined) {
+        conversation = { seqs: [], entries: [], byClientMsgId: new Map() };
+        this.#conversations.set(message.conversationId, conversation);
+      }
+      const at = firstIndexAbove(conversation.seqs, message.seq - 1);
+      if (conversation.seqs[at] === message.seq) return { stored: index, conflict: { index, kind: "seq-taken" } };
+      const hash = clientHash(message.senderId, message.clientMsgId);
+      if (findSent(conversation, hash, message.senderId, message.clientMsgId) !== undefined) return { stored: index, conflict: { index, kind: "duplicate-client-msg" } };
+      conversation.seqs.splice(at, 0, message.seq);
+      conversation.entries.splice(at, 0, JSON.stringify(message));
+      const known = conversation.byClientMsgId.get(hash);
+      conversation.byClientMsgId.set(hash, known === undefined ? message.seq : [...(typeof known === "number" ? [known] : known), message.seq]);
     }
     return { stored: messages.length };
   }
 
   async findByClientMsgId(conversationId: string, senderId: string, clientMsgId: string): Promise<Message | undefined> {
     this.#check();
-    const found = this.#byClientMsgId.get(conversationId)?.get(senderId)?.get(clientMsgId);
-    return found && copyOf(found);
+    const conversation = this.#conversations.get(conversationId);
+    return conversation && findSent(conversation, clientHash(senderId, clientMsgId), senderId, clientMsgId);
   }
 
   async lastSeq(conversationId: string): Promise<number> {
     this.#check();
-    return this.#bySeq.get(conversationId)?.at(-1)?.seq ?? 0;
+    return this.#conversations.get(conversationId)?.seqs.at(-1) ?? 0;
   }
 
   async listBefore(conversationId: string, beforeSeq: number | undefined, limit: number): Promise<MessagePage> {
     this.#check();
-    const all = this.#bySeq.get(conversationId) ?? [];
-    const end = beforeSeq === undefined ? all.length : firstIndexAbove(all, beforeSeq - 1);
+    const { seqs, entries } = this.#conversations.get(conversationId) ?? EMPTY;
+    const end = beforeSeq === undefined ? seqs.length : firstIndexAbove(seqs, beforeSeq - 1);
     const start = Math.max(0, end - limit);
-    return { messages: all.slice(start, end).map(copyOf), hasMore: start > 0 };
+    return { messages: entries.slice(start, end).map(parse), hasMore: start > 0 };
   }
 
   async listAfter(conversationId: string, afterSeq: number, limit: number): Promise<MessagePage> {
     this.#check();
-    const all = this.#bySeq.get(conversationId) ?? [];
-    const start = firstIndexAbove(all, afterSeq);
-    return { messages: all.slice(start, start + limit).map(copyOf), hasMore: start + limit < all.length };
+    const { seqs, entries } = this.#conversations.get(conversationId) ?? EMPTY;
+    const start = firstIndexAbove(seqs, afterSeq);
+    return { messages: entries.slice(start, start + limit).map(parse), hasMore: start + limit < seqs.length };
   }
 
   async advanceReadCursor(conversationId: string, userId: string, seq: number): Promise<number> {
@@ -114,12 +125,15 @@ export class MemoryHistoryStore implements HistoryStore {
 
   async tombstone(conversationId: string, seq: number): Promise<boolean> {
     this.#check();
-    const all = this.#bySeq.get(conversationId) ?? [];
-    const found = all[firstIndexAbove(all, seq) - 1];
-    if (found?.seq !== seq) return false;
+    const conversation = this.#conversations.get(conversationId);
+    if (conversation === undefined) return false;
+    const at = firstIndexAbove(conversation.seqs, seq) - 1;
+    if (conversation.seqs[at] !== seq) return false;
+    const found = parse(conversation.entries[at]!);
     found.text = "";
     found.deleted = true;
     delete found.filtered;
+    conversation.entries[at] = JSON.stringify(found);
     return true;
   }
 
@@ -135,17 +149,43 @@ export class MemoryHistoryStore implements HistoryStore {
   async close(): Promise<void> {}
 }
 
-function copyOf(message: Message): Message {
-  return { ...message };
+const EMPTY: Conversation = { seqs: [], entries: [], byClientMsgId: new Map() };
+
+function parse(entry: string): Message {
+  return JSON.parse(entry) as Message;
 }
 
-/** Index of the first message whose seq is above `seq` (binary search; messages ascend by seq). */
-function firstIndexAbove(messages: readonly Message[], seq: number): number {
+/** The message `senderId` stored under `clientMsgId`, among those whose hash is `hash`. */
+function findSent(conversation: Conversation, hash: number, senderId: string, clientMsgId: string): Message | undefined {
+  const known = conversation.byClientMsgId.get(hash);
+  if (known === undefined) return undefined;
+  for (const seq of typeof known === "number" ? [known] : known) {
+    const at = firstIndexAbove(conversation.seqs, seq) - 1;
+    const message = parse(conversation.entries[at]!);
+    if (message.senderId === senderId && message.clientMsgId === clientMsgId) return message;
+  }
+  return undefined;
+}
+
+/**
+ * FNV-1a of sender, a separator and clientMsgId, cut to 30 bits so that it is a small integer to V8
+ * (a larger number would be one more heap object per key): a key that holds no string.
+ */
+export function clientHash(senderId: string, clientMsgId: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < senderId.length; i++) hash = Math.imul(hash ^ senderId.charCodeAt(i), 0x01000193);
+  hash = Math.imul(hash ^ 0xffff, 0x01000193);
+  for (let i = 0; i < clientMsgId.length; i++) hash = Math.imul(hash ^ clientMsgId.charCodeAt(i), 0x01000193);
+  return hash & 0x3fffffff;
+}
+
+/** Index of the first seq above `seq` (binary search; seqs ascend). */
+function firstIndexAbove(seqs: readonly number[], seq: number): number {
   let low = 0;
-  let high = messages.length;
+  let high = seqs.length;
   while (low < high) {
     const mid = (low + high) >>> 1;
-    if (messages[mid]!.seq <= seq) low = mid + 1;
+    if (seqs[mid]! <= seq) low = mid + 1;
     else high = mid;
   }
   return low;
