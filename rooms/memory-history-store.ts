@@ -53,7 +53,7 @@ export class MemoryHistoryStore implements HistoryStore {
       conversation.seqs.splice(at, 0, message.seq);
       conversation.entries.splice(at, 0, JSON.stringify(message));
       const known = conversation.byClientMsgId.get(hash);
-      conversation.byClientMsgId.set(hash, known === undefined ? message.seq : [...(typeof known === "number" ? [known] : known), message.seq]);
+      conversation.byClientMsgId.set(hash, known === undefined ? message.seq : [...seqsOf(known), message.seq]);
     }
     return { stored: messages.length };
   }
@@ -126,9 +126,8 @@ export class MemoryHistoryStore implements HistoryStore {
   async tombstone(conversationId: string, seq: number): Promise<boolean> {
     this.#check();
     const conversation = this.#conversations.get(conversationId);
-    if (conversation === undefined) return false;
-    const at = firstIndexAbove(conversation.seqs, seq) - 1;
-    if (conversation.seqs[at] !== seq) return false;
+    const at = conversation === undefined ? -1 : indexOfSeq(conversation, seq);
+    if (conversation === undefined || at < 0) return false;
     const found = parse(conversation.entries[at]!);
     found.text = "";
     found.deleted = true;
@@ -159,12 +158,21 @@ function parse(entry: string): Message {
 function findSent(conversation: Conversation, hash: number, senderId: string, clientMsgId: string): Message | undefined {
   const known = conversation.byClientMsgId.get(hash);
   if (known === undefined) return undefined;
-  for (const seq of typeof known === "number" ? [known] : known) {
-    const at = firstIndexAbove(conversation.seqs, seq) - 1;
-    const message = parse(conversation.entries[at]!);
+  for (const seq of seqsOf(known)) {
+    const message = parse(conversation.entries[indexOfSeq(conversation, seq)]!);
     if (message.senderId === senderId && message.clientMsgId === clientMsgId) return message;
   }
   return undefined;
+}
+
+function seqsOf(known: number | number[]): number[] {
+  return typeof known === "number" ? [known] : known;
+}
+
+/** The index of `seq` in the conversation, -1 when it is not stored. */
+function indexOfSeq(conversation: Conversation, seq: number): number {
+  const at = firstIndexAbove(conversation.seqs, seq) - 1;
+  return conversation.seqs[at] === seq ? at : -1;
 }
 
 /**
