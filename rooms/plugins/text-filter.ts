@@ -3,9 +3,9 @@
  * recommended transformers and matcher, extended where the evasion corpus (test/fixtures/profanity-
  * *.txt, measured by `node loadtest/bench-filter.ts`) showed a gain. It masks, refuses or passes.
  *
- * Cost: 4 to 10 µs per chat message (a clean 100-byte line 4 µs, 15 µs when a number with a 1 or a
- * decimal point gives it views), under 3 ms for one at the 2,000 code point limit full of disguised
- * profanity; building a filter takes some 20 ms (loadtest/results/filter.md).
+ * Cost: 4 to 10 µs per chat message (a clean 100-byte line 4 µs, with or without a number in it),
+ * under 3 ms for one at the 2,000 code point limit full of disguised profanity; building a filter
+ * takes some 20 ms (loadtest/results/filter.md).
  *
  * Limits: English only (a false friend in another language, German "dick" or Romanian "cum", is
  * flagged); a word cut in two by a space ("fu ck") slips through, because joining any two words
@@ -474,54 +474,69 @@ function kindOf(code: number): number {
 }
 
 /**
- * Whether `derivedViews` could find anything to rewrite, in one pass that builds nothing: a 1 or
- * |, a run of three of one word character, one mark between two words of which one is short, or
- * two one-letter words in a row. When none is there (most messages) it has no view to make.
+ * Whether `derivedViews` could find anything to rewrite, in one pass that builds nothing: in a
+ * whitespace-delimited token with a letter, a 1 or |, a run of three of one word character, or one
+ * mark between two words of which one is short; or two one-letter words in a row, one of them a
+ * letter. When none is there (most messages, numbers included) it has no view to make.
  */
 function mayHaveViews(text: string): boolean {
   let previousCode = -1;
   let run = 0;
-  /** Code points of the word being read (0 between words), and of the word before it (0 if none). */
+  /** Code points of the word being read (0 between words), and of the word before it (0 if none); whether each has a letter. */
   let wordLength = 0;
   let lastWordLength = 0;
+  let wordLetter = false;
+  let lastWordLetter = false;
   /** Non-word code points since the last word; whether they were exactly one mark. */
   let gap = 0;
   let gapIsOneMark = false;
   /** Whether the current word follows a gap of exactly one mark. */
   let afterOneMark = false;
+  /** Whether the token being read has a letter, and something a view would rewrite. */
+  let tokenLetter = false;
+  let tokenRewrite = false;
   const wordEnds = () => {
-    if ((afterOneMark && (wordLength <= 3 || lastWordLength <= 3)) || (wordLength === 1 && lastWordLength === 1)) return true;
+    if (wordLength === 1 && lastWordLength === 1 && (wordLetter || lastWordLetter)) return true;
+    if (afterOneMark && (wordLength <= 3 || lastWordLength <= 3)) tokenRewrite = true;
     lastWordLength = wordLength;
+    lastWordLetter = wordLetter;
     wordLength = 0;
+    wordLetter = false;
     return false;
   };
   for (let i = 0; i < text.length; i++) {
     const code = text.codePointAt(i)!;
     if (code > 0xffff) i++;
-    if (code === 0x31 || code === 0x7c) return true;
+    if (code === 0x31 || code === 0x7c) tokenRewrite = true;
     const kind = kindOf(code);
     run = code === previousCode ? run + 1 : 1;
     previousCode = code;
     if (kind === WORD) {
-      if (run >= 3) return true;
+      if (run >= 3) tokenRewrite = true;
       if (wordLength === 0) afterOneMark = lastWordLength > 0 && gapIsOneMark;
       wordLength++;
+      if (!wordLetter && isLetter(code)) wordLetter = tokenLetter = true;
       gap = 0;
       continue;
     }
     if (wordLength > 0 && wordEnds()) return true;
+    if (kind === SPACE) {
+      if (tokenRewrite && tokenLetter) return true;
+      tokenRewrite = tokenLetter = false;
+    }
     gap++;
     gapIsOneMark = gap === 1 && kind === MARK;
   }
-  return wordLength > 0 && wordEnds();
+  return (wordLength > 0 && wordEnds()) || (tokenRewrite && tokenLetter);
 }
 
 /**
  * Views of the text for what a transformer cannot see one character at a time: separators inside
  * a word removed ("f.u.c.k", "sh-it", and "f u c k" where three or more one-letter words stand in
  * a row), runs of three or more of one letter cut to one ("cooooock", where obscenity keeps two
- * o's), and when the text has 1 or |, a second view reading them as l ("s1ut"). Most messages
- * need none: one pass over their code points, nothing built.
+ * o's), and when the text has 1 or |, a second view reading them as l ("s1ut"); none of this
+ * inside a token with no letter ("12345.678"). Most messages need none: one pass over their code
+ * points, nothing built.
  */
 /**
  * Buffers reused by every check (V8 allocates a typed array of more than 64 bytes outside its heap,
@@ -531,8 +546,54 @@ function mayHaveViews(text: string): boolean {
 let pointScratch = pointBuffers(256);
 const viewScratch = [viewBuffers(256), viewBuffers(256)];
 
-function pointBuffers(length: number): { starts: Int32Array; codes: Int32Array; kinds: Uint8Array; last: Int32Array; drop: Uint8Array } {
-  return { starts: new Int32Array(length), codes: new Int32Array(length), kinds: new Uint8Array(length), last: new Int32Array(length), drop: new Uint8Array(length) };
+function pointBuffers(length: number): { starts: Int32Array; codes: Int32Array; kinds: Uint8Array; last: Int32Array; drop: Uint8Array; letterFree: Uint8Array } {
+  return {
+    starts: new Int32Array(length),
+    codes: new Int32Array(length),
+    kinds: new Uint8Array(length),
+    last: new Int32Array(length),
+    drop: new Uint8Array(length),
+    letterFree: new Uint8Array(length),
+  };
+}
+
+function hasOne(codes: Int32Array, count: number): boolean {
+  for (let i = 0; i < count; i++) if (codes[i] === 0x31 || codes[i] === 0x7c) return true;
+  return false;
+}
+
+function isLetter(code: number): boolean {
+  return code < 0x80 ? (code | 0x20) >= 0x61 && (code | 0x20) <= 0x7a : HAS_LETTER.test(String.fromCodePoint(code));
+}
+
+/**
+ * Undo the drops and cut runs inside view tokens with no letter, and mark their code points in
+ * `letterFree`; whether any change is left.
+ */
+function keepLetterFreeTokens(codes: Int32Array, kinds: Uint8Array, drop: Uint8Array, last: Int32Array, letterFree: Uint8Array, count: number): boolean {
+  let changed = false;
+  for (let start = 0; start < count; ) {
+    // Whitespace the view keeps separates tokens; dropped whitespace ("f u c k") joins them.
+    if (kinds[start] === SPACE && drop[start] === 0) {
+      letterFree[start++] = 0;
+      continue;
+    }
+    let end = start;
+    let letter = false;
+    for (; end < count && !(kinds[end] === SPACE && drop[end] === 0); end++) if (!letter) letter = isLetter(codes[end]!);
+    for (let i = start; i < end; i++) {
+      if (letter) {
+        letterFree[i] = 0;
+        changed ||= drop[i] === 1 || last[i] !== i;
+      } else {
+        letterFree[i] = 1;
+        drop[i] = 0;
+        last[i] = i;
+      }
+    }
+    start = end;
+  }
+  return changed;
 }
 
 function viewBuffers(length: number): { units: Uint16Array; bytes: Buffer; from: Int32Array; to: Int32Array } {
@@ -544,7 +605,7 @@ function derivedViews(text: string): View[] {
   if (!mayHaveViews(text)) return [];
   // Per code point: where it starts in the text (one more entry: the text's end), its code, its kind.
   if (pointScratch.starts.length < text.length + 1) pointScratch = pointBuffers(2 * text.length + 16);
-  const { starts, codes, kinds, last, drop } = pointScratch;
+  const { starts, codes, kinds, last, drop, letterFree } = pointScratch;
   let count = 0;
   for (let i = 0; i < text.length; i++) {
     const code = text.codePointAt(i)!;
@@ -590,7 +651,15 @@ function derivedViews(text: string): View[] {
     }
     i = j;
   }
-  const isOne = (i: number) => codes[i] === 0x31 || codes[i] === 0x7c;
+  // Nothing changes inside a view token with no letter (a token: what lies between the whitespace
+  // the view keeps). A match inside one has no letter, so it is neither masked nor refused. A match
+  // that covers a change there and a letter outside would cross the whitespace, which only a
+  // wildcard can ("f?ck"): one character of the token, the space, then letters that no digit or
+  // symbol reads as ("ngbang"); the text itself has that match. So scores, times and timestamps
+  // ("12345.678", "1-0", "1 2 3") make no view, and a check of a chat line with a number costs what
+  // one without does.
+  if (changed || hasOne(codes, count)) changed = keepLetterFreeTokens(codes, kinds, drop, last, letterFree, count);
+  const isOne = (i: number) => (codes[i] === 0x31 || codes[i] === 0x7c) && letterFree[i] === 0;
   let hasOnes = false;
   for (let i = 0; i < count && !hasOnes; i++) hasOnes = isOne(i) && drop[i] === 0;
   if (!changed && !hasOnes) return [];

@@ -96,6 +96,24 @@ describe("text filter", function () {
     assert.equal(filter.check("room 5h1t").action, "mask", "a word with letters in it is still caught");
   });
 
+  it("reads no word into a number's punctuation in refuse mode either: a score or time with a decimal point is not refused", function () {
+    const refuse = createTextFilter("refuse");
+    for (const text of ["4.550 see you at the gate", "8.008 gg", "won 45.5 to 3", "7.175 see you"]) {
+      assert.deepEqual(refuse.check(text), { action: "pass" }, text);
+      assert.deepEqual(mask.check(text), { action: "pass" }, text);
+    }
+    // Beside a number, a disguised word is still caught, in its own token or glued to the number.
+    for (const [text, masked] of [
+      ["45.5 s1ut", "45.5 ****"],
+      ["12.5b1tch", "12.5*****"],
+      ["10:45.5 f.uck", "10:45.5 *****"],
+      ["1 2 3 f u c k", "1 2 3 * * * *"],
+    ]) {
+      assert.deepEqual(mask.check(text!), { action: "mask", text: masked }, text);
+      assert.equal(refuse.check(text!).action, "refuse", text);
+    }
+  });
+
   it("passes the Scunthorpe traps: words that contain a listed word but are clean", function () {
     const traps = [
       "class assignment",
