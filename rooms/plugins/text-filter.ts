@@ -652,7 +652,8 @@ function derivedViews(text: string): View[] {
     i = j;
   }
   // Nothing changes inside a view token with no letter (a token: what lies between the whitespace
-  // the view keeps). A match inside one has no letter, so it is neither masked nor refused. A match
+  // the view keeps). A match inside one has no letter, so it is never masked (refuse mode still
+  // refuses a letter-free reading of the text itself, "455", but not of a view). A match
   // that covers a change there and a letter outside would cross the whitespace, which only a
   // wildcard can ("f?ck"): one character of the token, the space, then letters that no digit or
   // symbol reads as ("ngbang"); the text itself has that match. So scores, times and timestamps
