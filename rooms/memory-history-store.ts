@@ -126,8 +126,9 @@ export class MemoryHistoryStore implements HistoryStore {
   async tombstone(conversationId: string, seq: number): Promise<boolean> {
     this.#check();
     const conversation = this.#conversations.get(conversationId);
-    const at = conversation === undefined ? -1 : indexOfSeq(conversation, seq);
-    if (conversation === undefined || at < 0) return false;
+    if (conversation === undefined) return false;
+    const at = indexOfSeq(conversation, seq);
+    if (at < 0) return false;
     const found = parse(conversation.entries[at]!);
     found.text = "";
     found.deleted = true;

@@ -507,7 +507,7 @@ function mayHaveViews(text: string): boolean {
   for (let i = 0; i < text.length; i++) {
     const code = text.codePointAt(i)!;
     if (code > 0xffff) i++;
-    if (code === 0x31 || code === 0x7c) tokenRewrite = true;
+    if (readsAsOne(code)) tokenRewrite = true;
     const kind = kindOf(code);
     run = code === previousCode ? run + 1 : 1;
     previousCode = code;
@@ -557,9 +557,9 @@ function pointBuffers(length: number): { starts: Int32Array; codes: Int32Array; 
   };
 }
 
-function hasOne(codes: Int32Array, count: number): boolean {
-  for (let i = 0; i < count; i++) if (codes[i] === 0x31 || codes[i] === 0x7c) return true;
-  return false;
+/** 1 or |, which the second view reads as l. */
+function readsAsOne(code: number): boolean {
+  return code === 0x31 || code === 0x7c;
 }
 
 function isLetter(code: number): boolean {
@@ -659,8 +659,8 @@ function derivedViews(text: string): View[] {
   // symbol reads as ("ngbang"); the text itself has that match. So scores, times and timestamps
   // ("12345.678", "1-0", "1 2 3") make no view, and a check of a chat line with a number costs what
   // one without does.
-  if (changed || hasOne(codes, count)) changed = keepLetterFreeTokens(codes, kinds, drop, last, letterFree, count);
-  const isOne = (i: number) => (codes[i] === 0x31 || codes[i] === 0x7c) && letterFree[i] === 0;
+  changed = keepLetterFreeTokens(codes, kinds, drop, last, letterFree, count);
+  const isOne = (i: number) => readsAsOne(codes[i]!) && letterFree[i] === 0;
   let hasOnes = false;
   for (let i = 0; i < count && !hasOnes; i++) hasOnes = isOne(i) && drop[i] === 0;
   if (!changed && !hasOnes) return [];
