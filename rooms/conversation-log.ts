@@ -12,6 +12,7 @@
  */
 import { refusal, type Refusal } from "../schema/codes.ts";
 import type { SendAck as SendReply } from "../schema/chat.ts";
+import { clientHash } from "./client-hash.ts";
 import type { AppendOutcome, HistoryStore, Message, MessagePage } from "./history-store.ts";
 import { currentContext, startWriteSpan, withContext } from "./spans.ts";
 import { StoreTimeoutError, withTimeout } from "./timeout.ts";
@@ -43,7 +44,10 @@ export type ConversationLogOptions = {
   maxPending: number;
   /** Time a write may take before its sends are refused UNAVAILABLE. */
   storeTimeoutMs: number;
-  /** Replies kept in memory for instant duplicate answers; older ones are found in the store. @default 1000 */
+  /**
+   * Replies answered from memory for a resend, while the tail still holds their message; older ones
+   * are found in the store. @default 1000
+   */
   recentRepliesCap?: number;
   /** Newest durable messages kept in memory to answer sync and history without the store. @default 500 */
   tailCap?: number;
@@ -71,21 +75,26 @@ export class ConversationLog {
   /** Sends queued or in flight, by sender and clientMsgId. */
   readonly #inFlight = new Map<string, Pending>();
   /**
-   * Recent replies by sender and clientMsgId, oldest first (Map keeps insertion order): the very
-   * reply its sender got (never changed once made), not a copy.
+   * The seqs of recent replies by `clientHash` of sender and clientMsgId, oldest first (Map keeps
+   * insertion order): numbers only, so that remembering a reply holds no object. A resend is
+   * answered from the tail's message at that seq, once its sender and clientMsgId match.
    */
-  readonly #recent = new Map<string, SendReply>();
+  readonly #recent = new Map<number, number>();
   #writing = false;
   #mustReconcile = false;
   #fenced = false;
   #closed = false;
   /**
-   * The newest durable messages, contiguous in seq, the first (seq #tailFrom) at #tail[#tailSkip]:
-   * the entries before it left the tail and are cut off in one go once there are a quarter of
-   * tailCap of them (memory holds at most 1.25 tailCap), not one by one (a splice of the whole tail
-   * for every message).
+   * The newest durable messages as JSON, contiguous in seq, the first (seq #tailFrom) at
+   * #tail[#tailSkip]: the entries before it left the tail and are cut off in one go once there are a
+   * quarter of tailCap of them (memory holds at most 1.25 tailCap), not one by one (a splice of the
+   * whole tail for every message). One flat string per message, where the message object with its
+   * strings was five objects (its text and clientMsgId slices of the sender's whole frame): every
+   * message survives young-generation collections into the old generation until it leaves the tail,
+   * and the fewer objects it is, the less each collection copies and marks. Reads parse, and so
+   * return copies.
    */
-  #tail: Message[] = [];
+  #tail: string[] = [];
   #tailSkip = 0;
   #tailFrom = 1;
   readonly #idle: Array<() => void> = [];
@@ -121,7 +130,7 @@ export class ConversationLog {
   readAfter(afterSeq: number, limit: number): MessagePage | undefined {
     if (afterSeq + 1 < this.#tailFrom || afterSeq > this.#lastSeq) return undefined;
     const start = afterSeq + 1 - this.#tailFrom;
-    return { messages: this.#tail.slice(this.#tailSkip + start, this.#tailSkip + start + limit), hasMore: start + limit < this.#tailLength };
+    return { messages: this.#tail.slice(this.#tailSkip + start, this.#tailSkip + start + limit).map(parse), hasMore: start + limit < this.#tailLength };
   }
 
   /** The newest `limit` messages below `beforeSeq`, from memory, when memory holds all of them. */
@@ -130,7 +139,7 @@ export class ConversationLog {
     if (end < 0) return undefined;
     const start = end - limit;
     if (start < 0 && this.#tailFrom > 1) return undefined;
-    return { messages: this.#tail.slice(this.#tailSkip + Math.max(0, start), this.#tailSkip + end), hasMore: start > 0 || (start === 0 && this.#tailFrom > 1) };
+    return { messages: this.#tail.slice(this.#tailSkip + Math.max(0, start), this.#tailSkip + end).map(parse), hasMore: start > 0 || (start === 0 && this.#tailFrom > 1) };
   }
 
   /**
@@ -138,12 +147,10 @@ export class ConversationLog {
    * the stored message it was (undefined when memory does not hold that seq).
    */
   tombstone(seq: number): Message | undefined {
-    if (seq < this.#tailFrom) return undefined;
-    const index = this.#tailSkip + seq - this.#tailFrom;
-    const message = this.#tail[index];
-    if (message === undefined || message.seq !== seq) return undefined;
+    const message = this.messageAt(seq);
+    if (message === undefined) return undefined;
     const { filtered: _filtered, shadow: _shadow, ...kept } = message;
-    this.#tail[index] = { ...kept, text: "", deleted: true };
+    this.#tail[this.#tailSkip + seq - this.#tailFrom] = JSON.stringify({ ...kept, text: "", deleted: true });
     return message;
   }
 
@@ -153,7 +160,8 @@ export class ConversationLog {
 
   /** The stored message at `seq` when memory holds it. */
   messageAt(seq: number): Message | undefined {
-    const message = seq < this.#tailFrom ? undefined : this.#tail[this.#tailSkip + seq - this.#tailFrom];
+    const entry = seq < this.#tailFrom ? undefined : this.#tail[this.#tailSkip + seq - this.#tailFrom];
+    const message = entry === undefined ? undefined : parse(entry);
     return message?.seq === seq ? message : undefined;
   }
 
@@ -173,9 +181,9 @@ export class ConversationLog {
 
   /** Queue a send; resolves once it is durable (or refused). Never rejects. */
   submit(draft: Draft): Promise<SendOutcome> {
-    const key = replyKey(draft.senderId, draft.clientMsgId);
-    const known = this.#recent.get(key);
+    const known = this.#recentReply(draft.senderId, draft.clientMsgId);
     if (known) return Promise.resolve({ ok: true, reply: { ...known, duplicate: true } });
+    const key = replyKey(draft.senderId, draft.clientMsgId);
     if (this.#fenced || this.#closed) return Promise.resolve({ ok: false, refusal: refusal("UNAVAILABLE", "this conversation moved; join again and resend") });
 
     const inFlight = this.#inFlight.get(key);
@@ -326,7 +334,7 @@ export class ConversationLog {
       this.#tailFrom = stored[0]!.seq;
     }
     this.#lastSeq = stored.at(-1)!.seq;
-    this.#tail.push(...stored);
+    for (const message of stored) this.#tail.push(JSON.stringify(message));
     const cap = this.#options.tailCap ?? 500;
     const excess = this.#tailLength - cap;
     if (excess > 0) {
@@ -337,11 +345,9 @@ export class ConversationLog {
         this.#tailSkip = 0;
       }
     }
-    // One reply object per message: remembered for duplicates and sent to its sender as is.
-    const replies = stored.map((message, index) => {
-      const reply: SendReply = { seq: message.seq, sentAt: message.sentAt, duplicate: false };
-      this.#remember(answered[index]?.key ?? replyKey(message.senderId, message.clientMsgId), reply);
-      return reply;
+    const replies = stored.map((message): SendReply => {
+      this.#remember(message.senderId, message.clientMsgId, message.seq);
+      return { seq: message.seq, sentAt: message.sentAt, duplicate: false };
     });
     try {
       this.#options.onDurable(stored);
@@ -357,9 +363,8 @@ export class ConversationLog {
     try {
       const original = await withTimeout(this.#options.store.findByClientMsgId(this.conversationId, senderId, clientMsgId), this.#options.storeTimeoutMs);
       if (!original) throw new Error("duplicate clientMsgId reported but not found");
-      const reply = { seq: original.seq, sentAt: original.sentAt, duplicate: true };
-      this.#remember(pending.key, { ...reply, duplicate: false });
-      this.#answer(pending, { ok: true, reply });
+      this.#remember(senderId, clientMsgId, original.seq);
+      this.#answer(pending, { ok: true, reply: { seq: original.seq, sentAt: original.sentAt, duplicate: true } });
     } catch (error) {
       this.#options.onWriteFailed(error);
       this.#answer(pending, { ok: false, refusal: LOG_DOWN });
@@ -385,7 +390,7 @@ export class ConversationLog {
   /** Answer queued sends that a read-back found stored already (their own earlier write landed). */
   #answerStoredFromQueue(): void {
     this.#queue = this.#queue.filter((pending) => {
-      const stored = this.#recent.get(pending.key);
+      const stored = this.#recentReply(pending.draft.senderId, pending.draft.clientMsgId);
       if (!stored) return true;
       this.#answer(pending, { ok: true, reply: stored });
       return false;
@@ -412,10 +417,23 @@ export class ConversationLog {
     });
   }
 
-  #remember(key: string, reply: SendReply): void {
-    this.#recent.delete(key);
-    this.#recent.set(key, reply);
+  #remember(senderId: string, clientMsgId: string, seq: number): void {
+    const hash = clientHash(senderId, clientMsgId);
+    this.#recent.delete(hash);
+    this.#recent.set(hash, seq);
     if (this.#recent.size > this.#recentCap) this.#recent.delete(this.#recent.keys().next().value!);
+  }
+
+  /**
+   * The first reply to this sender's clientMsgId, when it is recent and the tail holds its message.
+   * A pair whose hash another pair took since, or whose message left the tail, is answered by the
+   * store (a new write meets the duplicate and reads the original back).
+   */
+  #recentReply(senderId: string, clientMsgId: string): SendReply | undefined {
+    const seq = this.#recent.get(clientHash(senderId, clientMsgId));
+    const message = seq === undefined ? undefined : this.messageAt(seq);
+    if (message === undefined || message.senderId !== senderId || message.clientMsgId !== clientMsgId) return undefined;
+    return { seq: message.seq, sentAt: message.sentAt, duplicate: false };
   }
 }
 
@@ -454,6 +472,10 @@ function isoNow(): string {
   isoMs = ms;
   isoText = [isoPrefix, MILLIS[ms - second * 1000]].join("");
   return isoText;
+}
+
+function parse(entry: string): Message {
+  return JSON.parse(entry) as Message;
 }
 
 function isTimeout(error: unknown): boolean {

@@ -1,3 +1,4 @@
+import { clientHash } from "./client-hash.ts";
 import type { AppendOutcome, HistoryStore, Message, MessagePage } from "./history-store.ts";
 
 /**
@@ -174,18 +175,6 @@ function seqsOf(known: number | number[]): number[] {
 function indexOfSeq(conversation: Conversation, seq: number): number {
   const at = firstIndexAbove(conversation.seqs, seq) - 1;
   return conversation.seqs[at] === seq ? at : -1;
-}
-
-/**
- * FNV-1a of sender, a separator and clientMsgId, cut to 30 bits so that it is a small integer to V8
- * (a larger number would be one more heap object per key): a key that holds no string.
- */
-export function clientHash(senderId: string, clientMsgId: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < senderId.length; i++) hash = Math.imul(hash ^ senderId.charCodeAt(i), 0x01000193);
-  hash = Math.imul(hash ^ 0xffff, 0x01000193);
-  for (let i = 0; i < clientMsgId.length; i++) hash = Math.imul(hash ^ clientMsgId.charCodeAt(i), 0x01000193);
-  return hash & 0x3fffffff;
 }
 
 /** Index of the first seq above `seq` (binary search; seqs ascend). */

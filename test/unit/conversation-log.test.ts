@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { SendAck as SendReply } from "../../schema/chat.ts";
 import { ConversationLog, type AppendMessages, type ConversationLogOptions, type Draft, type SendOutcome } from "../../rooms/conversation-log.ts";
 import type { AppendOutcome, Message } from "../../rooms/history-store.ts";
+import { clientHash } from "../../rooms/client-hash.ts";
 import { MemoryHistoryStore } from "../../rooms/memory-history-store.ts";
 import { waitFor } from "../../deploy/wait-for.ts";
 import { StoreTimeoutError } from "../../rooms/timeout.ts";
@@ -73,6 +74,18 @@ function assertGapFree(messages: readonly Message[], from = 1): void {
     messages.map((message) => message.seq),
     Array.from({ length: messages.length }, (_, index) => from + index),
   );
+}
+
+/** Two clientMsgIds of one sender that share a `clientHash` (a birthday search: about 2^15 tries). */
+function collidingIds(senderId: string): [string, string] {
+  const seen = new Map<number, string>();
+  for (let index = 0; ; index++) {
+    const id = `m-${index}`;
+    const hash = clientHash(senderId, id);
+    const earlier = seen.get(hash);
+    if (earlier !== undefined) return [earlier, id];
+    seen.set(hash, id);
+  }
 }
 
 /** A clock that moves one second per call, so every write gets its own sentAt. */
@@ -306,6 +319,34 @@ describe("conversation log", function () {
       assert.equal((await storedMessages(store)).length, 3);
       assert.equal(delivered.length, 3);
       assert.equal(replyOf(await log.submit(draft("next"))).seq, 4, "the refused write left no gap");
+    });
+
+    it("finds the first reply in the store once its message has left the tail, though the reply is still recent", async function () {
+      const { log, store } = await startLog({ now: tickingClock(), tailCap: 2 });
+      const first = replyOf(await log.submit(draft("old")));
+      const newer: SendReply[] = [];
+      for (let index = 1; index <= 3; index++) newer.push(replyOf(await log.submit(draft(`newer-${index}`))));
+      assert.equal(log.messageAt(first.seq), undefined, "seq 1 has left the tail");
+
+      assert.deepEqual(replyOf(await log.submit(draft("old"))), { ...first, duplicate: true });
+      assert.equal((await storedMessages(store)).length, 4, "the resend stored nothing");
+      store.down = true;
+      assertUnavailable(await log.submit(draft("old")));
+      assert.deepEqual(replyOf(await log.submit(draft("newer-3"))), { ...newer[2]!, duplicate: true }, "what the tail holds is answered without the store");
+    });
+
+    it("tells apart two clientMsgIds whose hashes collide: each resend gets its own first reply", async function () {
+      const [first, second] = collidingIds("alice");
+      const { log, store, delivered } = await startLog({ now: tickingClock() });
+      const firstReply = replyOf(await log.submit(draft(first)));
+      const secondReply = replyOf(await log.submit(draft(second)));
+      assert.deepEqual([firstReply.seq, secondReply.seq], [1, 2]);
+
+      assert.deepEqual(replyOf(await log.submit(draft(second))), { ...secondReply, duplicate: true });
+      assert.deepEqual(replyOf(await log.submit(draft(first))), { ...firstReply, duplicate: true });
+      assert.deepEqual(replyOf(await log.submit(draft(second))), { ...secondReply, duplicate: true });
+      assert.equal((await storedMessages(store)).length, 2);
+      assert.equal(delivered.length, 2, "no resend is delivered again");
     });
 
     it("treats the same clientMsgId from another sender as a new message", async function () {

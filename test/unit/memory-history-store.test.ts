@@ -3,7 +3,8 @@
  * clientMsgId by a 30-bit hash, so two ids that share a hash must still be told apart.
  */
 import assert from "node:assert/strict";
-import { clientHash, MemoryHistoryStore } from "../../rooms/memory-history-store.ts";
+import { clientHash } from "../../rooms/client-hash.ts";
+import { MemoryHistoryStore } from "../../rooms/memory-history-store.ts";
 import type { Message } from "../../rooms/history-store.ts";
 
 /** Two clientMsgIds of one sender with the same hash (a birthday search: about 2^15 tries). */
