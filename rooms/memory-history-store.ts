@@ -1,4 +1,5 @@
 import { clientHash } from "./client-hash.ts";
+import { MessageBuffer } from "./message-buffer.ts";
 import type { AppendOutcome, HistoryStore, Message, MessagePage } from "./history-store.ts";
 
 /**
@@ -6,68 +7,19 @@ import type { AppendOutcome, HistoryStore, Message, MessagePage } from "./histor
  * it refuses a second (conversationId, seq) and a second (conversationId, senderId, clientMsgId).
  * Lost on exit.
  *
- * It keeps every message for the life of the process, outside V8's heap: each conversation writes
- * its messages' JSON as UTF-8 into one growing buffer, with their seqs, offsets and lengths in typed
- * arrays, and finds a clientMsgId through a number (a hash of sender and id, checked against the
- * stored message). As heap objects, even one string a message, every stored message was copied by
- * young-generation collections, promoted, and marked by every major collection for the rest of the
- * process, so a node on embedded defaults collected more slowly the more it had stored; bytes in
- * a buffer cost the collector nothing per message. Reads parse what they return, which also makes
- * them copies.
+ * It keeps every message for the life of the process, outside V8's heap (`MessageBuffer`: each
+ * conversation's messages as UTF-8 JSON in one buffer, with seqs, offsets and lengths in typed
+ * arrays), and finds a clientMsgId through a number (a hash of sender and id, checked against the
+ * stored message). As heap objects, even one string a message, every stored message was promoted
+ * and then marked by every major collection for the rest of the process, so a node on embedded
+ * defaults collected more slowly the more it had stored. Reads parse what they return, which also
+ * makes them copies.
  */
-class Conversation {
+type Conversation = {
+  messages: MessageBuffer;
   /** hash(senderId, clientMsgId) → the seq, or the seqs when two share a hash. */
-  readonly byClientMsgId = new Map<number, number | number[]>();
-  /** Stored seqs, ascending, in seqs[0..count). */
-  seqs = new Float64Array(16);
-  /** Where each message's JSON starts in `bytes`, and its length in bytes, at its seq's index. */
-  starts = new Float64Array(16);
-  lengths = new Uint32Array(16);
-  count = 0;
-  /** The JSON of every message, one after another (a rewritten message is written anew at the end). */
-  bytes = Buffer.allocUnsafeSlow(1024);
-  used = 0;
-
-  /** The message at index `at`. */
-  message(at: number): Message {
-    return JSON.parse(this.bytes.toString("utf8", this.starts[at], this.starts[at]! + this.lengths[at]!)) as Message;
-  }
-
-  /** Store `message` at index `at`, moving the seqs above it up by one. */
-  insert(at: number, message: Message): void {
-    if (this.count === this.seqs.length) {
-      this.seqs = grown(this.seqs, new Float64Array(this.count * 2));
-      this.starts = grown(this.starts, new Float64Array(this.count * 2));
-      this.lengths = grown(this.lengths, new Uint32Array(this.count * 2));
-    }
-    this.seqs.copyWithin(at + 1, at, this.count);
-    this.starts.copyWithin(at + 1, at, this.count);
-    this.lengths.copyWithin(at + 1, at, this.count);
-    this.count++;
-    this.seqs[at] = message.seq;
-    this.write(at, message);
-  }
-
-  /** Write `message` as the entry at index `at`. */
-  write(at: number, message: Message): void {
-    const json = JSON.stringify(message);
-    const length = Buffer.byteLength(json);
-    if (this.used + length > this.bytes.length) {
-      const bytes = Buffer.allocUnsafeSlow(Math.max(this.bytes.length * 2, this.used + length));
-      this.bytes.copy(bytes, 0, 0, this.used);
-      this.bytes = bytes;
-    }
-    this.bytes.write(json, this.used, "utf8");
-    this.starts[at] = this.used;
-    this.lengths[at] = length;
-    this.used += length;
-  }
-}
-
-function grown<T extends Float64Array | Uint32Array>(from: T, to: T): T {
-  to.set(from);
-  return to;
-}
+  byClientMsgId: Map<number, number | number[]>;
+};
 
 export class MemoryHistoryStore implements HistoryStore {
   readonly #conversations = new Map<string, Conversation>();
@@ -90,14 +42,13 @@ export class MemoryHistoryStore implements HistoryStore {
       const message = messages[index]!;
       let conversation = this.#conversations.get(message.conversationId);
       if (conversation === undefined) {
-        conversation = new Conversation();
+        conversation = { messages: new MessageBuffer(), byClientMsgId: new Map() };
         this.#conversations.set(message.conversationId, conversation);
       }
-      const at = firstIndexAbove(conversation, message.seq - 1);
-      if (at < conversation.count && conversation.seqs[at] === message.seq) return { stored: index, conflict: { index, kind: "seq-taken" } };
+      if (conversation.messages.indexOf(message.seq) >= 0) return { stored: index, conflict: { index, kind: "seq-taken" } };
       const hash = clientHash(message.senderId, message.clientMsgId);
       if (findSent(conversation, hash, message.senderId, message.clientMsgId) !== undefined) return { stored: index, conflict: { index, kind: "duplicate-client-msg" } };
-      conversation.insert(at, message);
+      conversation.messages.insert(conversation.messages.indexAbove(message.seq), message);
       const known = conversation.byClientMsgId.get(hash);
       conversation.byClientMsgId.set(hash, known === undefined ? message.seq : [...seqsOf(known), message.seq]);
     }
@@ -112,23 +63,23 @@ export class MemoryHistoryStore implements HistoryStore {
 
   async lastSeq(conversationId: string): Promise<number> {
     this.#check();
-    const conversation = this.#conversations.get(conversationId);
-    return conversation === undefined || conversation.count === 0 ? 0 : conversation.seqs[conversation.count - 1]!;
+    const messages = this.#conversations.get(conversationId)?.messages;
+    return messages === undefined || messages.size === 0 ? 0 : messages.seqAt(messages.size - 1);
   }
 
   async listBefore(conversationId: string, beforeSeq: number | undefined, limit: number): Promise<MessagePage> {
     this.#check();
-    const conversation = this.#conversations.get(conversationId) ?? EMPTY;
-    const end = beforeSeq === undefined ? conversation.count : firstIndexAbove(conversation, beforeSeq - 1);
+    const messages = this.#conversations.get(conversationId)?.messages ?? EMPTY;
+    const end = beforeSeq === undefined ? messages.size : messages.indexAbove(beforeSeq - 1);
     const start = Math.max(0, end - limit);
-    return { messages: messagesBetween(conversation, start, end), hasMore: start > 0 };
+    return { messages: messages.messagesBetween(start, end), hasMore: start > 0 };
   }
 
   async listAfter(conversationId: string, afterSeq: number, limit: number): Promise<MessagePage> {
     this.#check();
-    const conversation = this.#conversations.get(conversationId) ?? EMPTY;
-    const start = firstIndexAbove(conversation, afterSeq);
-    return { messages: messagesBetween(conversation, start, Math.min(start + limit, conversation.count)), hasMore: start + limit < conversation.count };
+    const messages = this.#conversations.get(conversationId)?.messages ?? EMPTY;
+    const start = messages.indexAbove(afterSeq);
+    return { messages: messages.messagesBetween(start, Math.min(start + limit, messages.size)), hasMore: start + limit < messages.size };
   }
 
   async advanceReadCursor(conversationId: string, userId: string, seq: number): Promise<number> {
@@ -174,13 +125,13 @@ export class MemoryHistoryStore implements HistoryStore {
     this.#check();
     const conversation = this.#conversations.get(conversationId);
     if (conversation === undefined) return false;
-    const at = indexOfSeq(conversation, seq);
+    const at = conversation.messages.indexOf(seq);
     if (at < 0) return false;
-    const found = conversation.message(at);
+    const found = conversation.messages.messageAt(at);
     found.text = "";
     found.deleted = true;
     delete found.filtered;
-    conversation.write(at, found);
+    conversation.messages.replace(at, found);
     return true;
   }
 
@@ -196,21 +147,14 @@ export class MemoryHistoryStore implements HistoryStore {
   async close(): Promise<void> {}
 }
 
-const EMPTY = new Conversation();
-
-/** The messages at indexes start..end-1. */
-function messagesBetween(conversation: Conversation, start: number, end: number): Message[] {
-  const messages: Message[] = [];
-  for (let at = start; at < end; at++) messages.push(conversation.message(at));
-  return messages;
-}
+const EMPTY = new MessageBuffer();
 
 /** The message `senderId` stored under `clientMsgId`, among those whose hash is `hash`. */
 function findSent(conversation: Conversation, hash: number, senderId: string, clientMsgId: string): Message | undefined {
   const known = conversation.byClientMsgId.get(hash);
   if (known === undefined) return undefined;
   for (const seq of seqsOf(known)) {
-    const message = conversation.message(indexOfSeq(conversation, seq));
+    const message = conversation.messages.messageAt(conversation.messages.indexOf(seq));
     if (message.senderId === senderId && message.clientMsgId === clientMsgId) return message;
   }
   return undefined;
@@ -218,23 +162,4 @@ function findSent(conversation: Conversation, hash: number, senderId: string, cl
 
 function seqsOf(known: number | number[]): number[] {
   return typeof known === "number" ? [known] : known;
-}
-
-/** The index of `seq` in the conversation, -1 when it is not stored. */
-function indexOfSeq(conversation: Conversation, seq: number): number {
-  const at = firstIndexAbove(conversation, seq) - 1;
-  return at >= 0 && conversation.seqs[at] === seq ? at : -1;
-}
-
-/** Index of the first seq above `seq` (binary search; seqs ascend). */
-function firstIndexAbove(conversation: Conversation, seq: number): number {
-  const seqs = conversation.seqs;
-  let low = 0;
-  let high = conversation.count;
-  while (low < high) {
-    const mid = (low + high) >>> 1;
-    if (seqs[mid]! <= seq) low = mid + 1;
-    else high = mid;
-  }
-  return low;
 }
