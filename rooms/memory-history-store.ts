@@ -1,5 +1,4 @@
 import { clientHash } from "./client-hash.ts";
-import { MessageBuffer } from "./message-buffer.ts";
 import type { AppendOutcome, HistoryStore, Message, MessagePage } from "./history-store.ts";
 
 /**
@@ -7,16 +6,19 @@ import type { AppendOutcome, HistoryStore, Message, MessagePage } from "./histor
  * it refuses a second (conversationId, seq) and a second (conversationId, senderId, clientMsgId).
  * Lost on exit.
  *
- * It keeps every message for the life of the process, outside V8's heap (`MessageBuffer`: each
- * conversation's messages as UTF-8 JSON in one buffer, with seqs, offsets and lengths in typed
- * arrays), and finds a clientMsgId through a number (a hash of sender and id, checked against the
- * stored message). As heap objects, even one string a message, every stored message was promoted
- * and then marked by every major collection for the rest of the process, so a node on embedded
- * defaults collected more slowly the more it had stored. Reads parse what they return, which also
- * makes them copies.
+ * It keeps every message for the life of the process, so it holds each one as a single JSON string
+ * (`JSON.stringify` makes a flat copy) beside a list of seqs, and finds a clientMsgId through a
+ * number: a hash of sender and id, checked against the stored message. A stored message is then one
+ * object to the garbage collector where a copied message object with its strings was four or five
+ * (the text and clientMsgId a client sent are slices of its whole frame, which a slice keeps alive),
+ * so a node on embedded defaults does not slow its major collections with every message it has
+ * stored. Reads parse what they return, which also makes them copies.
  */
 type Conversation = {
-  messages: MessageBuffer;
+  /** Stored seqs, ascending. */
+  seqs: number[];
+  /** Each message as JSON, at its seq's index. */
+  entries: string[];
   /** hash(senderId, clientMsgId) → the seq, or the seqs when two share a hash. */
   byClientMsgId: Map<number, number | number[]>;
 };
@@ -42,13 +44,15 @@ export class MemoryHistoryStore implements HistoryStore {
       const message = messages[index]!;
       let conversation = this.#conversations.get(message.conversationId);
       if (conversation === undefined) {
-        conversation = { messages: new MessageBuffer(), byClientMsgId: new Map() };
+        conversation = { seqs: [], entries: [], byClientMsgId: new Map() };
         this.#conversations.set(message.conversationId, conversation);
       }
-      if (conversation.messages.indexOf(message.seq) >= 0) return { stored: index, conflict: { index, kind: "seq-taken" } };
+      const at = firstIndexAbove(conversation.seqs, message.seq - 1);
+      if (conversation.seqs[at] === message.seq) return { stored: index, conflict: { index, kind: "seq-taken" } };
       const hash = clientHash(message.senderId, message.clientMsgId);
       if (findSent(conversation, hash, message.senderId, message.clientMsgId) !== undefined) return { stored: index, conflict: { index, kind: "duplicate-client-msg" } };
-      conversation.messages.insert(conversation.messages.indexAbove(message.seq), message);
+      conversation.seqs.splice(at, 0, message.seq);
+      conversation.entries.splice(at, 0, JSON.stringify(message));
       const known = conversation.byClientMsgId.get(hash);
       conversation.byClientMsgId.set(hash, known === undefined ? message.seq : [...seqsOf(known), message.seq]);
     }
@@ -63,23 +67,22 @@ export class MemoryHistoryStore implements HistoryStore {
 
   async lastSeq(conversationId: string): Promise<number> {
     this.#check();
-    const messages = this.#conversations.get(conversationId)?.messages;
-    return messages === undefined || messages.size === 0 ? 0 : messages.seqAt(messages.size - 1);
+    return this.#conversations.get(conversationId)?.seqs.at(-1) ?? 0;
   }
 
   async listBefore(conversationId: string, beforeSeq: number | undefined, limit: number): Promise<MessagePage> {
     this.#check();
-    const messages = this.#conversations.get(conversationId)?.messages ?? EMPTY;
-    const end = beforeSeq === undefined ? messages.size : messages.indexAbove(beforeSeq - 1);
+    const { seqs, entries } = this.#conversations.get(conversationId) ?? EMPTY;
+    const end = beforeSeq === undefined ? seqs.length : firstIndexAbove(seqs, beforeSeq - 1);
     const start = Math.max(0, end - limit);
-    return { messages: messages.messagesBetween(start, end), hasMore: start > 0 };
+    return { messages: entries.slice(start, end).map(parse), hasMore: start > 0 };
   }
 
   async listAfter(conversationId: string, afterSeq: number, limit: number): Promise<MessagePage> {
     this.#check();
-    const messages = this.#conversations.get(conversationId)?.messages ?? EMPTY;
-    const start = messages.indexAbove(afterSeq);
-    return { messages: messages.messagesBetween(start, Math.min(start + limit, messages.size)), hasMore: start + limit < messages.size };
+    const { seqs, entries } = this.#conversations.get(conversationId) ?? EMPTY;
+    const start = firstIndexAbove(seqs, afterSeq);
+    return { messages: entries.slice(start, start + limit).map(parse), hasMore: start + limit < seqs.length };
   }
 
   async advanceReadCursor(conversationId: string, userId: string, seq: number): Promise<number> {
@@ -125,13 +128,13 @@ export class MemoryHistoryStore implements HistoryStore {
     this.#check();
     const conversation = this.#conversations.get(conversationId);
     if (conversation === undefined) return false;
-    const at = conversation.messages.indexOf(seq);
+    const at = indexOfSeq(conversation, seq);
     if (at < 0) return false;
-    const found = conversation.messages.messageAt(at);
+    const found = parse(conversation.entries[at]!);
     found.text = "";
     found.deleted = true;
     delete found.filtered;
-    conversation.messages.replace(at, found);
+    conversation.entries[at] = JSON.stringify(found);
     return true;
   }
 
@@ -147,14 +150,18 @@ export class MemoryHistoryStore implements HistoryStore {
   async close(): Promise<void> {}
 }
 
-const EMPTY = new MessageBuffer();
+const EMPTY: Conversation = { seqs: [], entries: [], byClientMsgId: new Map() };
+
+function parse(entry: string): Message {
+  return JSON.parse(entry) as Message;
+}
 
 /** The message `senderId` stored under `clientMsgId`, among those whose hash is `hash`. */
 function findSent(conversation: Conversation, hash: number, senderId: string, clientMsgId: string): Message | undefined {
   const known = conversation.byClientMsgId.get(hash);
   if (known === undefined) return undefined;
   for (const seq of seqsOf(known)) {
-    const message = conversation.messages.messageAt(conversation.messages.indexOf(seq));
+    const message = parse(conversation.entries[indexOfSeq(conversation, seq)]!);
     if (message.senderId === senderId && message.clientMsgId === clientMsgId) return message;
   }
   return undefined;
@@ -162,4 +169,22 @@ function findSent(conversation: Conversation, hash: number, senderId: string, cl
 
 function seqsOf(known: number | number[]): number[] {
   return typeof known === "number" ? [known] : known;
+}
+
+/** The index of `seq` in the conversation, -1 when it is not stored. */
+function indexOfSeq(conversation: Conversation, seq: number): number {
+  const at = firstIndexAbove(conversation.seqs, seq) - 1;
+  return conversation.seqs[at] === seq ? at : -1;
+}
+
+/** Index of the first seq above `seq` (binary search; seqs ascend). */
+function firstIndexAbove(seqs: readonly number[], seq: number): number {
+  let low = 0;
+  let high = seqs.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (seqs[mid]! <= seq) low = mid + 1;
+    else high = mid;
+  }
+  return low;
 }
