@@ -50,4 +50,24 @@ describe("MemoryHistoryStore", () => {
     assert.deepEqual({ seq: tombstone?.seq, text: tombstone?.text, deleted: tombstone?.deleted }, { seq: 1, text: "", deleted: true });
     assert.deepEqual(await store.appendMessages([message(3, "a")]), { stored: 0, conflict: { index: 0, kind: "duplicate-client-msg" } });
   });
+
+  it("gives back thousands of messages exactly as stored, whatever their script and the order their seqs came in", async () => {
+    const store = new MemoryHistoryStore();
+    const texts = ["gg", "see you at the gate", "¿qué tal? ñandú", "こんにちは、また後で", "emoji 🎮🔥 and a zero-width joiner 👩‍💻", "a"];
+    const all = Array.from({ length: 3000 }, (_, index): Message => ({ ...message(index + 1, `id-${index + 1}`), text: `${texts[index % texts.length]} #${index + 1}` }));
+    // Seqs arrive out of order (as two rooms writing one conversation might), so every insert moves others.
+    const order = all.map((_, index) => index).sort((a, b) => ((a * 7919) % 3001) - ((b * 7919) % 3001));
+    for (const index of order) assert.deepEqual(await store.appendMessages([all[index]!]), { stored: 1 });
+
+    assert.deepEqual((await store.listAfter("channel:lobby", 0, 5000)).messages, all);
+    assert.deepEqual(await store.listBefore("channel:lobby", 1501, 3), { messages: all.slice(1497, 1500), hasMore: true });
+    assert.equal(await store.lastSeq("channel:lobby"), 3000);
+    assert.deepEqual(await store.findByClientMsgId("channel:lobby", "ana", "id-2024"), all[2023]);
+    assert.deepEqual(await store.appendMessages([message(2024, "new")]), { stored: 0, conflict: { index: 0, kind: "seq-taken" } });
+
+    // A tombstone can be longer than the message it replaces ("a #6" and so on): the neighbours stay intact.
+    assert.equal(await store.tombstone("channel:lobby", 6), true);
+    const around = (await store.listAfter("channel:lobby", 4, 3)).messages;
+    assert.deepEqual(around, [all[4], { ...all[5]!, text: "", deleted: true }, all[6]]);
+  });
 });
