@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import type { SendAck as SendReply } from "../../schema/chat.ts";
 import { ConversationLog, type AppendMessages, type ConversationLogOptions, type Draft, type SendOutcome } from "../../rooms/conversation-log.ts";
 import type { AppendOutcome, Message } from "../../rooms/history-store.ts";
-import { clientHash } from "../../rooms/client-hash.ts";
 import { MemoryHistoryStore } from "../../rooms/memory-history-store.ts";
 import { waitFor } from "../../deploy/wait-for.ts";
 import { StoreTimeoutError } from "../../rooms/timeout.ts";
+import { collidingIds } from "../support/colliding-ids.ts";
 
 const CONVERSATION = "channel:log-test";
 
@@ -74,18 +74,6 @@ function assertGapFree(messages: readonly Message[], from = 1): void {
     messages.map((message) => message.seq),
     Array.from({ length: messages.length }, (_, index) => from + index),
   );
-}
-
-/** Two clientMsgIds of one sender that share a `clientHash` (a birthday search: about 2^15 tries). */
-function collidingIds(senderId: string): [string, string] {
-  const seen = new Map<number, string>();
-  for (let index = 0; ; index++) {
-    const id = `m-${index}`;
-    const hash = clientHash(senderId, id);
-    const earlier = seen.get(hash);
-    if (earlier !== undefined) return [earlier, id];
-    seen.set(hash, id);
-  }
 }
 
 /** A clock that moves one second per call, so every write gets its own sentAt. */

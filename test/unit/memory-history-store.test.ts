@@ -3,21 +3,10 @@
  * clientMsgId by a 30-bit hash, so two ids that share a hash must still be told apart.
  */
 import assert from "node:assert/strict";
-import { clientHash } from "../../rooms/client-hash.ts";
 import { MemoryHistoryStore } from "../../rooms/memory-history-store.ts";
 import type { Message } from "../../rooms/history-store.ts";
-
-/** Two clientMsgIds of one sender with the same hash (a birthday search: about 2^15 tries). */
-function collidingIds(senderId: string): [string, string] {
-  const seen = new Map<number, string>();
-  for (let i = 0; ; i++) {
-    const id = `m-${i}`;
-    const hash = clientHash(senderId, id);
-    const earlier = seen.get(hash);
-    if (earlier !== undefined) return [earlier, id];
-    seen.set(hash, id);
-  }
-}
+import { clientHash } from "../../rooms/client-hash.ts";
+import { collidingIds } from "../support/colliding-ids.ts";
 
 function message(seq: number, clientMsgId: string): Message {
   return { conversationId: "channel:lobby", seq, senderId: "ana", senderName: "Ana", text: `text ${seq}`, clientMsgId, sentAt: "2026-12-03T00:00:00.000Z" };
