@@ -13,7 +13,7 @@
 import { refusal, type Refusal } from "../schema/codes.ts";
 import type { SendAck as SendReply } from "../schema/chat.ts";
 import { clientHash } from "./client-hash.ts";
-import type { AppendOutcome, HistoryStore, Message, MessagePage } from "./history-store.ts";
+import { type AppendOutcome, type HistoryStore, type Message, type MessagePage, parseMessage } from "./history-store.ts";
 import { currentContext, startWriteSpan, withContext } from "./spans.ts";
 import { StoreTimeoutError, withTimeout } from "./timeout.ts";
 import type { Context } from "@opentelemetry/api";
@@ -63,8 +63,11 @@ export type ConversationLogOptions = {
 };
 
 type Waiter = (outcome: SendOutcome) => void;
-/** A queued send; `origin` is its trace context while tracing is on (the write span links to it). */
-type Pending = { draft: Draft; key: string; waiters: Waiter[]; origin: Context | undefined };
+/**
+ * A queued send; `hash` is `clientHash` of its sender and clientMsgId, made once in `submit`;
+ * `origin` is its trace context while tracing is on (the write span links to it).
+ */
+type Pending = { draft: Draft; key: string; hash: number; waiters: Waiter[]; origin: Context | undefined };
 
 const LOG_DOWN = refusal("UNAVAILABLE", "the history store cannot take messages now; resend the same clientMsgId later");
 
@@ -130,7 +133,7 @@ export class ConversationLog {
   readAfter(afterSeq: number, limit: number): MessagePage | undefined {
     if (afterSeq + 1 < this.#tailFrom || afterSeq > this.#lastSeq) return undefined;
     const start = afterSeq + 1 - this.#tailFrom;
-    return { messages: this.#tail.slice(this.#tailSkip + start, this.#tailSkip + start + limit).map(parse), hasMore: start + limit < this.#tailLength };
+    return { messages: this.#tail.slice(this.#tailSkip + start, this.#tailSkip + start + limit).map(parseMessage), hasMore: start + limit < this.#tailLength };
   }
 
   /** The newest `limit` messages below `beforeSeq`, from memory, when memory holds all of them. */
@@ -139,7 +142,7 @@ export class ConversationLog {
     if (end < 0) return undefined;
     const start = end - limit;
     if (start < 0 && this.#tailFrom > 1) return undefined;
-    return { messages: this.#tail.slice(this.#tailSkip + Math.max(0, start), this.#tailSkip + end).map(parse), hasMore: start > 0 || (start === 0 && this.#tailFrom > 1) };
+    return { messages: this.#tail.slice(this.#tailSkip + Math.max(0, start), this.#tailSkip + end).map(parseMessage), hasMore: start > 0 || (start === 0 && this.#tailFrom > 1) };
   }
 
   /**
@@ -147,10 +150,11 @@ export class ConversationLog {
    * the stored message it was (undefined when memory does not hold that seq).
    */
   tombstone(seq: number): Message | undefined {
-    const message = this.messageAt(seq);
-    if (message === undefined) return undefined;
+    const index = this.#tailIndex(seq);
+    if (index === undefined) return undefined;
+    const message = parseMessage(this.#tail[index]!);
     const { filtered: _filtered, shadow: _shadow, ...kept } = message;
-    this.#tail[this.#tailSkip + seq - this.#tailFrom] = JSON.stringify({ ...kept, text: "", deleted: true });
+    this.#tail[index] = JSON.stringify({ ...kept, text: "", deleted: true });
     return message;
   }
 
@@ -160,9 +164,14 @@ export class ConversationLog {
 
   /** The stored message at `seq` when memory holds it. */
   messageAt(seq: number): Message | undefined {
-    const entry = seq < this.#tailFrom ? undefined : this.#tail[this.#tailSkip + seq - this.#tailFrom];
-    const message = entry === undefined ? undefined : parse(entry);
-    return message?.seq === seq ? message : undefined;
+    const index = this.#tailIndex(seq);
+    return index === undefined ? undefined : parseMessage(this.#tail[index]!);
+  }
+
+  /** Where the tail holds `seq`, when it does. */
+  #tailIndex(seq: number): number | undefined {
+    if (seq < this.#tailFrom || seq > this.#lastSeq) return undefined;
+    return this.#tailSkip + seq - this.#tailFrom;
   }
 
   /** The highest seq this log has seen stored. */
@@ -181,7 +190,8 @@ export class ConversationLog {
 
   /** Queue a send; resolves once it is durable (or refused). Never rejects. */
   submit(draft: Draft): Promise<SendOutcome> {
-    const known = this.#recentReply(draft.senderId, draft.clientMsgId);
+    const hash = clientHash(draft.senderId, draft.clientMsgId);
+    const known = this.#recentReply(hash, draft.senderId, draft.clientMsgId);
     if (known) return Promise.resolve({ ok: true, reply: { ...known, duplicate: true } });
     const key = replyKey(draft.senderId, draft.clientMsgId);
     if (this.#fenced || this.#closed) return Promise.resolve({ ok: false, refusal: refusal("UNAVAILABLE", "this conversation moved; join again and resend") });
@@ -193,7 +203,7 @@ export class ConversationLog {
       return Promise.resolve({ ok: false, refusal: refusal("UNAVAILABLE", "too many messages are waiting for the store; resend later", 500) });
     }
     return new Promise((resolve) => {
-      const pending: Pending = { draft, key, waiters: [resolve], origin: currentContext() };
+      const pending: Pending = { draft, key, hash, waiters: [resolve], origin: currentContext() };
       this.#inFlight.set(key, pending);
       this.#queue.push(pending);
       this.#scheduleFlush();
@@ -345,8 +355,8 @@ export class ConversationLog {
         this.#tailSkip = 0;
       }
     }
-    const replies = stored.map((message): SendReply => {
-      this.#remember(message.senderId, message.clientMsgId, message.seq);
+    const replies = stored.map((message, index): SendReply => {
+      this.#remember(answered[index]?.hash ?? clientHash(message.senderId, message.clientMsgId), message.seq);
       return { seq: message.seq, sentAt: message.sentAt, duplicate: false };
     });
     try {
@@ -363,7 +373,7 @@ export class ConversationLog {
     try {
       const original = await withTimeout(this.#options.store.findByClientMsgId(this.conversationId, senderId, clientMsgId), this.#options.storeTimeoutMs);
       if (!original) throw new Error("duplicate clientMsgId reported but not found");
-      this.#remember(senderId, clientMsgId, original.seq);
+      this.#remember(pending.hash, original.seq);
       this.#answer(pending, { ok: true, reply: { seq: original.seq, sentAt: original.sentAt, duplicate: true } });
     } catch (error) {
       this.#options.onWriteFailed(error);
@@ -390,7 +400,7 @@ export class ConversationLog {
   /** Answer queued sends that a read-back found stored already (their own earlier write landed). */
   #answerStoredFromQueue(): void {
     this.#queue = this.#queue.filter((pending) => {
-      const stored = this.#recentReply(pending.draft.senderId, pending.draft.clientMsgId);
+      const stored = this.#recentReply(pending.hash, pending.draft.senderId, pending.draft.clientMsgId);
       if (!stored) return true;
       this.#answer(pending, { ok: true, reply: stored });
       return false;
@@ -417,8 +427,7 @@ export class ConversationLog {
     });
   }
 
-  #remember(senderId: string, clientMsgId: string, seq: number): void {
-    const hash = clientHash(senderId, clientMsgId);
+  #remember(hash: number, seq: number): void {
     this.#recent.delete(hash);
     this.#recent.set(hash, seq);
     if (this.#recent.size > this.#recentCap) this.#recent.delete(this.#recent.keys().next().value!);
@@ -429,8 +438,8 @@ export class ConversationLog {
    * A pair whose hash another pair took since, or whose message left the tail, is answered by the
    * store (a new write meets the duplicate and reads the original back).
    */
-  #recentReply(senderId: string, clientMsgId: string): SendReply | undefined {
-    const seq = this.#recent.get(clientHash(senderId, clientMsgId));
+  #recentReply(hash: number, senderId: string, clientMsgId: string): SendReply | undefined {
+    const seq = this.#recent.get(hash);
     const message = seq === undefined ? undefined : this.messageAt(seq);
     if (message === undefined || message.senderId !== senderId || message.clientMsgId !== clientMsgId) return undefined;
     return { seq: message.seq, sentAt: message.sentAt, duplicate: false };
@@ -472,10 +481,6 @@ function isoNow(): string {
   isoMs = ms;
   isoText = [isoPrefix, MILLIS[ms - second * 1000]].join("");
   return isoText;
-}
-
-function parse(entry: string): Message {
-  return JSON.parse(entry) as Message;
 }
 
 function isTimeout(error: unknown): boolean {

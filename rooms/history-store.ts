@@ -13,6 +13,11 @@ import type { Message as WireMessage } from "../schema/chat.ts";
  */
 export type Message = WireMessage & { shadow?: true };
 
+/** A message kept as its JSON (`JSON.stringify`), read back: a copy. */
+export function parseMessage(json: string): Message {
+  return JSON.parse(json) as Message;
+}
+
 /** A page of stored messages in ascending `seq` order. */
 export type MessagePage = { messages: Message[]; hasMore: boolean };
 

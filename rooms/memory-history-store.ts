@@ -1,5 +1,5 @@
 import { clientHash } from "./client-hash.ts";
-import type { AppendOutcome, HistoryStore, Message, MessagePage } from "./history-store.ts";
+import { type AppendOutcome, type HistoryStore, type Message, type MessagePage, parseMessage } from "./history-store.ts";
 
 /**
  * History in process memory, for development and unit tests. Behaves exactly as the durable store:
@@ -75,14 +75,14 @@ export class MemoryHistoryStore implements HistoryStore {
     const { seqs, entries } = this.#conversations.get(conversationId) ?? EMPTY;
     const end = beforeSeq === undefined ? seqs.length : firstIndexAbove(seqs, beforeSeq - 1);
     const start = Math.max(0, end - limit);
-    return { messages: entries.slice(start, end).map(parse), hasMore: start > 0 };
+    return { messages: entries.slice(start, end).map(parseMessage), hasMore: start > 0 };
   }
 
   async listAfter(conversationId: string, afterSeq: number, limit: number): Promise<MessagePage> {
     this.#check();
     const { seqs, entries } = this.#conversations.get(conversationId) ?? EMPTY;
     const start = firstIndexAbove(seqs, afterSeq);
-    return { messages: entries.slice(start, start + limit).map(parse), hasMore: start + limit < seqs.length };
+    return { messages: entries.slice(start, start + limit).map(parseMessage), hasMore: start + limit < seqs.length };
   }
 
   async advanceReadCursor(conversationId: string, userId: string, seq: number): Promise<number> {
@@ -130,7 +130,7 @@ export class MemoryHistoryStore implements HistoryStore {
     if (conversation === undefined) return false;
     const at = indexOfSeq(conversation, seq);
     if (at < 0) return false;
-    const found = parse(conversation.entries[at]!);
+    const found = parseMessage(conversation.entries[at]!);
     found.text = "";
     found.deleted = true;
     delete found.filtered;
@@ -152,16 +152,12 @@ export class MemoryHistoryStore implements HistoryStore {
 
 const EMPTY: Conversation = { seqs: [], entries: [], byClientMsgId: new Map() };
 
-function parse(entry: string): Message {
-  return JSON.parse(entry) as Message;
-}
-
 /** The message `senderId` stored under `clientMsgId`, among those whose hash is `hash`. */
 function findSent(conversation: Conversation, hash: number, senderId: string, clientMsgId: string): Message | undefined {
   const known = conversation.byClientMsgId.get(hash);
   if (known === undefined) return undefined;
   for (const seq of seqsOf(known)) {
-    const message = parse(conversation.entries[indexOfSeq(conversation, seq)]!);
+    const message = parseMessage(conversation.entries[indexOfSeq(conversation, seq)]!);
     if (message.senderId === senderId && message.clientMsgId === clientMsgId) return message;
   }
   return undefined;
