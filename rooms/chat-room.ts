@@ -120,7 +120,7 @@ export function createChatRoom(deps: ChatRoomDeps) {
         report: (client, { seq, reason }) => moderation.reportMessage(this, client.auth!.identity, seq, reason),
       };
       for (const type of SERVED_REQUESTS) this.#serve(type, handlers[type] as (client: ChatClient, request: ChatRequest<typeof type>) => Promise<unknown>);
-      this.onMessage("typing", (client: ChatClient) => void this.#typing(client));
+      this.onMessage("typing", (client: ChatClient) => this.#typing(client));
       refuseUnknownMessages(this, metrics);
       this.#stopModeration = deps.moderation.onChange((change) => moderation.changed(this, change));
 
@@ -325,7 +325,7 @@ export function createChatRoom(deps: ChatRoomDeps) {
             spanName[type],
             () => requestAttributes(this.conversationId, client, payload),
             async () => {
-              const limited = await this.#limit(client, type === "send");
+              const limited = this.#limit(client, type === "send");
               if (limited) return limited;
               const parsed = parseChatRequest(type, payload);
               if (!parsed.ok) return refused("INVALID", parsed.message);
@@ -365,11 +365,11 @@ export function createChatRoom(deps: ChatRoomDeps) {
       }
     }
 
-    async #limit(client: ChatClient, send: boolean): Promise<Refused | undefined> {
-      const waitMs = await deps.requestLimit.take(client.sessionId);
+    #limit(client: ChatClient, send: boolean): Refused | undefined {
+      const waitMs = deps.requestLimit.take(client.sessionId);
       if (waitMs !== undefined) return refused("RATE_LIMITED", "too many requests", waitMs);
       if (!send) return undefined;
-      const sendWaitMs = await deps.sendLimit.take(client.auth!.identity.userId);
+      const sendWaitMs = deps.sendLimit.take(client.auth!.identity.userId);
       if (sendWaitMs !== undefined) return refused("RATE_LIMITED", "too many messages", sendWaitMs);
       return undefined;
     }
@@ -408,8 +408,8 @@ export function createChatRoom(deps: ChatRoomDeps) {
       return {};
     }
 
-    async #typing(client: ChatClient): Promise<void> {
-      if ((await deps.requestLimit.take(client.sessionId)) !== undefined) {
+    #typing(client: ChatClient): void {
+      if (deps.requestLimit.take(client.sessionId) !== undefined) {
         metrics.requestRefused("typing", "RATE_LIMITED");
         return;
       }

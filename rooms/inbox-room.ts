@@ -85,7 +85,7 @@ export function createInboxRoom(deps: ChatRoomDeps) {
     }
 
     async #unread(client: InboxClient, ctx: MessageContext): Promise<unknown> {
-      if ((await deps.requestLimit.take(client.sessionId)) !== undefined) {
+      if (deps.requestLimit.take(client.sessionId) !== undefined) {
         metrics.requestRefused("unread", "RATE_LIMITED");
         return ctx.reject(refusal("RATE_LIMITED", "too many requests", 1000));
       }

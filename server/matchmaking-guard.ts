@@ -73,7 +73,7 @@ function limitJoinsPerAddress({ joinsPerSec, clientAddressOf, events }: AddressJ
   return async (auth) => {
     const address = clientAddressOf(auth.headers);
     if (address === undefined) return;
-    const retryAfterMs = await joins.take(address);
+    const retryAfterMs = joins.take(address);
     if (retryAfterMs === undefined) return;
     events.onIpLimit("joins");
     events.log("ip_joins_refused", { address, joinsPerSec }, "join refused: too many joins from this address");
