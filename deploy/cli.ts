@@ -115,3 +115,14 @@ export function positiveList(command: Pick<Command<Record<string, Option>>, "usa
   if (numbers.length === 0 || numbers.some((number) => !(number > 0) || !Number.isFinite(number))) failUsage(command, `--${name} must be a comma-separated list of positive numbers, got "${text}"`);
   return numbers;
 }
+
+/** A comma-separated list of NAME=value settings (empty text: none), or a failed usage naming the option. */
+export function settingsList(command: Pick<Command<Record<string, Option>>, "usage">, name: string, text: string): Record<string, string> {
+  const settings: Record<string, string> = {};
+  for (const pair of text.split(",").filter(Boolean)) {
+    const at = pair.indexOf("=");
+    if (at <= 0) failUsage(command, `--${name}: "${pair}" is not NAME=value`);
+    settings[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return settings;
+}

@@ -16,11 +16,11 @@
  * asserted. Writes loadtest/results/cluster.json and cluster.md.
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { commandLine, failUsage, positiveList, type Command, type Option } from "../deploy/cli.ts";
+import { commandLine, failUsage, positiveList, settingsList, type Command, type Option } from "../deploy/cli.ts";
 import { Client, type Room } from "@colyseus/sdk";
 import { Redis } from "ioredis";
 import { startCluster, type Cluster } from "../deploy/cluster.ts";
@@ -45,6 +45,12 @@ const COMMAND = {
     concurrency: { kind: "integer", default: 16, min: 1, help: "joins in flight while filling" },
     out: { kind: "string", default: join(HERE, "results"), help: "results folder (cluster.json, cluster.md)" },
     root: { kind: "string", default: "", help: "run the nodes from this checkout (a git worktree of an earlier commit, its node_modules linked), to compare side by side" },
+    env: { kind: "string", default: "", help: "extra node settings, NAME=value[,NAME=value] (NODE_OPTIONS=--import=<file> loads a module into every node, to trace it)" },
+    "probe-log": {
+      kind: "string",
+      default: "",
+      help: "append each probe join to this file: start (ms since the epoch), latency ms, node index, conversation; to lay the slow ones beside a node's own trace",
+    },
   },
 } as const satisfies Command<Record<string, Option>>;
 const values = commandLine(COMMAND);
@@ -58,6 +64,8 @@ const leaseMs = Number(values["lease-ms"]);
 const steadyMs = Number(values["steady-ms"]);
 const roomsPerFiller = Number(values["rooms-per-filler"]);
 const fillConcurrency = Number(values.concurrency);
+const extraEnv = settingsList(COMMAND, "env", values.env);
+const probeLog = values["probe-log"] || undefined;
 const CHANNEL = { conversations: 10, members: 10 };
 const DM = { conversations: 30, members: 2 };
 const WARMUP_JOINS = 20;
@@ -89,6 +97,7 @@ async function probeJoins(clients: Client[], targets: Array<{ conversationId: st
     try {
       const room = await clients[i % clients.length]!.joinOrCreate("chat", target);
       result.latenciesMs.push(performance.now() - started);
+      if (probeLog) appendFileSync(probeLog, `${(performance.timeOrigin + started).toFixed(1)} ${(performance.now() - started).toFixed(1)} ${i % clients.length} ${target.conversationId}\n`);
       room.onMessage("*", () => {});
       result.rooms.push(room);
     } catch (error) {
@@ -258,6 +267,7 @@ async function runMode(redisUrl: string, redis: Redis, mode: "leases" | "stock")
       SEND_BURST: "100000",
       REQUEST_RATE_PER_SEC: "100000",
       LOG_LEVEL: "warn",
+      ...extraEnv,
     },
   });
   for (const node of cluster.nodes) pin(node.child.pid, 0);

@@ -22,7 +22,7 @@
 import { createWriteStream, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { commandLine, failUsage, type Command, type Option } from "../deploy/cli.ts";
+import { commandLine, failUsage, settingsList, type Command, type Option } from "../deploy/cli.ts";
 import { startCluster } from "../deploy/cluster.ts";
 import { sampleSum, scrape } from "../deploy/metrics-text.ts";
 import { startFerretdbOnPostgres, startRedis } from "../deploy/services.ts";
@@ -50,16 +50,7 @@ const COMMAND = {
 const values = commandLine(COMMAND);
 const rooms = Number(values.rooms);
 const drainTimeoutMs = Number(values["drain-timeout-ms"]);
-const extraEnv = Object.fromEntries(
-  values.env
-    .split(",")
-    .filter(Boolean)
-    .map((pair) => {
-      const at = pair.indexOf("=");
-      if (at <= 0) failUsage(COMMAND, `--env: "${pair}" is not NAME=value`);
-      return [pair.slice(0, at), pair.slice(at + 1)];
-    }),
-);
+const extraEnv = settingsList(COMMAND, "env", values.env);
 if (values.store !== "memory" && values.store !== "ferretdb-pg") failUsage(COMMAND, `--store: "${values.store}" is not memory or ferretdb-pg`);
 const fill = { roomsPerFiller: Number(values["rooms-per-filler"]), concurrency: Number(values.concurrency) };
 const say = (line: string) => console.log(`[bench-drain ${new Date().toISOString().slice(11, 19)}] ${line}`);
