@@ -6,7 +6,7 @@ export interface RateLimit {
   take(key: string): number | undefined;
 }
 
-/** A node-local rate limit with what it holds in view (tests, and a node's stats). */
+/** A node-local rate limit with what it holds in view, for tests. */
 export interface MemoryRateLimit extends RateLimit {
   /** Keys held now: those that acted within the last refill. */
   readonly size: number;
@@ -44,10 +44,11 @@ const isFull = (bucket: TokenBucket | undefined): boolean => {
  *
  * Synchronous and without a timer per key: `limiter`'s buckets compute their refill when asked.
  * rate-limiter-flexible's memory limiter, used here before, answered each take with a promise and a
- * result object and kept a timer per key and window, about 1.5 µs of server CPU per delivery in the
- * delivery benchmark (docs/measurements.md, "Fourteenth session"); it still keeps the per-minute
- * bounds on joins and moderation, where its fixed windows are the documented rule and its cost does
- * not matter. Across a cluster each node limits on its own.
+ * result object and kept a timer per key and window: three to four times the CPU a message in
+ * process, though the delivery benchmark cannot tell the two apart (docs/measurements.md,
+ * "Fourteenth session"). It still keeps the per-minute bounds on joins and moderation, where its
+ * fixed windows are the documented rule and its cost does not matter. Across a cluster each node
+ * limits on its own.
  */
 export function createMemoryRateLimit(perSecond: number, burst: number): MemoryRateLimit {
   // limiter's bucket of size 0 lets everything through: a rate of 0 must not mean "no limit".
