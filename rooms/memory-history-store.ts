@@ -51,8 +51,14 @@ export class MemoryHistoryStore implements HistoryStore {
       if (conversation.seqs[at] === message.seq) return { stored: index, conflict: { index, kind: "seq-taken" } };
       const hash = clientHash(message.senderId, message.clientMsgId);
       if (findSent(conversation, hash, message.senderId, message.clientMsgId) !== undefined) return { stored: index, conflict: { index, kind: "duplicate-client-msg" } };
-      conversation.seqs.splice(at, 0, message.seq);
-      conversation.entries.splice(at, 0, JSON.stringify(message));
+      // Appending at the end is every write's case; splice would also make an array of nothing removed.
+      if (at === conversation.seqs.length) {
+        conversation.seqs.push(message.seq);
+        conversation.entries.push(JSON.stringify(message));
+      } else {
+        conversation.seqs.splice(at, 0, message.seq);
+        conversation.entries.splice(at, 0, JSON.stringify(message));
+      }
       const known = conversation.byClientMsgId.get(hash);
       conversation.byClientMsgId.set(hash, known === undefined ? message.seq : [...seqsOf(known), message.seq]);
     }
