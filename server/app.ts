@@ -103,7 +103,7 @@ export async function createApp(config: Config, logger: Logger, overrides: { his
     cluster?.redis.onReconnect(() => void cluster.routing.recheck().catch((error) => logger.warn({ err: String(error) }, "cannot check the rooms' routes after Redis came back")));
   // Node-to-node calls (server/cluster/node-calls.ts): over Redis in a cluster, in process alone.
   const nodeCalls = redisNodeCalls(presence, cluster?.redis.commands, cluster?.redis.subscriber);
-  const drainPace = createDrainPace({ concurrency: config.handOffConcurrency, rushAfterMs: config.drainTimeoutMs / 3 });
+  const drainPace = createDrainPace({ concurrency: config.handOffConcurrency, rushAfterMs: config.drainTimeoutMs / 3, spreadMs: config.handOffSpreadMs });
   /**
    * Hosts that failed to open a room for this node's hand-offs (draining too, or not answering):
    * not asked again, since thousands of rooms each waiting out a call would outlast the drain.

@@ -99,6 +99,11 @@ export type Config = Readonly<{
   /** Rooms a draining node hands over at once (make before break) when it begins; raised while behind (server/drain-pace.ts). @default 2 */
   handOffConcurrency: number;
   /**
+   * The window over which a draining node starts its hand-offs, evenly (server/drain-pace.ts); 0
+   * starts them as fast as HANDOFF_CONCURRENCY allows. @default a third of drainTimeoutMs
+   */
+  handOffSpreadMs: number;
+  /**
    * The node's lease (ROOM_LEASE_MS, named when leases were per room): renewed every quarter of it;
    * every route the node holds lives under it. A frozen or cut-off node's conversations become
    * claimable once it lapses (a SIGKILLed node's at once: its process channel is gone), and the node
@@ -241,6 +246,7 @@ export function loadConfig(env: Env = process.env): Config {
   const monitorPassword = optionalString(env, "MONITOR_PASSWORD");
   if (monitorPassword !== undefined && monitorPassword.length < 16) throw new ConfigError("MONITOR_PASSWORD", "must be at least 16 characters");
 
+  const drainTimeoutMs = integer(env, "DRAIN_TIMEOUT_MS", 10_000, 0, 600_000);
   const config: Config = {
     env: nodeEnv,
     role,
@@ -278,8 +284,10 @@ export function loadConfig(env: Env = process.env): Config {
     maxTextChars: integer(env, "MAX_TEXT_CHARS", 2000, 1, 100_000),
     maxPendingSendsPerRoom: integer(env, "MAX_PENDING_SENDS_PER_ROOM", 1000, 1, 1_000_000),
     storeTimeoutMs: integer(env, "STORE_TIMEOUT_MS", 5000, 10, 600_000),
-    drainTimeoutMs: integer(env, "DRAIN_TIMEOUT_MS", 10_000, 0, 600_000),
+    drainTimeoutMs,
     handOffConcurrency: integer(env, "HANDOFF_CONCURRENCY", 2, 1, 10_000),
+    // Within the first third, where the drain's rush begins (server/drain-pace.ts).
+    handOffSpreadMs: integer(env, "HANDOFF_SPREAD_MS", Math.floor(drainTimeoutMs / 3), 0, Math.floor(drainTimeoutMs / 3)),
     ipcTimeoutMs: integer(env, "IPC_TIMEOUT_MS", 1000, 100, 60_000),
     roomLeaseMs: integer(env, "ROOM_LEASE_MS", 1500, 300, 600_000),
     roomIdleMs: integer(env, "ROOM_IDLE_MS", 30_000, 0, 3_600_000),

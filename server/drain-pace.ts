@@ -10,8 +10,15 @@
  * hundreds at once within a second, and every room paused about 500 ms. Once `rushAfterMs` has
  * passed, every room still waiting goes at once, so the drain still ends within DRAIN_TIMEOUT_MS.
  *
- * The queue is p-limit's (its concurrency can be raised live); only the deadline and the rate are
- * Parley's.
+ * With `spreadMs`, hand-offs also start evenly over that window from the first: a node with 20
+ * rooms and a 3.3 s window starts one every 167 ms
+ * instead of all twenty within a few hundred milliseconds, so the replacements' creations, their
+ * Redis claims and the clients' rejoins reach the fleet as a trickle rather than as a burst that
+ * saturates the cores every other room's messages need. At thousands of rooms the starts are a
+ * fraction of a millisecond apart and the concurrency is what paces them.
+ *
+ * The queue is p-limit's (its concurrency can be raised live); only the deadline, the spacing and
+ * the rate are Parley's.
  */
 import pLimit from "p-limit";
 
@@ -28,10 +35,45 @@ const NEWEST_WEIGHT = 0.2;
 /** The shortest time between two raises of the number of hand-offs at once. */
 export const RAISE_EVERY_MS = 50;
 
-export function createDrainPace(options: { concurrency: number; rushAfterMs: number; now?: () => number }): DrainPace {
+export type DrainPaceOptions = {
+  concurrency: number;
+  rushAfterMs: number;
+  /** Start the hand-offs spread over this long from the first (0: as fast as the concurrency allows). */
+  spreadMs?: number;
+  now?: () => number;
+  /** How to wait for a hand-off's start (tests pass a controllable one). */
+  sleep?: (ms: number) => Promise<void>;
+};
+
+const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export function createDrainPace(options: DrainPaceOptions): DrainPace {
   const now = options.now ?? (() => performance.now());
+  const sleep = options.sleep ?? sleepFor;
   const limit = pLimit(options.concurrency);
   let deadline: number | undefined;
+  let spreadFrom = 0;
+  /** Rooms queued whose hand-off has not started, and those started. */
+  let notStarted = 0;
+  let started = 0;
+  /** The last start's turn: starts take their turns one after another, each after the one before it. */
+  let lastTurn: Promise<void> = Promise.resolve();
+  /**
+   * Wait for this hand-off's time in the spread: the k-th of n starts at k/n of the window. A start
+   * that finds its time passed goes at once, so a late one (a timer fires 1 ms late at the least,
+   * and at thousands of rooms the times are a fraction of a millisecond apart) is caught up without
+   * the lateness adding up.
+   */
+  const spaced = (): Promise<void> => {
+    lastTurn = lastTurn.then(async () => {
+      const at = spreadFrom + (started * (options.spreadMs ?? 0)) / (started + notStarted);
+      const wait = at - now();
+      if (wait > 0 && limit.concurrency !== Number.POSITIVE_INFINITY) await sleep(wait);
+      started++;
+      notStarted--;
+    });
+    return lastTurn;
+  };
   let meanMs: number | undefined;
   let raisedAt = Number.NEGATIVE_INFINITY;
   /** One more at once when the rooms not yet done would not finish by the deadline at the mean duration. */
@@ -50,9 +92,12 @@ export function createDrainPace(options: { concurrency: number; rushAfterMs: num
     run(handOff) {
       if (deadline === undefined) {
         deadline = now() + options.rushAfterMs;
+        spreadFrom = now();
         setTimeout(() => (limit.concurrency = Number.POSITIVE_INFINITY), options.rushAfterMs).unref();
       }
+      notStarted++;
       return limit(async () => {
+        await spaced();
         const started = now();
         try {
           await handOff();

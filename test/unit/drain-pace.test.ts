@@ -81,6 +81,44 @@ describe("drain pace", function () {
     await finished;
   });
 
+  it("with a spread, starts the hand-offs evenly over it, and one whose time has passed at once", async function () {
+    let clock = 0;
+    const waits: Array<{ ms: number; wake: () => void }> = [];
+    const sleep = (ms: number) => new Promise<void>((wake) => waits.push({ ms, wake }));
+    const pace = createDrainPace({ concurrency: 10, rushAfterMs: 5000, spreadMs: 1000, now: () => clock, sleep });
+    const work = handOffs(5);
+    const finished = Promise.all(work.all.map((handOff) => pace.run(handOff)));
+    await waitFor(() => work.running === 1 && waits.length === 1, { what: "the first hand-off to start and the second to wait" });
+    // Five over 1,000 ms: one every 200 ms, though the concurrency would allow all five at once.
+    assert.equal(waits[0]!.ms, 200);
+    // The second's timer fires late (at 400 ms): the third's time (400) has come, so it starts at once.
+    clock = 400;
+    waits.shift()!.wake();
+    await waitFor(() => work.running === 3 && waits.length === 1, { what: "the second and third hand-offs to start" });
+    assert.equal(waits[0]!.ms, 200, "the fourth waits for 600 ms");
+    clock = 600;
+    waits.shift()!.wake();
+    await waitFor(() => work.running === 4 && waits.length === 1, { what: "the fourth" });
+    assert.equal(waits[0]!.ms, 200, "the fifth waits for 800 ms");
+    clock = 800;
+    waits.shift()!.wake();
+    await waitFor(() => work.running === 5, { what: "the last" });
+    assert.equal(waits.length, 0);
+    work.releaseAll();
+    await finished;
+  });
+
+  it("without a spread, starts as many hand-offs as the concurrency allows at once", async function () {
+    const waits: number[] = [];
+    const pace = createDrainPace({ concurrency: 4, rushAfterMs: 5000, sleep: async (ms) => void waits.push(ms) });
+    const work = handOffs(4);
+    const finished = Promise.all(work.all.map((handOff) => pace.run(handOff)));
+    await waitFor(() => work.running === 4, { what: "four hand-offs to run" });
+    assert.deepEqual(waits, []);
+    work.releaseAll();
+    await finished;
+  });
+
   it("starts every waiting hand-off at once after the rush deadline", async function () {
     const pace = createDrainPace({ concurrency: 2, rushAfterMs: 50 });
     const work = handOffs(8);
