@@ -84,6 +84,8 @@ class DeferredObservations {
   }
 
   add(value: number): void {
+    // prom-client's observe throws on these; thrown at a scrape, it would fail every scrape after.
+    if (!Number.isFinite(value)) return;
     this.#values[this.#length++] = value;
     if (this.#length === DEFERRED_MAX) this.flush();
   }

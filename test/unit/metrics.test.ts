@@ -49,6 +49,14 @@ describe("message path metrics", () => {
     assert.equal(await sample(metrics, "parley_chat_fanout_recipients_bucket", 'le="5"'), 2);
   });
 
+  it("leaves out a timing that is not a finite number, and scrapes on", async () => {
+    const metrics = createMetrics("n1");
+    metrics.requestLatency("send", Number.NaN);
+    metrics.requestLatency("send", 0.001);
+    assert.equal(await sample(metrics, "parley_chat_request_duration_seconds_count", 'request="send"'), 1);
+    assert.equal(await sample(metrics, "parley_chat_request_duration_seconds_count", 'request="send"'), 1);
+  });
+
   it("reports the sends waiting for the store as they stand at the scrape", async () => {
     const metrics = createMetrics("n1");
     metrics.pendingSends(1);
