@@ -140,8 +140,8 @@ const saveResults = () => writeResults(values.out, reportInput());
 try {
   for (let run = 0; run < runs; run++) {
     // Each run starts one system later: a system measured after others in the same load generator
-    // process read up to 2.6 µs a delivery dearer (4 of 4 runs, 12 % of its cost; the same build
-    // first and second differed by nothing measurable), so no system keeps one place in the order.
+    // process read up to 2.6 µs a delivery dearer (4 of 4 runs, 12 % of its cost; with the two
+    // builds swapped they measured the same), so no system keeps one place in the order.
     for (const { label, name, env } of rotated(systems, run)) {
       const entry = results.get(label)!;
       if (entry.skipped) continue;

@@ -52,10 +52,9 @@ export function createDrainPace(options: DrainPaceOptions): DrainPace {
   const sleep = options.sleep ?? sleepFor;
   const limit = pLimit(options.concurrency);
   let deadline: number | undefined;
-  let spreadFrom = 0;
-  /** Rooms queued whose hand-off has not started, and those started. */
-  let notStarted = 0;
-  let started = 0;
+  /** Rooms queued in all, and those whose hand-off has started. */
+  let queued = 0;
+  let startedCount = 0;
   /** The last start's turn: starts take their turns one after another, each after the one before it. */
   let lastTurn: Promise<void> = Promise.resolve();
   /**
@@ -66,11 +65,11 @@ export function createDrainPace(options: DrainPaceOptions): DrainPace {
    */
   const spaced = (): Promise<void> => {
     lastTurn = lastTurn.then(async () => {
-      const at = spreadFrom + (started * (options.spreadMs ?? 0)) / (started + notStarted);
+      // The first run set the deadline a rush's length after the spread's start.
+      const at = deadline! - options.rushAfterMs + (startedCount * (options.spreadMs ?? 0)) / queued;
       const wait = at - now();
       if (wait > 0 && limit.concurrency !== Number.POSITIVE_INFINITY) await sleep(wait);
-      started++;
-      notStarted--;
+      startedCount++;
     });
     return lastTurn;
   };
@@ -92,10 +91,9 @@ export function createDrainPace(options: DrainPaceOptions): DrainPace {
     run(handOff) {
       if (deadline === undefined) {
         deadline = now() + options.rushAfterMs;
-        spreadFrom = now();
         setTimeout(() => (limit.concurrency = Number.POSITIVE_INFINITY), options.rushAfterMs).unref();
       }
-      notStarted++;
+      queued++;
       return limit(async () => {
         await spaced();
         const started = now();
