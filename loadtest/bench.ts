@@ -10,19 +10,17 @@
  * Results go to loadtest/results/ (latest.json, latest.md, latest.svg). Numbers are reported,
  * never asserted.
  */
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { commandLine, positiveList, type Command, type Option } from "../deploy/cli.ts";
-import { spawnSync } from "node:child_process";
 import { DEFAULT_POSTGRES_URL, startFerretdbOnPostgres, startMongoWire, withDatabase } from "../deploy/services.ts";
 import { summariseProfile, newestProfile } from "./profile-summary.ts";
 import { PERF_NODE_ARGS, perfUnavailable, recordPerf, summarisePerf, type PerfRecording } from "./perf-profile.ts";
 import { appendHistory, writeResults, type BenchRun, type SystemRuns } from "./report.ts";
 import { hasTaskset, pinProcess } from "./server-process.ts";
-import { pidListeningOn, startSystem, SYSTEM_NAMES, systemsOption, type SystemName } from "./systems.ts";
-import { sweep, type SweepOptions } from "./sweep.ts";
+import { listStoreProcesses, pidListeningOn, startSystem, SYSTEM_NAMES, systemsOption, type StoreProcesses, type SystemName } from "./systems.ts";
+import type { SweepOptions } from "./sweep.ts";
+import { sweepInChild } from "./sweep-process.ts";
 
 const COMMAND = {
   usage: "npm run bench --",
@@ -53,9 +51,6 @@ const COMMAND = {
   ],
 } as const satisfies Command<Record<string, Option>>;
 const values = commandLine(COMMAND);
-setFlagsFromString("--expose-gc");
-/** A full collection of this process (the load generator), as `global.gc` with --expose-gc. */
-const collectGarbage = runInNewContext("gc") as () => void;
 
 const quick = values.quick;
 const systems = systemsOption(COMMAND, values.systems);
@@ -98,22 +93,15 @@ if (sqliteStorePid) pinProcess(sqliteStorePid, SERVER_CPU);
 const onPostgres = usesSystem("parley-durable-pg") ? await startFerretdbOnPostgres(undefined, (line) => console.log(line)) : undefined;
 const postgres = onPostgres?.service;
 const postgresFerretPid = postgres ? pidListeningOn(postgres.port) : undefined;
-const postgresStorePids = () => {
-  const backends = spawnSync("psql", [process.env.PARLEY_POSTGRES_URL ?? DEFAULT_POSTGRES_URL, "-tAc", `select pid from pg_stat_activity where datname = '${postgres!.postgresDatabase}'`], {
-    encoding: "utf8",
-  })
-    .stdout.split("\n")
-    .map(Number)
-    .filter((pid) => pid > 0);
-  const pids = [...(postgresFerretPid ? [postgresFerretPid] : []), ...backends];
-  for (const pid of pids) pinProcess(pid, SERVER_CPU);
-  return pids;
-};
-const storeFor = (name: SystemName): { mongoUrl?: string; storePids?: () => number[] } => {
+const storeFor = (name: SystemName): { mongoUrl?: string; store: StoreProcesses } => {
   const database = `parley_bench_${Date.now()}`;
-  if (name === "parley-durable" && mongo) return { mongoUrl: withDatabase(mongo.url, database), storePids: () => (sqliteStorePid ? [sqliteStorePid] : []) };
-  if (name === "parley-durable-pg" && postgres) return { mongoUrl: withDatabase(postgres.url, database), storePids: postgresStorePids };
-  return {};
+  if (name === "parley-durable" && mongo) return { mongoUrl: withDatabase(mongo.url, database), store: { pids: sqliteStorePid ? [sqliteStorePid] : [] } };
+  if (name === "parley-durable-pg" && postgres) {
+    const pids = postgresFerretPid ? [postgresFerretPid] : [];
+    const pg = { url: process.env.PARLEY_POSTGRES_URL ?? DEFAULT_POSTGRES_URL, database: postgres.postgresDatabase, pinCpu: SERVER_CPU };
+    return { mongoUrl: withDatabase(postgres.url, database), store: { pids, postgres: pg } };
+  }
+  return { store: { pids: [] } };
 };
 
 let running: { stop(): Promise<void> } | undefined;
@@ -139,17 +127,20 @@ const reportInput = () => ({
 const saveResults = () => writeResults(values.out, reportInput());
 try {
   for (let run = 0; run < runs; run++) {
-    // Each run starts one system later: a system measured after others in the same load generator
-    // process read up to 2.6 µs a delivery dearer (4 of 4 runs, 12 % of its cost; with the two
-    // builds swapped they measured the same), so no system keeps one place in the order.
+    // Each run starts one system later, and each sweep runs in a fresh load-generator process
+    // (sweep-process.ts): in one shared process a system measured after others read up to 2.6 µs a
+    // delivery dearer. The rotation stays so that what persists across systems (the stores, the
+    // machine's caches) favours none of them.
     for (const { label, name, env } of rotated(systems, run)) {
       const entry = results.get(label)!;
       if (entry.skipped) continue;
+      const { mongoUrl, store } = storeFor(name);
       let system: Awaited<ReturnType<typeof startSystem>>;
       try {
         system = await startSystem(name, {
           serverCpu: SERVER_CPU,
-          ...storeFor(name),
+          mongoUrl,
+          storePids: () => listStoreProcesses(store),
           parleyEnv: env,
           nodeArgs: [...(values.profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []), ...(withPerf ? PERF_NODE_ARGS : [])],
         });
@@ -164,14 +155,20 @@ try {
       let lastSteps: Array<{ monotonicUs: [number, number] }> = [];
       const perf: PerfRecording | undefined = withPerf ? recordPerf(system.server.pid, join(profileDir, `${name}-run${run + 1}-${Date.now()}.perf.data`)) : undefined;
       try {
-        const result = await sweep(system, {
-          ...options,
-          onStep: (s) =>
-            console.log(
-              `run ${run + 1}/${runs} ${label.padEnd(14)} rate ${String(s.ratePerSec).padStart(5)}/s  deliveries ${s.deliveriesPerSec.toFixed(0).padStart(6)}/s  ` +
-                `p50 ${s.delivery.p50.toFixed(1)} p99 ${s.delivery.p99.toFixed(1)} ms  delivered ${(s.deliveredRatio * 100).toFixed(2)}%  ` +
-                `server CPU ${s.serverCpuPct.toFixed(0)}% (${s.serverCpuUsPerDelivery.toFixed(1)} µs/delivery${s.storeCpuUsPerDelivery > 0 ? `, store ${s.storeCpuUsPerDelivery.toFixed(1)}` : ""})  loadgen CPU ${s.loadgenCpuPct.toFixed(0)}%  other ${s.otherCpuPct.toFixed(0)}%${Object.keys(s.errors).length ? `  errors ${JSON.stringify(s.errors)}` : ""}${s.repeatedAfterNoise ? "  (repeated: neighbours busy)" : ""}${s.passed ? "" : "  (stop)"}`,
-            ),
+        const result = await sweepInChild({
+          name,
+          endpoint: system.server.endpoint,
+          serverPid: system.server.pid,
+          store,
+          options: {
+            ...options,
+            onStep: (s) =>
+              console.log(
+                `run ${run + 1}/${runs} ${label.padEnd(14)} rate ${String(s.ratePerSec).padStart(5)}/s  deliveries ${s.deliveriesPerSec.toFixed(0).padStart(6)}/s  ` +
+                  `p50 ${s.delivery.p50.toFixed(1)} p99 ${s.delivery.p99.toFixed(1)} ms  delivered ${(s.deliveredRatio * 100).toFixed(2)}%  ` +
+                  `server CPU ${s.serverCpuPct.toFixed(0)}% (${s.serverCpuUsPerDelivery.toFixed(1)} µs/delivery${s.storeCpuUsPerDelivery > 0 ? `, store ${s.storeCpuUsPerDelivery.toFixed(1)}` : ""})  loadgen CPU ${s.loadgenCpuPct.toFixed(0)}%  other ${s.otherCpuPct.toFixed(0)}%${Object.keys(s.errors).length ? `  errors ${JSON.stringify(s.errors)}` : ""}${s.repeatedAfterNoise ? "  (repeated: neighbours busy)" : ""}${s.passed ? "" : "  (stop)"}`,
+              ),
+          },
         });
         entry.runs.push(result satisfies BenchRun);
         lastSteps = result.steps;
@@ -183,8 +180,6 @@ try {
       } finally {
         await perf?.stop();
         await system.server.stop();
-        // This system's clients are garbage now: collect them here, not during the next system's steps.
-        collectGarbage();
       }
       if (perf && lastSteps.length > 0) console.log(`${label} ${summarisePerf(perf.file, lastSteps[0]!.monotonicUs[0], lastSteps.at(-1)!.monotonicUs[1])}`);
       saveResults();

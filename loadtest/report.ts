@@ -117,7 +117,7 @@ export const cell = (x: number | null | undefined) => (x === null || x === undef
 
 function markdown(report: ReturnType<typeof buildReport>): string {
   const lines = [
-    `Workload: ${report.workload.description}. Machine: ${report.machine}. CPU split: ${report.cpuSplit}. Median of ${report.runs} runs, the systems measured one after another in one load generator, each run starting one system later; the whole bench took ${Math.round(report.durationSec)} s.`,
+    `Workload: ${report.workload.description}. Machine: ${report.machine}. CPU split: ${report.cpuSplit}. Median of ${report.runs} runs, the systems measured one after another, each sweep by a fresh load-generator process, each run starting one system later; the whole bench took ${Math.round(report.durationSec)} s.`,
     "",
     "| system | max deliveries/s (p99 < 100 ms, ≥ 99.9 %) | p50 ms @ 2k sent/s | p99 ms @ 2k sent/s | server CPU µs / delivery | of it, the system's own | of it, the store's | deliveries per server CPU-second | server RSS MiB | load gen CPU % at max | neighbours' CPU % | stopped by |",
     "|---|---|---|---|---|---|---|---|---|---|---|---|",

@@ -3,7 +3,6 @@
  * step fails (p99 over the limit, or too few deliveries), measuring latency and the CPU of both sides.
  */
 import { cpuMicros, machineBusyMicros, peakRssMb } from "./server-process.ts";
-import type { RunningSystem } from "./systems.ts";
 import { createMeter, drain, percentilesMs, sendOpenLoop, type Connector, type Member, type MemberEvents, type Seating } from "./workload.ts";
 
 export type SweepOptions = {
@@ -135,8 +134,11 @@ async function waitForQuietNeighbours(serverCpu: () => number, timeoutMs: number
   }
 }
 
+/** What a sweep needs of a started system: its server's pid, its store's, and how to connect. */
+export type SweptSystem = { server: { pid: number }; storePids(): number[]; connector: Connector };
+
 /** Sweep the rates against a started system; the caller stops the system. */
-export async function sweep(system: RunningSystem, options: SweepOptions): Promise<SweepResult> {
+export async function sweep(system: SweptSystem, options: SweepOptions): Promise<SweepResult> {
   const meter = createMeter();
   const connectStarted = performance.now();
   const seating = await seatMembers(system.connector, options.conversations, options.membersPerConversation, meter.events);

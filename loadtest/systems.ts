@@ -8,7 +8,7 @@ import { colyseusConnector, parleyChat, stockBroadcast } from "./clients/colyseu
 import { socketioConnector } from "./clients/socketio.ts";
 import { wsConnector } from "./clients/ws.ts";
 import { failUsage, type Command, type Option } from "../deploy/cli.ts";
-import { startServer, type ServerProcess } from "./server-process.ts";
+import { pinProcess, startServer, type ServerProcess } from "./server-process.ts";
 import type { Connector } from "./workload.ts";
 
 export const SYSTEM_NAMES = ["ws-ceiling", "uws-ceiling", "socketio", "colyseus-stock", "parley-memory", "parley-durable", "parley-durable-pg", "parley-memory-unfiltered"] as const;
@@ -84,27 +84,61 @@ export const PARLEY_BENCH_ENV = {
   JOINS_PER_SEC_PER_IP: "1000000",
 };
 
-/** Start one system; rejects (for uws-ceiling, with "skipped: <reason>") when it cannot run here. */
+/**
+ * How the load generator reaches a started system: its client library and room (or namespace),
+ * from the system's name and its endpoint alone, so a fresh load-generator process can rebuild it.
+ */
+export function connectorFor(name: SystemName, endpoint: string): Connector {
+  switch (name) {
+    case "ws-ceiling":
+    case "uws-ceiling":
+      return wsConnector(endpoint);
+    case "socketio":
+      return socketioConnector(endpoint);
+    case "colyseus-stock":
+      return colyseusConnector([endpoint], stockBroadcast);
+    case "parley-memory":
+    case "parley-memory-unfiltered":
+    case "parley-durable":
+    case "parley-durable-pg":
+      return colyseusConnector([endpoint], parleyChat);
+  }
+}
+
+/**
+ * The processes of a durable store, as data a load-generator process can read again at each step:
+ * fixed pids (FerretDB on SQLite), plus PostgreSQL's backends for one database (one per
+ * connection, so listed anew), each pinned to `pinCpu` beside the servers.
+ */
+export type StoreProcesses = { pids: number[]; postgres?: { url: string; database: string; pinCpu: number } };
+
+/** The store's processes now (see StoreProcesses). */
+export function listStoreProcesses(store: StoreProcesses): number[] {
+  if (store.postgres === undefined) return store.pids;
+  const { url, database, pinCpu } = store.postgres;
+  const backends = spawnSync("psql", [url, "-tAc", `select pid from pg_stat_activity where datname = '${database}'`], { encoding: "utf8" })
+    .stdout.split("\n")
+    .map(Number)
+    .filter((pid) => pid > 0);
+  const pids = [...store.pids, ...backends];
+  for (const pid of pids) pinProcess(pid, pinCpu);
+  return pids;
+}
+
+/** Start one system's server; rejects (for uws-ceiling, with "skipped: <reason>") when it cannot run here. */
 export async function startSystem(name: SystemName, options: StartOptions): Promise<RunningSystem> {
   const cpu = options.serverCpu;
   const script = (file: string) => join(LOADTEST, "servers", file);
+  const started = (server: ServerProcess, storePids: () => number[] = NO_STORE): RunningSystem => ({ server, storePids, connector: connectorFor(name, server.endpoint) });
   switch (name) {
-    case "ws-ceiling": {
-      const server = await startServer(script("ws-ceiling.ts"), {}, cpu, options.nodeArgs);
-      return { server, storePids: NO_STORE, connector: wsConnector(server.endpoint) };
-    }
-    case "uws-ceiling": {
-      const server = await startServer(script("uws-ceiling.ts"), {}, cpu, options.nodeArgs);
-      return { server, storePids: NO_STORE, connector: wsConnector(server.endpoint) };
-    }
-    case "socketio": {
-      const server = await startServer(script("socketio.ts"), {}, cpu, options.nodeArgs);
-      return { server, storePids: NO_STORE, connector: socketioConnector(server.endpoint) };
-    }
-    case "colyseus-stock": {
-      const server = await startServer(script("colyseus-stock.ts"), {}, cpu, options.nodeArgs);
-      return { server, storePids: NO_STORE, connector: colyseusConnector([server.endpoint], stockBroadcast) };
-    }
+    case "ws-ceiling":
+      return started(await startServer(script("ws-ceiling.ts"), {}, cpu, options.nodeArgs));
+    case "uws-ceiling":
+      return started(await startServer(script("uws-ceiling.ts"), {}, cpu, options.nodeArgs));
+    case "socketio":
+      return started(await startServer(script("socketio.ts"), {}, cpu, options.nodeArgs));
+    case "colyseus-stock":
+      return started(await startServer(script("colyseus-stock.ts"), {}, cpu, options.nodeArgs));
     case "parley-memory":
     case "parley-memory-unfiltered":
     case "parley-durable":
@@ -116,7 +150,7 @@ export async function startSystem(name: SystemName, options: StartOptions): Prom
       // PARLEY_ROOT=<checkout> runs another checkout's server (a git worktree of an earlier commit), so
       // a change is measured side by side with what it replaced: "parley-memory@PARLEY_ROOT=/tmp/before".
       const server = await startServer(join(options.parleyEnv?.PARLEY_ROOT ?? ROOT, "server", "main.ts"), env, cpu, options.nodeArgs);
-      return { server, storePids: durable ? (options.storePids ?? NO_STORE) : NO_STORE, connector: colyseusConnector([server.endpoint], parleyChat) };
+      return started(server, durable ? options.storePids : NO_STORE);
     }
   }
 }
