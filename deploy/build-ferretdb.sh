@@ -16,4 +16,5 @@ echo "$version" > vendor/github.com/FerretDB/FerretDB/build/version/version.txt
 mkdir -p "$(dirname "$out")"
 go build -mod=vendor -o "$out.tmp" github.com/FerretDB/FerretDB/cmd/ferretdb
 mv "$out.tmp" "$out"
-"$out" --version | head -1
+# sed, not head: head exits after the first line and the binary, still writing, dies of SIGPIPE (exit 141 under pipefail).
+"$out" --version | sed -n 1p
