@@ -23,6 +23,7 @@ const TOOLS = [
   { script: "chaos", file: "test/chaos/run.ts", badValue: ["--scenario", "z"], names: "--scenario" },
   { script: "bench:moderation", file: "loadtest/bench-moderation.ts", badValue: ["--rounds", "0"], names: "--rounds" },
   { script: "bench:filter", file: "loadtest/bench-filter.ts", badValue: ["--passes", "none"], names: "--passes" },
+  { script: "bench:store", file: "loadtest/bench-store.ts", badValue: ["--batches", "20,many"], names: "--batches" },
   { script: "bench:tracing", file: "loadtest/bench-tracing.ts", badValue: ["--ratios", "0.01,2"], names: "--ratios" },
   { script: "soak", file: "test/soak/run.ts", badValue: ["--duration", "forever"], names: "--duration" },
   { script: "backup", file: "deploy/backup.ts", badValue: ["nonsense"], names: "nonsense" },
