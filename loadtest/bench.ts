@@ -170,7 +170,7 @@ try {
               ),
           },
         });
-        entry.runs.push(result satisfies BenchRun);
+        entry.runs.push({ ...result, run: run + 1 } satisfies BenchRun);
         lastSteps = result.steps;
       } catch (error) {
         // One failed sweep (say, joins timing out while neighbours hog the CPU) costs one run, not the bench.

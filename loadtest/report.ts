@@ -9,7 +9,8 @@ import os from "node:os";
 import { dirname, join } from "node:path";
 import type { SweepOptions, SweepResult, StepResult } from "./sweep.ts";
 
-export type BenchRun = SweepResult;
+/** One sweep; `run` is its run of the bench (1-based; results written before it was kept lack it). */
+export type BenchRun = SweepResult & { run?: number };
 /** `name`: the system, or the system with the settings it ran with ("parley-durable@GROUP_COMMIT_WINDOW_MS=10"). */
 export type SystemRuns = { name: string; runs: BenchRun[]; skipped?: string; failures?: string[] };
 
@@ -46,10 +47,15 @@ function limitOf(run: BenchRun): string {
   return stop.serverCpuPct >= SERVER_SATURATED_PCT ? "server CPU" : "latency (server not saturated)";
 }
 
+/** A run's step at the comparison rate (the passed one, if it was measured twice). */
+const at = (run: BenchRun) => run.steps.find((step) => step.ratePerSec === COMPARE_RATE && step.passed) ?? run.steps.find((step) => step.ratePerSec === COMPARE_RATE);
+
+/** CPU per delivery at the comparison rate, by run number. */
+const cpuByRun = (runs: readonly BenchRun[]) => new Map(runs.map((run, index) => [run.run ?? index + 1, at(run)?.serverCpuUsPerDelivery] as const));
+
 /** One row of latest.json's `systems`. */
 function summarise(system: SystemRuns) {
   if (system.skipped) return { name: system.name, skipped: system.skipped };
-  const at = (run: BenchRun) => run.steps.find((step) => step.ratePerSec === COMPARE_RATE && step.passed) ?? run.steps.find((step) => step.ratePerSec === COMPARE_RATE);
   const atCompare = system.runs.map(at).filter((step): step is StepResult => step !== undefined);
   const limits = system.runs.map(limitOf);
   const rates = [...new Set(system.runs.flatMap((run) => run.steps.map((step) => step.ratePerSec)))].sort((a, b) => a - b);
@@ -93,6 +99,21 @@ type Summary = ReturnType<typeof summarise>;
 type Measured = Extract<Summary, { curve: unknown }>;
 const isMeasured = (s: Summary): s is Measured => "curve" in s;
 
+/**
+ * Parley's CPU per delivery over the other system's, run by run (the two measured minutes apart in
+ * the same run), and their median: this machine's level drifts between runs by more than most
+ * differences between systems (docs/measurements.md, sixteenth session), and a ratio within a run
+ * cancels that drift where the ratio of the two medians need not.
+ */
+function pairedCpuRatios(parley: readonly BenchRun[], other: readonly BenchRun[]) {
+  const theirs = cpuByRun(other);
+  const byRun = [...cpuByRun(parley)].flatMap(([run, cpu]) => {
+    const versus = theirs.get(run);
+    return cpu !== undefined && versus !== undefined && versus > 0 ? [cpu / versus] : [];
+  });
+  return { cpuPerDeliveryByRun: byRun.map((ratio) => round(ratio, 2)), cpuPerDeliveryPaired: round(median(byRun), 2) };
+}
+
 /** Parley's throughput and CPU per delivery as multiples of every other measured system. */
 function ratios(summaries: Summary[]) {
   const measured = summaries.filter(isMeasured);
@@ -107,6 +128,7 @@ function ratios(summaries: Summary[]) {
           throughput: round((parley.maxDeliveriesPerSecAtP99Under100ms ?? 0) / (other.maxDeliveriesPerSecAtP99Under100ms || Number.NaN), 2),
           deliveriesPerCpuSec: round((parley.deliveriesPerServerCpuSec ?? Number.NaN) / (other.deliveriesPerServerCpuSec ?? Number.NaN), 2),
           cpuPerDelivery: round((parley.serverCpuUsPerDelivery ?? Number.NaN) / (other.serverCpuUsPerDelivery ?? Number.NaN), 2),
+          ...pairedCpuRatios(parley.runs, other.runs),
           ownCpuPerDelivery: round((parley.ownCpuUsPerDelivery ?? Number.NaN) / (other.ownCpuUsPerDelivery ?? Number.NaN), 2),
           p99At2k: round((parley.p99MsAt2kSent ?? Number.NaN) / (other.p99MsAt2kSent ?? Number.NaN), 2),
         })),
@@ -127,10 +149,11 @@ function markdown(report: ReturnType<typeof buildReport>): string {
         : `| ${s.name} | skipped: ${s.skipped} | | | | | | | | | | |`,
     ),
     "",
-    "| Parley | versus | max deliveries/s ratio | deliveries per CPU-second ratio | CPU per delivery ratio | own CPU per delivery ratio (store left out) | p99 @ 2k ratio |",
-    "|---|---|---|---|---|---|---|",
+    "| Parley | versus | max deliveries/s ratio | deliveries per CPU-second ratio | CPU per delivery ratio | CPU per delivery, run by run: median (each run) | own CPU per delivery ratio (store left out) | p99 @ 2k ratio |",
+    "|---|---|---|---|---|---|---|---|",
     ...report.ratios.map(
-      (r) => `| ${r.parley} | ${r.versus} | ${cell(r.throughput)}× | ${cell(r.deliveriesPerCpuSec)}× | ${cell(r.cpuPerDelivery)}× | ${cell(r.ownCpuPerDelivery)}× | ${cell(r.p99At2k)}× |`,
+      (r) =>
+        `| ${r.parley} | ${r.versus} | ${cell(r.throughput)}× | ${cell(r.deliveriesPerCpuSec)}× | ${cell(r.cpuPerDelivery)}× | ${cell(r.cpuPerDeliveryPaired)}× (${r.cpuPerDeliveryByRun.join(", ")}) | ${cell(r.ownCpuPerDelivery)}× | ${cell(r.p99At2k)}× |`,
     ),
     ...report.systems.filter(isMeasured).flatMap((s) => s.failedRuns.map((failure) => `\n${s.name} ${failure} (left out of the medians)`)),
     "",
