@@ -18,7 +18,7 @@ import { connectorFor, listStoreProcesses, type StoreProcesses, type SystemName 
 
 /** What the parent asks of the child: everything but the progress callback, which stays with the parent. */
 type SweepJob = { name: SystemName; endpoint: string; serverPid: number; store: StoreProcesses; options: Omit<SweepOptions, "onStep"> };
-type ChildReport = { step: StepResult } | { result: SweepResult } | { error: string };
+type ChildReport = { ready: true } | { step: StepResult } | { result: SweepResult } | { error: string };
 
 /** Sweep a started system from a fresh child process; `options.onStep` is called here, in the parent. */
 export function sweepInChild(job: SweepJob & { options: SweepOptions }): Promise<SweepResult> {
@@ -27,7 +27,9 @@ export function sweepInChild(job: SweepJob & { options: SweepOptions }): Promise
   return new Promise<SweepResult>((resolve, reject) => {
     let settled: SweepResult | Error | undefined;
     child.on("message", (report: ChildReport) => {
-      if ("step" in report) onStep?.(report.step);
+      // The job goes once the child listens: a message sent before that would be lost.
+      if ("ready" in report) child.send({ ...job, options } satisfies SweepJob);
+      else if ("step" in report) onStep?.(report.step);
       else if ("result" in report) settled = report.result;
       else settled = new Error(report.error);
     });
@@ -37,7 +39,6 @@ export function sweepInChild(job: SweepJob & { options: SweepOptions }): Promise
       else if (settled !== undefined) resolve(settled);
       else reject(new Error(`the load generator's sweep process exited (${signal ?? `code ${code}`}) without a result`));
     });
-    child.send({ ...job, options } satisfies SweepJob);
   });
 }
 
@@ -53,11 +54,14 @@ async function runJob(job: SweepJob): Promise<void> {
   } catch (error) {
     await send({ error: error instanceof Error ? error.message : String(error) });
   }
-  process.disconnect();
   // Clients' timers and sockets may linger after closing; the sweep is over, so is the process.
   process.exit(0);
 }
 
 if (process.send !== undefined && process.argv[1] === import.meta.filename) {
   process.once("message", (job: SweepJob) => void runJob(job));
+  // A bench that is gone (killed, interrupted) takes its sweep with it, rather than leave this
+  // process loading the machine.
+  process.once("disconnect", () => process.exit(1));
+  process.send({ ready: true } satisfies ChildReport);
 }
